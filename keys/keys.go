@@ -1,0 +1,67 @@
+// Package keys names every Redis key the governance core reads or writes.
+//
+// All names hang off one prefix (default "quantum", SPEC.md), so that tests
+// and proofs can work in a scratch namespace of a live Redis without touching
+// production keys: with prefix "proof-x", the live policy is
+// "proof-x:policy:current".
+package keys
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// DefaultPrefix is the production namespace.
+const DefaultPrefix = "quantum"
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:{}-]{0,63}$`)
+
+// Space is a key namespace. The zero value is not usable: build one with New.
+type Space struct{ prefix string }
+
+// New returns the namespace for prefix. A prefix is 1 to 64 characters of
+// letters, digits and _ . : { } - starting with a letter or digit; anything
+// else (an empty prefix, spaces, glob characters) is refused so that a typo
+// cannot silently address another namespace.
+func New(prefix string) (Space, error) {
+	if !prefixRE.MatchString(prefix) {
+		return Space{}, fmt.Errorf("invalid key prefix %q: want 1-64 of [A-Za-z0-9_.:{}-], starting with a letter or digit", prefix)
+	}
+	return Space{prefix: prefix}, nil
+}
+
+// MustNew is New for prefixes known to be valid (constants, tests).
+func MustNew(prefix string) Space {
+	s, err := New(prefix)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Prefix returns the namespace's prefix.
+func (s Space) Prefix() string { return s.prefix }
+
+// Key returns prefix:name, for keys of our own not listed here.
+func (s Space) Key(name string) string { return s.prefix + ":" + name }
+
+// PolicyCurrent is the live policy hash.
+func (s Space) PolicyCurrent() string { return s.Key("policy:current") }
+
+// PolicyUpdate is the stream announcing each publish (reload trigger).
+func (s Space) PolicyUpdate() string { return s.Key("stream:policy.update") }
+
+// PolicyAudit is the audit trail of publishes and refused refreshes.
+func (s Space) PolicyAudit() string { return s.Key("stream:policy.audit") }
+
+// ApplyPlan is the stream producers write plans to.
+func (s Space) ApplyPlan() string { return s.Key("stream:apply.plan") }
+
+// ApplyResult is the stream of one result per plan.
+func (s Space) ApplyResult() string { return s.Key("stream:apply.result") }
+
+// Alerts is the alert stream.
+func (s Space) Alerts() string { return s.Key("stream:alerts") }
+
+// ProofRuns is the proofs ledger stream.
+func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }

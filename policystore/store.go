@@ -1,0 +1,220 @@
+// Package policystore keeps the live trading policy in Redis: Load reads it
+// fail-closed, Publish replaces it atomically together with its update
+// event and audit entry.
+//
+// Load returns a verified policy or an error with one reason code (package
+// reason); it never returns a default. Publish is one Lua script: it refuses
+// unless the new policy_seq is above the live one, and otherwise deletes the
+// old hash, writes the new one and appends to the policy.update and
+// policy.audit streams, all in one atomic step, so readers never see a mix of
+// two policies and an audit entry exists exactly for what was published.
+package policystore
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/reason"
+)
+
+// DefaultStreamMaxLen bounds the policy.update and policy.audit streams:
+// at 48 refreshes a day, over a year of audit trail.
+const DefaultStreamMaxLen = 20000
+
+// DefaultClockSkew is how far a policy's issued_at_epoch may lie ahead of
+// the reader's clock before it is POLICY_NOT_YET_VALID.
+const DefaultClockSkew = 30 * time.Second
+
+// Options configures a Store. Keys and Now are required.
+type Options struct {
+	Keys      keys.Space
+	Keyring   *policy.Keyring  // trusted keys; Load and Publish refuse every policy without one
+	Now       func() time.Time // the clock; injected so tests control expiry
+	ClockSkew time.Duration    // 0 means DefaultClockSkew
+	MaxLen    int64            // stream bound; 0 means DefaultStreamMaxLen
+}
+
+// Store reads and publishes the policy under one key prefix. It is safe for
+// concurrent use.
+type Store struct {
+	rdb     redis.Cmdable
+	opt     Options
+	highest atomic.Uint64 // highest policy_seq this reader has accepted
+}
+
+// New returns a Store over rdb.
+func New(rdb redis.Cmdable, opt Options) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("policystore: nil redis client")
+	}
+	if opt.Keys.Prefix() == "" {
+		return nil, errors.New("policystore: no key prefix")
+	}
+	if opt.Now == nil {
+		return nil, errors.New("policystore: no clock")
+	}
+	if opt.ClockSkew <= 0 {
+		opt.ClockSkew = DefaultClockSkew
+	}
+	if opt.MaxLen <= 0 {
+		opt.MaxLen = DefaultStreamMaxLen
+	}
+	return &Store{rdb: rdb, opt: opt}, nil
+}
+
+// Keys returns the store's key namespace.
+func (s *Store) Keys() keys.Space { return s.opt.Keys }
+
+// Raw returns the stored policy hash as it is, unverified (for display).
+func (s *Store) Raw(ctx context.Context) (map[string]string, error) {
+	f, err := s.rdb.HGetAll(ctx, s.opt.Keys.PolicyCurrent()).Result()
+	if err != nil {
+		return nil, redisErr(err)
+	}
+	return f, nil
+}
+
+// Load reads, verifies and returns the live policy, or an error with one
+// reason code: see policy.Verify for the order of checks, plus
+// POLICY_UNAVAILABLE when Redis cannot be read and POLICY_ROLLBACK when the
+// policy_seq is below the highest this Store has accepted.
+func (s *Store) Load(ctx context.Context) (*policy.Signed, error) {
+	fields, err := s.Raw(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := policy.Verify(fields, s.opt.Keyring, s.opt.Now(), s.opt.ClockSkew)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		h := s.highest.Load()
+		if sp.Seq < h {
+			return nil, reason.Errorf(reason.PolicyRollback, "policy_seq %d is below %d, the highest this reader has accepted", sp.Seq, h)
+		}
+		if sp.Seq == h || s.highest.CompareAndSwap(h, sp.Seq) {
+			return sp, nil
+		}
+	}
+}
+
+// HighestSeq returns the highest policy_seq Load has accepted (0 if none).
+func (s *Store) HighestSeq() uint64 { return s.highest.Load() }
+
+// LiveSeq returns the policy_seq of the stored policy, unverified, and
+// whether there is one. It is what a publisher counts on from: the publish
+// itself re-checks atomically.
+func (s *Store) LiveSeq(ctx context.Context) (uint64, bool, error) {
+	v, err := s.rdb.HGet(ctx, s.opt.Keys.PolicyCurrent(), policy.FieldSeq).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, redisErr(err)
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, true, reason.Errorf(reason.PolicyParseError, "live policy_seq %q is not a number: pass an explicit seq", v)
+	}
+	return n, true, nil
+}
+
+//go:embed publish.lua
+var publishLua string
+
+var publishScript = redis.NewScript(publishLua)
+
+// Published describes a successful publish.
+type Published struct {
+	Seq           uint64
+	Hash          string
+	UpdateEntryID string
+	AuditEntryID  string
+}
+
+// Publish makes sp the live policy in one atomic step with its update event
+// and audit entry. actor names who published (a user, a unit) for the audit
+// trail. Before anything is written, sp is checked exactly as a reader will
+// check it (policy.Verify with this Store's keyring and clock), so a policy
+// that readers would refuse is never published. A refusal changes nothing
+// and carries a reason code: POLICY_ROLLBACK when the live policy_seq is not
+// below sp's, POLICY_UNAVAILABLE when Redis cannot be written.
+func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*Published, error) {
+	fields, err := sp.Fields()
+	if err != nil {
+		return nil, reason.Errorf(reason.PolicyInvalid, "%w", err)
+	}
+	now := s.opt.Now()
+	if _, err := policy.Verify(fields, s.opt.Keyring, now, s.opt.ClockSkew); err != nil {
+		return nil, fmt.Errorf("refusing to publish a policy readers would refuse: %w", err)
+	}
+	if strings.TrimSpace(actor) == "" {
+		actor = "unknown"
+	}
+	lo, hi := sp.LeverageRange()
+	seq := strconv.FormatUint(sp.Seq, 10)
+	ts := strconv.FormatInt(now.Unix(), 10)
+
+	policyArgs := flatten(fields)
+	updateArgs := []any{
+		"event", "policy.updated",
+		policy.FieldVersion, sp.Version,
+		policy.FieldSeq, seq,
+		policy.FieldHash, sp.Hash,
+		"timestamp", ts,
+	}
+	auditArgs := AuditEntry{
+		Version: sp.Version, Hash: sp.Hash, Seq: seq,
+		ValidUntil: strconv.FormatInt(sp.ValidUntil, 10), CreatedAt: ts,
+		Generator: sp.Generator, UniverseCount: strconv.Itoa(len(sp.UniverseSymbols)),
+		LeverageRange: fmt.Sprintf("%.1fx-%.1fx", float64(lo), float64(hi)),
+		Actor:         actor, Result: ResultPublished, KeyID: sp.KeyID,
+	}.args()
+
+	argv := make([]any, 0, 4+len(policyArgs)+len(updateArgs)+len(auditArgs))
+	argv = append(argv, seq, s.opt.MaxLen, len(policyArgs), len(updateArgs))
+	argv = append(argv, policyArgs...)
+	argv = append(argv, updateArgs...)
+	argv = append(argv, auditArgs...)
+	k := s.opt.Keys
+	res, err := publishScript.Run(ctx, s.rdb, []string{k.PolicyCurrent(), k.PolicyUpdate(), k.PolicyAudit()}, argv...).StringSlice()
+	if err != nil {
+		return nil, redisErr(err)
+	}
+	switch {
+	case len(res) == 2 && res[0] == "0":
+		return nil, reason.Errorf(reason.PolicyRollback, "live policy_seq is %s; a publish needs a policy_seq above it (this one has %d)", res[1], sp.Seq)
+	case len(res) == 3 && res[0] == "1":
+		return &Published{Seq: sp.Seq, Hash: sp.Hash, UpdateEntryID: res[1], AuditEntryID: res[2]}, nil
+	default:
+		return nil, reason.Errorf(reason.PolicyUnavailable, "unexpected publish script reply %q", res)
+	}
+}
+
+func flatten(m map[string]string) []any {
+	out := make([]any, 0, 2*len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, k, m[k])
+	}
+	return out
+}
+
+// redisErr maps a Redis failure to a reason code: a key of the wrong type is
+// a policy that cannot be parsed; anything else (connection refused,
+// timeout, ACL denial, a script error) means the policy is unavailable.
+func redisErr(err error) error {
+	if strings.Contains(err.Error(), "WRONGTYPE") {
+		return reason.Errorf(reason.PolicyParseError, "the policy key is not a hash: %w", err)
+	}
+	return reason.Errorf(reason.PolicyUnavailable, "redis: %w", err)
+}
