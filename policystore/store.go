@@ -156,7 +156,11 @@ func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*
 	}
 	now := s.opt.Now()
 	if _, err := policy.Verify(fields, s.opt.Keyring, now, s.opt.ClockSkew); err != nil {
-		return nil, fmt.Errorf("refusing to publish a policy readers would refuse: %w", err)
+		var re *reason.Error
+		if errors.As(err, &re) {
+			return nil, &reason.Error{Code: re.Code, Msg: "readers would refuse this policy: " + re.Msg, Err: re.Err}
+		}
+		return nil, err
 	}
 	if strings.TrimSpace(actor) == "" {
 		actor = "unknown"

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/keys"
+)
+
+// Exit codes shared by every command; some commands define more (SPEC.md).
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// env is what a command may touch of the outside world. Tests fill it with
+// buffers and a fake environment.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	now            func() time.Time // nil means time.Now
+}
+
+func (e *env) clock() func() time.Time {
+	if e.now != nil {
+		return e.now
+	}
+	return time.Now
+}
+
+// command is one leaf of the command tree, such as "policy publish".
+type command struct {
+	name    string // words after "quantum"
+	args    string // positional arguments, for the usage line
+	summary string // one line for `quantum help`
+	help    string // paragraphs for `quantum help NAME`
+	// run defines the command's flags on c.fs, calls c.parse, and works.
+	run func(ctx context.Context, c *invocation) int
+}
+
+// commands lists every command; `quantum help` prints them in this order.
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+// globals are the options every command takes, before or after its name.
+type globals struct {
+	redisURL  string
+	prefix    string
+	logFormat string
+	logLevel  string
+}
+
+const defaultRedisURL = "redis://127.0.0.1:6379/0"
+
+func (g *globals) fromEnv(getenv func(string) string) {
+	g.redisURL = envOr(getenv, "QUANTUM_REDIS_URL", defaultRedisURL)
+	g.prefix = envOr(getenv, "QUANTUM_PREFIX", keys.DefaultPrefix)
+	g.logFormat = envOr(getenv, "QUANTUM_LOG_FORMAT", "text")
+	g.logLevel = envOr(getenv, "QUANTUM_LOG_LEVEL", "info")
+}
+
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.redisURL, "redis", g.redisURL, "Redis `URL`: redis://[user:password@]host:port/db, rediss://..., unix:///path/redis.sock?db=0 (env QUANTUM_REDIS_URL)")
+	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix`: moves every key, for tests and scratch namespaces (env QUANTUM_PREFIX)")
+	fs.StringVar(&g.logFormat, "log-format", g.logFormat, "log `format` on stderr: text for a terminal, json for machines (env QUANTUM_LOG_FORMAT)")
+	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (env QUANTUM_LOG_LEVEL)")
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// invocation is one run of a command: its flags, arguments and helpers.
+type invocation struct {
+	cmd   *command
+	env   *env
+	g     globals
+	fs    *flag.FlagSet // the global flags are registered; the command adds its own
+	raw   []string      // arguments after the command name
+	args  []string      // positional arguments, after parse
+	setFl map[string]bool
+}
+
+// parse parses the raw arguments, allowing flags after positional arguments
+// ("publish FILE --key K"). It returns an exit code and false when the
+// command must stop (help shown or a usage error).
+func (c *invocation) parse(nargs int) (int, bool) {
+	args := c.raw
+	var pos []string
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				c.usage(c.env.stdout)
+				return exitOK, false
+			}
+			fmt.Fprintf(c.env.stderr, "Run 'quantum help %s' for usage.\n", c.cmd.name)
+			return exitUsage, false
+		}
+		args = c.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	c.args = pos
+	c.setFl = map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { c.setFl[f.Name] = true })
+	if nargs >= 0 && len(pos) != nargs {
+		fmt.Fprintf(c.env.stderr, "quantum %s: want %d argument(s) (%s), got %d\nRun 'quantum help %s' for usage.\n",
+			c.cmd.name, nargs, c.cmd.args, len(pos), c.cmd.name)
+		return exitUsage, false
+	}
+	if _, err := keys.New(c.g.prefix); err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum %s: %v\n", c.cmd.name, err)
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// flagSet reports whether the flag was given on the command line.
+func (c *invocation) flagSet(name string) bool { return c.setFl[name] }
+
+func (c *invocation) usage(w io.Writer) {
+	fmt.Fprintf(w, "Usage: quantum %s", c.cmd.name)
+	if c.cmd.args != "" {
+		fmt.Fprintf(w, " %s", c.cmd.args)
+	}
+	fmt.Fprintf(w, " [flags]\n\n%s\n", c.cmd.summary)
+	if c.cmd.help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.cmd.help))
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	c.fs.SetOutput(w)
+	c.fs.PrintDefaults()
+	c.fs.SetOutput(io.Discard)
+}
+
+// keys returns the key namespace of --prefix (validated by parse).
+func (c *invocation) keys() keys.Space { return keys.MustNew(c.g.prefix) }
+
+// logger returns the slog logger of --log-format and --log-level, on stderr.
+func (c *invocation) logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.g.logLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if c.g.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(c.env.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(c.env.stderr, opts))
+}
+
+// redis returns a client for --redis. Timeouts are short unless the URL sets
+// them, so that a command facing a dead Redis fails in seconds, not minutes.
+func (c *invocation) redis() (*redis.Client, error) {
+	opt, err := redis.ParseURL(c.g.redisURL)
+	if err != nil {
+		// url.Error repeats the URL, password included: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("--redis %s: %w", redactURL(c.g.redisURL), err)
+	}
+	if opt.DialerRetries == 0 {
+		opt.DialerRetries = 2
+	}
+	if opt.DialTimeout == 0 {
+		opt.DialTimeout = 3 * time.Second
+	}
+	if opt.ReadTimeout == 0 {
+		opt.ReadTimeout = 3 * time.Second
+	}
+	if opt.WriteTimeout == 0 {
+		opt.WriteTimeout = 3 * time.Second
+	}
+	if opt.MaxRetries == 0 {
+		opt.MaxRetries = 1
+	}
+	return redis.NewClient(opt), nil
+}
+
+func init() {
+	// go-redis logs dial failures on its own; every failure reaches the
+	// operator through the command's error instead, once and with a code.
+	redis.SetLogger(discardRedisLog{})
+}
+
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
+// redactURL hides the password of a Redis URL, for messages and logs.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+func (c *invocation) errorf(format string, args ...any) int {
+	fmt.Fprintf(c.env.stderr, "quantum %s: %s\n", c.cmd.name, fmt.Sprintf(format, args...))
+	return exitFail
+}
+
+// table returns a tabwriter for aligned text output.
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
+
+// run is the whole program: it parses the global options, finds the
+// command and runs it, returning the exit code.
+func run(ctx context.Context, args []string, e *env) int {
+	var g globals
+	g.fromEnv(e.getenv)
+	root := flag.NewFlagSet("quantum", flag.ContinueOnError)
+	root.SetOutput(e.stderr)
+	g.register(root)
+	root.Usage = func() { printHelp(e.stderr) }
+	if err := root.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(e.stdout)
+			return exitOK
+		}
+		return exitUsage
+	}
+	args = root.Args()
+	if len(args) == 0 {
+		printHelp(e.stderr)
+		return exitUsage
+	}
+	if args[0] == "help" {
+		return help(e, args[1:])
+	}
+	cmd, rest := lookup(args)
+	if cmd == nil {
+		return unknown(e, args)
+	}
+	inv := &invocation{cmd: cmd, env: e, g: g, raw: rest}
+	inv.fs = flag.NewFlagSet("quantum "+cmd.name, flag.ContinueOnError)
+	inv.fs.SetOutput(io.Discard)
+	inv.g.register(inv.fs)
+	return cmd.run(ctx, inv)
+}
+
+// lookup finds the longest command name made of the leading words of args.
+func lookup(args []string) (*command, []string) {
+	for n := min(3, len(args)); n >= 1; n-- {
+		name := strings.Join(args[:n], " ")
+		for _, c := range commands {
+			if c.name == name {
+				return c, args[n:]
+			}
+		}
+	}
+	return nil, nil
+}
+
+func unknown(e *env, args []string) int {
+	group := args[0]
+	var sub []*command
+	for _, c := range commands {
+		if strings.HasPrefix(c.name, group+" ") {
+			sub = append(sub, c)
+		}
+	}
+	if len(sub) > 0 {
+		if len(args) > 1 {
+			fmt.Fprintf(e.stderr, "quantum %s: unknown command %q\n\n", group, args[1])
+		}
+		fmt.Fprintf(e.stderr, "Commands of 'quantum %s':\n", group)
+		printCommands(e.stderr, sub)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "quantum: unknown command %q\nRun 'quantum help' for the list of commands.\n", group)
+	return exitUsage
+}
+
+func help(e *env, args []string) int {
+	if len(args) == 0 {
+		printHelp(e.stdout)
+		return exitOK
+	}
+	cmd, rest := lookup(args)
+	if cmd == nil || len(rest) > 0 {
+		return unknown(e, args)
+	}
+	return run(context.Background(), append(append([]string{}, args...), "--help"), e)
+}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `quantum: the Quantum Trader governance core.
+
+Usage: quantum [global flags] COMMAND [flags] [arguments]
+
+Commands:
+`)
+	printCommands(w, commands)
+	fmt.Fprint(w, `
+Global flags (accepted before or after the command):
+  --redis URL          Redis URL (env QUANTUM_REDIS_URL, default `+defaultRedisURL+`)
+  --prefix P           key prefix (env QUANTUM_PREFIX, default quantum)
+  --log-format F       text or json, on stderr (env QUANTUM_LOG_FORMAT)
+  --log-level L        debug, info, warn, error (env QUANTUM_LOG_LEVEL)
+
+Run 'quantum help COMMAND' for a command's flags. Operator docs: docs/.
+`)
+}
+
+func printCommands(w io.Writer, cs []*command) {
+	sorted := append([]*command{}, cs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	tw := table(w)
+	for _, c := range sorted {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+}
+
+// open opens path, or returns stdin for "-".
+func (e *env) open(path string) (io.ReadCloser, error) {
+	if path == "-" {
+		return io.NopCloser(e.stdin), nil
+	}
+	return os.Open(path)
+}

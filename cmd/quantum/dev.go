@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
+)
+
+//go:embed dev_policy.json
+var devPolicyJSON []byte
+
+func init() {
+	register(&command{
+		name:    "dev",
+		summary: "run the system in one process on an embedded Redis, for a first look",
+		help: `Starts an embedded Redis-protocol server (miniredis) on 127.0.0.1:--port with
+throwaway keys, creates a throwaway signing key, publishes the embedded default
+policy, then checks the live policy every --check-interval the way the apply
+layer does and prints a line whenever the verdict changes, until Ctrl-C.
+
+Try tampering with it from another terminal (one-shot redis-cli commands work;
+redis-cli's interactive mode does not, with miniredis):
+
+  redis-cli -p 6379 HSET quantum:policy:current trading_state HALTED
+
+and watch the verdict turn to POLICY_HASH_MISMATCH: nothing substitutes a
+default. With --redis URL given on the command line, a real Redis is used
+instead, under the prefix quantum-dev unless --prefix is given: the
+QUANTUM_REDIS_URL variable is ignored here, so a production setting in your
+shell never points the demo at production.`,
+		run: runDev,
+	})
+}
+
+func runDev(ctx context.Context, c *invocation) int {
+	port := c.fs.Int("port", 6379, "port of the embedded Redis on 127.0.0.1 (0: any free port)")
+	validity := c.fs.Duration("validity", 2*time.Hour, "validity of the published policy")
+	every := c.fs.Duration("check-interval", time.Second, "how often the live policy is checked")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	log := c.logger()
+	var rdb *redis.Client
+	var where string
+	if c.flagSet("redis") {
+		var err error
+		if rdb, err = c.redis(); err != nil {
+			return c.errorf("%v", err)
+		}
+		if !c.flagSet("prefix") {
+			c.g.prefix = "quantum-dev"
+		}
+		where = "Redis at " + redactURL(c.g.redisURL)
+	} else {
+		m := miniredis.NewMiniRedis()
+		if err := m.StartAddr(fmt.Sprintf("127.0.0.1:%d", *port)); err != nil {
+			return c.errorf("embedded Redis on 127.0.0.1:%d: %v (is a Redis already running there? use --port)", *port, err)
+		}
+		defer m.Close()
+		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
+		where = "embedded Redis (miniredis) on " + m.Addr()
+	}
+	defer rdb.Close()
+	ks := keys.MustNew(c.g.prefix)
+
+	dir, err := os.MkdirTemp("", "quantum-dev-")
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	key, err := policy.GenerateKey()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	keyPath, pubPath, err := policy.WriteKeyPair(dir, key)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	now := c.env.clock()
+	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: now})
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	content, err := policy.ParseContent(bytes.NewReader(devPolicyJSON))
+	if err != nil {
+		return c.errorf("embedded default policy: %v", err)
+	}
+	sp, _, err := store.SignAndPublish(ctx, content, key, policystore.Release{Validity: *validity, Generator: "quantum dev", Actor: "quantum dev"})
+	if err != nil {
+		return c.errorf("publish the default policy: %v", err)
+	}
+	log.Info("dev policy published", "policy_seq", sp.Seq, "policy_hash", sp.Hash, "key_id", sp.KeyID)
+
+	redisFlag := "--redis " + c.g.redisURL
+	cli := "redis-cli -u " + c.g.redisURL
+	if !c.flagSet("redis") {
+		addr := rdb.Options().Addr
+		redisFlag = "--redis redis://" + addr + "/0"
+		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
+	}
+	out := c.env.stdout
+	fmt.Fprintf(out, `quantum dev: %s, key prefix %q
+signing key  %s (throwaway, removed on exit)
+public key   %s
+published    policy_version=%s policy_seq=%d policy_hash=%s
+
+In another terminal:
+  %s HGETALL %s
+  quantum policy verify %s --prefix %s --pubkey %s
+  %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
+
+Ctrl-C stops. Live policy verdict, as the apply layer would see it:
+`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash,
+		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent())
+
+	last := ""
+	tick := time.NewTicker(*every)
+	defer tick.Stop()
+	for {
+		line := verdictLine(ctx, store, now())
+		if line != last {
+			fmt.Fprintf(out, "%s %s\n", now().UTC().Format("15:04:05"), line)
+			last = line
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(out, "quantum dev: stopped")
+			return exitOK
+		case <-tick.C:
+		}
+	}
+}
+
+func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) string {
+	sp, err := store.Load(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "stopping"
+		}
+		return fmt.Sprintf("DENY-ALL %s", err)
+	}
+	return fmt.Sprintf("OK policy_seq=%d trading_state=%s valid for %s", sp.Seq, sp.TradingState,
+		sp.Remaining(now).Truncate(time.Minute))
+}

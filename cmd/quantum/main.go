@@ -1,0 +1,23 @@
+// Command quantum is the Quantum Trader governance core: the signed policy
+// store, the apply layer, the periodic jobs and the proofs, as one binary
+// with subcommands (`quantum help` lists them).
+//
+// This package holds flags and wiring only; the logic lives in the domain
+// packages, so tests run every command in-process through run.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], &env{
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+	})
+	stop()
+	os.Exit(code)
+}

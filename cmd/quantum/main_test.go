@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/quantumtrader/quantum/internal/redistest"
+)
+
+func TestMain(m *testing.M) { redistest.Main(m) }
+
+// syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// result is what one command run printed and returned.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// harness runs commands in-process with a private environment.
+type harness struct {
+	t   *testing.T
+	env map[string]string
+	now func() time.Time
+}
+
+func newHarness(t *testing.T, vars map[string]string) *harness {
+	return &harness{t: t, env: vars}
+}
+
+func (h *harness) run(args ...string) result {
+	h.t.Helper()
+	return h.runIn(context.Background(), "", args...)
+}
+
+func (h *harness) runIn(ctx context.Context, stdin string, args ...string) result {
+	h.t.Helper()
+	var out, errb syncBuffer
+	code := run(ctx, args, &env{
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
+		getenv: func(k string) string { return h.env[k] }, now: h.now,
+	})
+	return result{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// want fails the test unless the command exited with code and its output
+// holds every fragment.
+func (r result) want(t *testing.T, code int, fragments ...string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+	all := r.stdout + r.stderr
+	for _, f := range fragments {
+		if !strings.Contains(all, f) {
+			t.Fatalf("output lacks %q\nstdout: %s\nstderr: %s", f, r.stdout, r.stderr)
+		}
+	}
+}
+
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestHelp(t *testing.T) {
+	h := newHarness(t, nil)
+	r := h.run("help")
+	r.want(t, 0, "policy publish", "policy verify", "policy keygen", "policy show", "policy audit", "dev", "QUANTUM_REDIS_URL")
+	for _, c := range commands {
+		args := append(strings.Fields(c.name), "--help")
+		r := h.run(args...)
+		r.want(t, 0, "Usage: quantum "+c.name, c.summary, "-redis")
+	}
+	h.run("help", "policy", "verify").want(t, 0, "Exit status: 0 when a valid")
+	h.run("frobnicate").want(t, 2, `unknown command "frobnicate"`)
+	h.run("policy").want(t, 2, "policy publish")
+	h.run("policy", "nope").want(t, 2, `unknown command "nope"`)
+	h.run().want(t, 2, "Commands:")
+	h.run("policy", "keygen", "--bogus").want(t, 2, "quantum help policy keygen")
+}

@@ -1,0 +1,46 @@
+package policystore
+
+import (
+	"context"
+
+	"time"
+
+	"github.com/quantumtrader/quantum/policy"
+)
+
+// Release says how SignAndPublish stamps a policy's content.
+type Release struct {
+	Seq       uint64        // policy_seq to publish; 0 means the live seq + 1
+	Validity  time.Duration // valid_until = now + Validity, unless the content sets it
+	Generator string        // used when the content names none
+	Actor     string        // who publishes, for the audit trail
+}
+
+// SignAndPublish stamps content (seq, issue time from the Store's clock,
+// validity, generator), signs it with key and publishes it. It is the one
+// path from content to live policy, shared by `quantum policy publish`, the
+// refresh and `quantum dev`. A live policy_seq that is not a number is an
+// error unless r.Seq is given.
+func (s *Store) SignAndPublish(ctx context.Context, content *policy.Content, key *policy.PrivateKey, r Release) (*policy.Signed, *Published, error) {
+	seq := r.Seq
+	if seq == 0 {
+		live, _, err := s.LiveSeq(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		seq = live + 1
+	}
+	p, err := content.Build(policy.Stamp{Seq: seq, IssuedAt: s.opt.Now(), Validity: r.Validity, Generator: r.Generator})
+	if err != nil {
+		return nil, nil, err
+	}
+	sp, err := policy.Sign(p, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	pub, err := s.Publish(ctx, sp, r.Actor)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sp, pub, nil
+}
