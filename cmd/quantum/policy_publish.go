@@ -84,7 +84,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.refused(err)
 	}
-	c.logger().Info("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
+	c.logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
 		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.g.prefix)
 	validUntil := time.Unix(sp.ValidUntil, 0).UTC()
 	if *asJSON {
