@@ -14,18 +14,18 @@ import (
 // DefaultPrefix is the production namespace.
 const DefaultPrefix = "quantum"
 
-var prefixRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.:{}-]{0,63}$`)
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9{][A-Za-z0-9_.:{}-]{0,63}$`)
 
 // Space is a key namespace. The zero value is not usable: build one with New.
 type Space struct{ prefix string }
 
 // New returns the namespace for prefix. A prefix is 1 to 64 characters of
-// letters, digits and _ . : { } - starting with a letter or digit; anything
+// letters, digits and _ . : { } - starting with a letter, a digit or { (a Redis Cluster hash tag); anything
 // else (an empty prefix, spaces, glob characters) is refused so that a typo
 // cannot silently address another namespace.
 func New(prefix string) (Space, error) {
 	if !prefixRE.MatchString(prefix) {
-		return Space{}, fmt.Errorf("invalid key prefix %q: want 1-64 of [A-Za-z0-9_.:{}-], starting with a letter or digit", prefix)
+		return Space{}, fmt.Errorf("invalid key prefix %q: want 1-64 of [A-Za-z0-9_.:{}-], starting with a letter, a digit or { (a Redis Cluster hash tag)", prefix)
 	}
 	return Space{prefix: prefix}, nil
 }
