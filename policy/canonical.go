@@ -3,7 +3,8 @@ package policy
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"strconv"
+
+	"github.com/quantumtrader/quantum/internal/canon"
 )
 
 // CanonicalHeader starts every canonical encoding. It names the format so
@@ -38,26 +39,7 @@ func isSignatureField(name string) bool {
 //	        out += k.encode() + b"=" + str(len(v)).encode() + b":" + v + b"\n"
 //	    return out
 func Canonical(fields map[string]string) []byte {
-	names := sortedKeys(fields)
-	n := len(CanonicalHeader)
-	for _, k := range names {
-		n += len(k) + len(fields[k]) + 24
-	}
-	b := make([]byte, 0, n)
-	b = append(b, CanonicalHeader...)
-	for _, k := range names {
-		if isSignatureField(k) {
-			continue
-		}
-		v := fields[k]
-		b = append(b, k...)
-		b = append(b, '=')
-		b = strconv.AppendInt(b, int64(len(v)), 10)
-		b = append(b, ':')
-		b = append(b, v...)
-		b = append(b, '\n')
-	}
-	return b
+	return canon.Encode(CanonicalHeader, fields, isSignatureField)
 }
 
 // Hash returns the policy_hash of a stored policy: lowercase hex SHA-256 of

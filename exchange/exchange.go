@@ -1,0 +1,114 @@
+// Package exchange is what the apply layer needs of a futures venue: place
+// an order under a client order id, look an order up by that id, read a
+// position, a mark price, and set leverage. Implementations: exchange/paper
+// (a simulated USD-M venue kept in Redis) and, later, exchange/binance.
+//
+// Errors are classified so the apply layer can stay exactly-once:
+// *Rejected means the venue refused the order (nothing was placed);
+// ErrUnavailable means the venue could not be reached before anything was
+// sent; ErrUnknownOutcome means the request may or may not have been
+// executed, so the caller must reconcile by client order id and never
+// blindly retry.
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Side is BUY or SELL.
+type Side string
+
+// Order sides.
+const (
+	Buy  Side = "BUY"
+	Sell Side = "SELL"
+)
+
+// OrderType is MARKET or LIMIT.
+type OrderType string
+
+// Order types.
+const (
+	Market OrderType = "MARKET"
+	Limit  OrderType = "LIMIT"
+)
+
+// Order is one order to place. Quantities and prices are decimal text as
+// the producer sent them, so no float rounding reaches the venue.
+type Order struct {
+	ClientOrderID string // ^[\.A-Z\:/a-z0-9_-]{1,36}$, derived from the plan id
+	Symbol        string
+	Side          Side
+	Type          OrderType
+	Qty           string // decimal, > 0
+	Price         string // decimal, LIMIT only
+	ReduceOnly    bool
+}
+
+// Status of an order at the venue.
+type Status string
+
+// Order statuses (Binance's names).
+const (
+	StatusNew             Status = "NEW"
+	StatusPartiallyFilled Status = "PARTIALLY_FILLED"
+	StatusFilled          Status = "FILLED"
+	StatusCanceled        Status = "CANCELED"
+	StatusRejected        Status = "REJECTED"
+	StatusExpired         Status = "EXPIRED"
+)
+
+// OrderState is an order as the venue knows it.
+type OrderState struct {
+	ClientOrderID   string
+	ExchangeOrderID string
+	Symbol          string
+	Side            Side
+	Status          Status
+	FilledQty       string // decimal
+	AvgPrice        string // decimal; "0" when nothing filled
+}
+
+// Venue is the interface the apply layer consumes.
+type Venue interface {
+	// PlaceOrder places o. Placing an id the venue already holds returns
+	// that order as it stands (no second order): the caller may retry an
+	// unknown outcome with the same id.
+	PlaceOrder(ctx context.Context, o Order) (OrderState, error)
+	// LookupOrder returns the order with the client order id, and whether
+	// the venue knows it.
+	LookupOrder(ctx context.Context, symbol, clientOrderID string) (OrderState, bool, error)
+	// Position returns the signed position amount in symbol (one-way mode:
+	// > 0 long, < 0 short, 0 flat), as a float for gating only.
+	Position(ctx context.Context, symbol string) (float64, error)
+	// MarkPrice returns the symbol's mark price; an error when the venue has none.
+	MarkPrice(ctx context.Context, symbol string) (float64, error)
+	// SetLeverage sets the symbol's leverage before an entry.
+	SetLeverage(ctx context.Context, symbol string, leverage int) error
+}
+
+// Rejected is a refusal by the venue: nothing was placed.
+type Rejected struct {
+	Code int    // the venue's error code, e.g. -2022 (Binance)
+	Msg  string // the venue's message
+}
+
+func (r *Rejected) Error() string { return fmt.Sprintf("rejected by the venue (code %d): %s", r.Code, r.Msg) }
+
+// Venue error codes the paper venue shares with Binance USD-M.
+const (
+	CodeReduceOnlyRejected = -2022 // ReduceOnly Order is rejected
+	CodeDuplicateOrderID   = -4116 // ClientOrderId is duplicated
+	CodeInvalidSymbol      = -1121 // Invalid symbol / no price
+	CodeBadParameter       = -1102 // a mandatory parameter is missing or malformed
+)
+
+var (
+	// ErrUnavailable: the venue was not reached; nothing was sent.
+	ErrUnavailable = errors.New("exchange unavailable")
+	// ErrUnknownOutcome: the request was sent and its outcome is unknown
+	// (timeout, 5xx): reconcile by client order id.
+	ErrUnknownOutcome = errors.New("exchange outcome unknown")
+)

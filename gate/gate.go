@@ -1,0 +1,174 @@
+// Package gate decides whether a plan may become an order. It is pure: no
+// I/O and no clock of its own (the time is passed in), so every reason code
+// is a table test, and the same code runs in the apply layer, the proofs
+// and quantum dev.
+//
+// The checks run in a fixed order and the first that fails decides:
+//
+//	Authenticate: the source's HMAC signature (AUTH_MISSING, AUTH_UNKNOWN_SOURCE, AUTH_INVALID)
+//	Fresh:        the plan's timestamp within the window (PLAN_EXPIRED)
+//	  (replay protection on plan_id is the apply layer's, since it needs Redis: PLAN_REPLAYED)
+//	Check:        policy (its own POLICY_* code; expiry re-checked against now)
+//	              trading state (TRADING_HALTED, TRADING_STATE_REDUCING)
+//	              universe (SYMBOL_NOT_IN_UNIVERSE)
+//	              leverage (POLICY_NO_LEVERAGE_FOR_SYMBOL, LEVERAGE_EXCEEDS_POLICY)
+//	              exit ownership (DENY_NOT_EXIT_OWNER)
+//	              reduce-only sanity (REDUCE_ONLY_WOULD_INCREASE_POSITION)
+//	              notional per order (NOTIONAL_EXCEEDS_MAX_PER_ORDER, EXCHANGE_UNAVAILABLE without a price)
+//	  (the order rate limit is the apply layer's, since it is shared state: RATE_LIMIT_EXCEEDED)
+//
+// An exit is a plan with reduceOnly, or a plan on the side opposite to the
+// current position (it would reduce, close or flip it) whatever its flag
+// says. Only the exit owner, and configured break-glass sources, may exit.
+//
+// A plan is reducing when it is an exit that cannot grow the position: on
+// the opposite side and, without the reduceOnly flag, no larger than the
+// position. Reducing plans from the owner pass the universe, leverage and
+// notional checks (a symbol dropped from the universe, or a position above
+// today's notional cap, must still be closable) but never the trading state
+// HALTED nor the ownership check.
+package gate
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/reason"
+)
+
+// DefaultExitOwner is the only service that may close positions.
+const DefaultExitOwner = "exitbrain_v3_5"
+
+// Config is the gate's fixed configuration.
+type Config struct {
+	ExitOwner  string          // required; see DefaultExitOwner
+	BreakGlass map[string]bool // other sources allowed to exit, each with its own key
+	Freshness  time.Duration   // allowed |now - timestamp|
+}
+
+// Decision is the gate's verdict. The zero value denies nothing and allows
+// nothing: callers test Allow.
+type Decision struct {
+	Allow    bool
+	Code     reason.Code // set when !Allow
+	Msg      string      // why, for the result's detail and the log
+	Exit     bool        // the plan would reduce, close or flip a position
+	Reducing bool        // the plan cannot grow the position
+}
+
+func deny(code reason.Code, format string, args ...any) Decision {
+	return Decision{Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Authenticate checks that the plan's sig is the HMAC of its fields with
+// its source's own secret.
+func Authenticate(p *plan.Plan, ring *plan.Keyring) Decision {
+	if p.Sig == "" {
+		return deny(reason.AuthMissing, "plan %s from %s has no sig", p.ID, p.Source)
+	}
+	known, ok := ring.Verify(p.Source, p.Fields, p.Sig)
+	if !known {
+		return deny(reason.AuthUnknownSource, "source %s has no key in the keyring", p.Source)
+	}
+	if !ok {
+		return deny(reason.AuthInvalid, "sig of plan %s does not verify with the key of source %s", p.ID, p.Source)
+	}
+	return Decision{Allow: true}
+}
+
+// Fresh checks the plan's timestamp against now.
+func Fresh(p *plan.Plan, now time.Time, window time.Duration) Decision {
+	if d := now.Sub(p.Timestamp); d > window || d < -window {
+		return deny(reason.PlanExpired, "timestamp is %s from now, outside ±%s", d.Round(time.Millisecond), window)
+	}
+	return Decision{Allow: true}
+}
+
+// Input is what Check decides on.
+type Input struct {
+	Plan      *plan.Plan
+	Policy    *policy.Signed // nil when PolicyErr is set
+	PolicyErr error          // why there is no policy
+	Position  float64        // signed position in the plan's symbol
+	MarkPrice float64        // 0 when the venue has none
+	Now       time.Time
+}
+
+// Check runs the policy, state, universe, leverage, ownership, reduce-only
+// and notional checks on an EXECUTE plan, in that order.
+func Check(in Input, cfg Config) Decision {
+	p, pol := in.Plan, in.Policy
+	if pol == nil {
+		code := reason.CodeOf(in.PolicyErr)
+		if code == "" {
+			code = reason.PolicyUnavailable
+		}
+		return deny(code, "no valid policy: %v", in.PolicyErr)
+	}
+	if in.Now.Unix() >= pol.ValidUntil {
+		return deny(reason.PolicyStale, "policy %d expired at %d", pol.Seq, pol.ValidUntil)
+	}
+
+	opposite := (in.Position > 0 && p.Side == exchange.Sell) || (in.Position < 0 && p.Side == exchange.Buy)
+	exit := p.ReduceOnly || opposite
+	reducing := opposite && (p.ReduceOnly || p.Qty <= math.Abs(in.Position)*(1+1e-12))
+	d := Decision{Exit: exit, Reducing: reducing}
+
+	switch pol.TradingState {
+	case policy.StateActive:
+	case policy.StateHalted:
+		return with(d, reason.TradingHalted, "trading_state is HALTED: no order passes")
+	case policy.StateReducing:
+		if !reducing {
+			return with(d, reason.TradingStateReducing, "trading_state is REDUCING: only position-reducing orders pass")
+		}
+	default: // Verify refuses any other state; fail closed all the same.
+		return with(d, reason.PolicyInvalid, "unknown trading_state %q", pol.TradingState)
+	}
+
+	owner := p.Source == cfg.ExitOwner || cfg.BreakGlass[p.Source]
+	exempt := reducing && owner
+	if !exempt {
+		if !pol.InUniverse(p.Symbol) {
+			return with(d, reason.SymbolNotInUniverse, "%s is not in the policy universe", p.Symbol)
+		}
+		maxLev, ok := pol.LeverageBySymbol[p.Symbol]
+		if !ok {
+			return with(d, reason.PolicyNoLeverageForSymbol, "the policy has no leverage for %s", p.Symbol)
+		}
+		if p.Leverage > maxLev {
+			return with(d, reason.LeverageExceedsPolicy, "leverage %d exceeds the policy's %d for %s", p.Leverage, maxLev, p.Symbol)
+		}
+	}
+	if exit && !owner {
+		return with(d, reason.DenyNotExitOwner, "source %s may not exit %s: only %s may", p.Source, p.Symbol, cfg.ExitOwner)
+	}
+	if p.ReduceOnly && !opposite {
+		return with(d, reason.ReduceOnlyWouldIncrease, "reduceOnly %s with position %g would open or increase it", p.Side, in.Position)
+	}
+	if !exempt {
+		if maxNotional, ok := pol.MaxNotionalUSDTBySymbol[p.Symbol]; ok {
+			price := in.MarkPrice
+			if p.Type == exchange.Limit {
+				price = p.Price
+			}
+			if price <= 0 {
+				return with(d, reason.ExchangeUnavailable, "no mark price for %s: the notional limit cannot be checked", p.Symbol)
+			}
+			if n := p.Qty * price; n > maxNotional {
+				return with(d, reason.NotionalExceedsMaxPerOrder, "notional %.2f USDT exceeds the policy's %.2f for %s", n, maxNotional, p.Symbol)
+			}
+		}
+	}
+	d.Allow = true
+	return d
+}
+
+func with(d Decision, code reason.Code, format string, args ...any) Decision {
+	d.Code, d.Msg = code, fmt.Sprintf(format, args...)
+	return d
+}

@@ -1,0 +1,138 @@
+package plan
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/quantumtrader/quantum/policy"
+)
+
+// MinSecretBytes is the shortest secret a keyring accepts.
+const MinSecretBytes = 32
+
+// Keyring maps each producing service (source) to its own HMAC secret.
+type Keyring struct {
+	secrets   map[string][]byte
+	verifiers map[string]*verifier
+}
+
+// NewKeyring returns a keyring of the given secrets.
+func NewKeyring(secrets map[string][]byte) *Keyring {
+	k := &Keyring{secrets: make(map[string][]byte, len(secrets))}
+	for s, b := range secrets {
+		k.secrets[s] = append([]byte(nil), b...)
+	}
+	k.index()
+	return k
+}
+
+func (k *Keyring) index() {
+	k.verifiers = make(map[string]*verifier, len(k.secrets))
+	for s, b := range k.secrets {
+		k.verifiers[s] = newVerifier(b)
+	}
+}
+
+// Secret returns the secret of source.
+func (k *Keyring) Secret(source string) ([]byte, bool) {
+	if k == nil {
+		return nil, false
+	}
+	s, ok := k.secrets[source]
+	return s, ok
+}
+
+// Verify checks sigHex against fields with the secret of source. known is
+// false when the keyring has no secret for source.
+func (k *Keyring) Verify(source string, fields map[string]string, sigHex string) (known, ok bool) {
+	if k == nil {
+		return false, false
+	}
+	v, known := k.verifiers[source]
+	if !known {
+		return false, false
+	}
+	return true, v.verify(fields, sigHex)
+}
+
+// Sources lists the keyring's sources, sorted.
+func (k *Keyring) Sources() []string {
+	out := make([]string, 0, len(k.secrets))
+	for s := range k.secrets {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParseKeyring reads keyring lines: "SOURCE SECRET", SECRET being at least
+// 32 bytes as hex; blank lines and lines starting with # are ignored. A
+// source listed twice is an error. Messages never contain a secret.
+func ParseKeyring(data []byte) (*Keyring, error) {
+	k := &Keyring{secrets: map[string][]byte{}}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("keyring line %d: want \"SOURCE SECRET\"", n)
+		}
+		if !ValidSource(f[0]) {
+			return nil, fmt.Errorf("keyring line %d: source %q: want 1-64 of [A-Za-z0-9._-]", n, clip(f[0]))
+		}
+		secret, err := hex.DecodeString(f[1])
+		if err != nil || len(secret) < MinSecretBytes {
+			return nil, fmt.Errorf("keyring line %d (source %s): the secret must be at least %d bytes of hex (quantum plan keygen --source %s makes one)", n, f[0], MinSecretBytes, f[0])
+		}
+		if _, dup := k.secrets[f[0]]; dup {
+			return nil, fmt.Errorf("keyring line %d: source %s listed twice", n, f[0])
+		}
+		k.secrets[f[0]] = secret
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	if len(k.secrets) == 0 {
+		return nil, fmt.Errorf("keyring: no SOURCE SECRET line")
+	}
+	k.index()
+	return k, nil
+}
+
+// LoadKeyring reads a keyring file after checking that only its owner can
+// read it.
+func LoadKeyring(path string) (*Keyring, error) {
+	if err := policy.CheckSecretFile(path); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keyring: %w", err)
+	}
+	k, err := ParseKeyring(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// KeygenLine returns a new keyring line for source.
+func KeygenLine(source string) (string, error) {
+	if !ValidSource(source) {
+		return "", fmt.Errorf("source %q: want 1-64 of [A-Za-z0-9._-]", source)
+	}
+	b := make([]byte, MinSecretBytes)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("random secret: %w", err)
+	}
+	return source + " " + hex.EncodeToString(b), nil
+}

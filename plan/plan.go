@@ -1,0 +1,304 @@
+// Package plan is the wire format of an order plan on
+// quantum:stream:apply.plan: parsing with a PLAN_INVALID reason that names
+// the field, the canonical encoding a producer signs, HMAC-SHA256
+// signatures, and the keyring of producer secrets.
+//
+// The fields are those the intent bridge sends today (SPEC.md), plus sig
+// and canary. Parsing is strict about what the gate needs and lenient about
+// spellings the existing producers use (reduceOnly "True", "1").
+package plan
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/reason"
+)
+
+// Field names of a plan entry (SPEC.md). Keep them exactly.
+const (
+	FieldPlanID     = "plan_id"
+	FieldDecision   = "decision"
+	FieldSymbol     = "symbol"
+	FieldSide       = "side"
+	FieldType       = "type"
+	FieldQty        = "qty"
+	FieldPrice      = "price"
+	FieldReduceOnly = "reduceOnly"
+	FieldSource     = "source"
+	FieldTimestamp  = "timestamp"
+	FieldLeverage   = "leverage"
+	FieldStopLoss   = "stop_loss"
+	FieldTakeProfit = "take_profit"
+	FieldAction     = "action"
+	FieldSig        = "sig"
+	FieldCanary     = "canary"
+)
+
+// Decision is what the producer decided: only EXECUTE plans are orders.
+type Decision string
+
+// Producer decisions.
+const (
+	Execute Decision = "EXECUTE"
+	Skip    Decision = "SKIP"
+	Blocked Decision = "BLOCKED"
+)
+
+// Plan is a parsed plan. Fields holds every field as received: the
+// signature covers them all.
+type Plan struct {
+	ID         string
+	Decision   Decision
+	Symbol     string
+	Side       exchange.Side
+	Type       exchange.OrderType
+	Qty        float64 // > 0
+	QtyText    string  // as sent, passed to the venue unchanged
+	Price      float64 // LIMIT only
+	PriceText  string
+	ReduceOnly bool
+	Source     string
+	Timestamp  time.Time
+	Leverage   int // 0 when the plan names none
+	Action     string
+	Sig        string
+	Canary     bool
+	Fields     map[string]string
+}
+
+// The shapes of identifiers. They are checked by hand rather than with
+// regexp: Parse runs for every plan, and the gate's budget is 2 µs.
+//
+//	plan_id ^[A-Za-z0-9._:/-]{1,128}$
+//	source  ^[A-Za-z0-9._-]{1,64}$
+//	symbol  ^[A-Z0-9]{2,20}$
+//	decimal ^[0-9]{1,20}(\.[0-9]{1,18})?$ (no sign, exponent or space)
+func validID(s string) bool     { return shape(s, 1, 128, "._:/-", true) }
+func validSymbol(s string) bool { return shape(s, 2, 20, "", false) }
+
+// ValidSource reports whether s can name a producing service.
+func ValidSource(s string) bool { return shape(s, 1, 64, "._-", true) }
+
+// shape reports whether s has min..max bytes, each an upper-case letter, a
+// digit, a lower-case letter when lower, or one of extra.
+func shape(s string, min, max int, extra string, lower bool) bool {
+	if len(s) < min || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case lower && c >= 'a' && c <= 'z':
+		case strings.IndexByte(extra, c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validDecimal(s string) bool {
+	whole, frac, dot := strings.Cut(s, ".")
+	return shape(whole, 1, 20, "", false) && onlyDigits(whole) &&
+		(!dot || shape(frac, 1, 18, "", false) && onlyDigits(frac))
+}
+
+func onlyDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func invalid(field, format string, args ...any) error {
+	return reason.Errorf(reason.PlanInvalid, "field %s: %s", field, fmt.Sprintf(format, args...))
+}
+
+// Parse reads a plan entry. A plan that cannot be gated gets PLAN_INVALID
+// naming the first bad field. SKIP and BLOCKED plans need only plan_id,
+// decision, source and timestamp (they are recorded, never executed);
+// EXECUTE plans need every order field.
+func Parse(f map[string]string) (*Plan, error) {
+	// One pass over the map picks the known fields: Parse runs for every
+	// plan, and map lookups are a good part of its cost.
+	var raw [numKnown]string
+	var seen [numKnown]bool
+	for k, v := range f {
+		if i := knownIndex(k); i >= 0 {
+			raw[i], seen[i] = v, true
+		}
+	}
+	p := &Plan{Fields: f}
+	p.ID = raw[iPlanID]
+	if !validID(p.ID) {
+		return nil, invalid(FieldPlanID, "want 1-128 of [A-Za-z0-9._:/-], got %q", clip(p.ID))
+	}
+	p.Source = raw[iSource]
+	if !ValidSource(p.Source) {
+		return nil, invalid(FieldSource, "want 1-64 of [A-Za-z0-9._-], got %q", clip(p.Source))
+	}
+	switch d := Decision(upper(raw[iDecision])); d {
+	case Execute, Skip, Blocked:
+		p.Decision = d
+	default:
+		return nil, invalid(FieldDecision, "want EXECUTE, SKIP or BLOCKED, got %q", clip(raw[iDecision]))
+	}
+	p.Sig = raw[iSig]
+	p.Action = raw[iAction]
+	p.Symbol = raw[iSymbol]
+	var err error
+	if p.Canary, err = parseBool(FieldCanary, raw[iCanary]); err != nil {
+		return nil, err
+	}
+	if p.Timestamp, err = parseTimestamp(raw[iTimestamp]); err != nil {
+		return nil, err
+	}
+	if p.Decision != Execute {
+		return p, nil
+	}
+	if !validSymbol(p.Symbol) {
+		return nil, invalid(FieldSymbol, "want ^[A-Z0-9]{2,20}$, got %q", clip(p.Symbol))
+	}
+	switch s := exchange.Side(upper(raw[iSide])); s {
+	case exchange.Buy, exchange.Sell:
+		p.Side = s
+	default:
+		return nil, invalid(FieldSide, "want BUY or SELL, got %q", clip(raw[iSide]))
+	}
+	switch t := exchange.OrderType(upper(raw[iType])); t {
+	case exchange.Market, exchange.Limit:
+		p.Type = t
+	default:
+		return nil, invalid(FieldType, "want MARKET or LIMIT, got %q", clip(raw[iType]))
+	}
+	if p.Qty, p.QtyText, err = parseDecimal(FieldQty, raw[iQty]); err != nil {
+		return nil, err
+	}
+	if p.Type == exchange.Limit {
+		if p.Price, p.PriceText, err = parseDecimal(FieldPrice, raw[iPrice]); err != nil {
+			return nil, err
+		}
+	} else if v := raw[iPrice]; v != "" && v != "0" {
+		return nil, invalid(FieldPrice, "a MARKET plan has no price, got %q", clip(v))
+	}
+	if p.ReduceOnly, err = parseBool(FieldReduceOnly, raw[iReduceOnly]); err != nil {
+		return nil, err
+	}
+	if v := raw[iLeverage]; v != "" {
+		l, err := strconv.ParseFloat(v, 64)
+		if err != nil || l != math.Trunc(l) || l < 1 || l > 1000 {
+			return nil, invalid(FieldLeverage, "want a whole number >= 1, got %q", clip(v))
+		}
+		p.Leverage = int(l)
+	}
+	for _, i := range []int{iStopLoss, iTakeProfit} {
+		if v := raw[i]; v != "" {
+			if x, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
+				return nil, invalid(knownFields[i], "want a number >= 0, got %q", clip(v))
+			}
+		}
+	}
+	return p, nil
+}
+
+// The fields Parse reads, by index.
+const (
+	iPlanID = iota
+	iDecision
+	iSymbol
+	iSide
+	iType
+	iQty
+	iPrice
+	iReduceOnly
+	iSource
+	iTimestamp
+	iLeverage
+	iStopLoss
+	iTakeProfit
+	iAction
+	iSig
+	iCanary
+	numKnown
+)
+
+var knownFields = [numKnown]string{
+	FieldPlanID, FieldDecision, FieldSymbol, FieldSide, FieldType, FieldQty, FieldPrice, FieldReduceOnly,
+	FieldSource, FieldTimestamp, FieldLeverage, FieldStopLoss, FieldTakeProfit, FieldAction, FieldSig, FieldCanary,
+}
+
+func knownIndex(name string) int {
+	for i, f := range knownFields {
+		if f == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// upper upper-cases ASCII without allocating when s already is.
+func upper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			return strings.ToUpper(s)
+		}
+	}
+	return s
+}
+
+// parseDecimal reads a positive decimal quantity or price.
+func parseDecimal(field, v string) (float64, string, error) {
+	if v == "" {
+		return 0, "", invalid(field, "missing")
+	}
+	if !validDecimal(v) {
+		return 0, "", invalid(field, "want a positive decimal such as 0.015, got %q", clip(v))
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || x <= 0 || math.IsInf(x, 0) {
+		return 0, "", invalid(field, "want a positive decimal, got %q", clip(v))
+	}
+	return x, v, nil
+}
+
+// parseBool reads the spellings producers use: true/false, True/False, 1/0.
+// An absent field is false.
+func parseBool(field, v string) (bool, error) {
+	switch v {
+	case "", "false", "False", "FALSE", "0":
+		return false, nil
+	case "true", "True", "TRUE", "1":
+		return true, nil
+	}
+	return false, invalid(field, "want true or false, got %q", clip(v))
+}
+
+// parseTimestamp reads unix seconds, whole or fractional (Python's
+// time.time()).
+func parseTimestamp(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, invalid(FieldTimestamp, "missing")
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 1e9 || x > 1e11 {
+		return time.Time{}, invalid(FieldTimestamp, "want unix seconds, got %q", clip(v))
+	}
+	sec, frac := math.Modf(x)
+	return time.Unix(int64(sec), int64(frac*1e9)), nil
+}
+
+// clip shortens hostile input before it reaches a message or a log.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
