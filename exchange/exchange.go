@@ -95,7 +95,9 @@ type Rejected struct {
 	Msg  string // the venue's message
 }
 
-func (r *Rejected) Error() string { return fmt.Sprintf("rejected by the venue (code %d): %s", r.Code, r.Msg) }
+func (r *Rejected) Error() string {
+	return fmt.Sprintf("rejected by the venue (code %d): %s", r.Code, r.Msg)
+}
 
 // Venue error codes the paper venue shares with Binance USD-M.
 const (
