@@ -195,3 +195,32 @@ func BenchmarkGate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGateParts splits BenchmarkGate into its stages.
+func BenchmarkGateParts(b *testing.B) {
+	f := plan.SignFields(map[string]string{
+		"plan_id": "bench-000001", "decision": "EXECUTE", "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+		"qty": "0.01", "reduceOnly": "true", "source": "exitbrain_v3_5",
+		"timestamp": strconv.FormatInt(t0.Unix(), 10), "action": "FULL_CLOSE_PROPOSED",
+	}, ownerKey)
+	p, err := plan.Parse(f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pol := livePolicy(nil)
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			plan.Parse(f)
+		}
+	})
+	b.Run("authenticate", func(b *testing.B) {
+		for b.Loop() {
+			gate.Authenticate(p, ring)
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		for b.Loop() {
+			gate.Check(gate.Input{Plan: p, Policy: pol, Position: 0.01, MarkPrice: 65000, Now: t0}, cfg)
+		}
+	})
+}

@@ -236,10 +236,39 @@ var knownFields = [numKnown]string{
 }
 
 func knownIndex(name string) int {
-	for i, f := range knownFields {
-		if f == name {
-			return i
-		}
+	switch name { // a switch compiles to a search on length and bytes
+	case FieldPlanID:
+		return iPlanID
+	case FieldDecision:
+		return iDecision
+	case FieldSymbol:
+		return iSymbol
+	case FieldSide:
+		return iSide
+	case FieldType:
+		return iType
+	case FieldQty:
+		return iQty
+	case FieldPrice:
+		return iPrice
+	case FieldReduceOnly:
+		return iReduceOnly
+	case FieldSource:
+		return iSource
+	case FieldTimestamp:
+		return iTimestamp
+	case FieldLeverage:
+		return iLeverage
+	case FieldStopLoss:
+		return iStopLoss
+	case FieldTakeProfit:
+		return iTakeProfit
+	case FieldAction:
+		return iAction
+	case FieldSig:
+		return iSig
+	case FieldCanary:
+		return iCanary
 	}
 	return -1
 }
