@@ -65,3 +65,9 @@ func (s Space) Alerts() string { return s.Key("stream:alerts") }
 
 // ProofRuns is the proofs ledger stream.
 func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }
+
+// AlertIncident is the dedupe state of one alert identity (package alert):
+// whether its incident is firing, since when, and when it was last notified.
+func (s Space) AlertIncident(fingerprint string) string {
+	return s.Key("alert:incident:" + fingerprint)
+}

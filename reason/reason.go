@@ -53,8 +53,22 @@ const (
 	ExchangeUnavailable Code = "EXCHANGE_UNAVAILABLE"
 )
 
-// All lists every code in the order of SPEC.md. Tests and documentation
-// iterate over it; adding a code means adding it here too.
+// Codes added by this project for the policy refresh (issue 5): why a
+// refresh was refused, in its audit entry and its POLICY_REFRESH_FAILED
+// alert. The refresh also uses the policy codes above (POLICY_PARSE_ERROR
+// for output that is not a policy, POLICY_INVALID for one that breaks a
+// rule, POLICY_ROLLBACK for a seq conflict, POLICY_UNAVAILABLE for Redis).
+const (
+	RefreshGeneratorFailed  Code = "REFRESH_GENERATOR_FAILED"   // could not start, or exited non-zero
+	RefreshGeneratorTimeout Code = "REFRESH_GENERATOR_TIMEOUT"  // killed after its timeout
+	RefreshLeverageAboveCap Code = "REFRESH_LEVERAGE_ABOVE_CAP" // a leverage above --max-leverage
+	RefreshValidityTooShort Code = "REFRESH_VALIDITY_TOO_SHORT" // validity < interval + margin
+	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
+)
+
+// All lists every code in the order of SPEC.md, then the codes this project
+// added. Tests and documentation iterate over it; adding a code means adding
+// it here too.
 var All = []Code{
 	PolicyMissing, PolicyMissingField, PolicyParseError, PolicyInvalid,
 	PolicyHashMismatch, PolicyUnsigned, PolicySignatureInvalid, PolicyStale,
@@ -65,6 +79,8 @@ var All = []Code{
 	SymbolNotInUniverse, LeverageExceedsPolicy, PolicyNoLeverageForSymbol,
 	DenyNotExitOwner, ReduceOnlyWouldIncrease, NotionalExceedsMaxPerOrder,
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
+	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
+	RefreshValidityTooShort, RefreshConfigInvalid,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an
