@@ -15,7 +15,9 @@ const (
 )
 
 // AuditEntry is one entry of the policy.audit stream (fields in SPEC.md;
-// key_id and detail are ours, added).
+// key_id, reason and detail are ours, added). A rejected entry carries the
+// reason code of the refusal in Reason and the operator's explanation in
+// Detail.
 type AuditEntry struct {
 	ID            string `json:"id"`
 	Version       string `json:"policy_version"`
@@ -29,6 +31,7 @@ type AuditEntry struct {
 	Actor         string `json:"actor"`
 	Result        string `json:"result"`
 	KeyID         string `json:"key_id,omitempty"`
+	Reason        string `json:"reason,omitempty"`
 	Detail        string `json:"detail,omitempty"`
 }
 
@@ -48,6 +51,9 @@ func (e AuditEntry) args() []any {
 	if e.KeyID != "" {
 		a = append(a, "key_id", e.KeyID)
 	}
+	if e.Reason != "" {
+		a = append(a, "reason", e.Reason)
+	}
 	if e.Detail != "" {
 		a = append(a, "detail", e.Detail)
 	}
@@ -66,7 +72,7 @@ func auditEntryOf(m redis.XMessage) AuditEntry {
 		ValidUntil: get("valid_until_epoch"), CreatedAt: get("created_at_epoch"),
 		Generator: get("generator"), UniverseCount: get("universe_count"),
 		LeverageRange: get("leverage_range"), Actor: get("actor"), Result: get("result"),
-		KeyID: get("key_id"), Detail: get("detail"),
+		KeyID: get("key_id"), Reason: get("reason"), Detail: get("detail"),
 	}
 }
 

@@ -2,7 +2,6 @@ package policystore
 
 import (
 	"context"
-
 	"time"
 
 	"github.com/quantumtrader/quantum/policy"
@@ -14,6 +13,10 @@ type Release struct {
 	Validity  time.Duration // valid_until = now + Validity, unless the content sets it
 	Generator string        // used when the content names none
 	Actor     string        // who publishes, for the audit trail
+	// Check, when set, runs on the stamped and validated policy before it
+	// is signed: rules of the caller's own on top of policy.Validate, such
+	// as the refresh's leverage cap. Its error is returned as it is.
+	Check func(*policy.Policy) error
 }
 
 // SignAndPublish stamps content (seq, issue time from the Store's clock,
@@ -33,6 +36,11 @@ func (s *Store) SignAndPublish(ctx context.Context, content *policy.Content, key
 	p, err := content.Build(policy.Stamp{Seq: seq, IssuedAt: s.opt.Now(), Validity: r.Validity, Generator: r.Generator})
 	if err != nil {
 		return nil, nil, err
+	}
+	if r.Check != nil {
+		if err := r.Check(p); err != nil {
+			return nil, nil, err
+		}
 	}
 	sp, err := policy.Sign(p, key)
 	if err != nil {

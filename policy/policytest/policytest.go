@@ -8,6 +8,17 @@ import (
 	"github.com/quantumtrader/quantum/policy"
 )
 
+// ContentJSON is a valid policy content, as `quantum policy publish` and the
+// refresh's template take it: two symbols, leverage 6x-15x, ACTIVE.
+const ContentJSON = `{
+  "policy_version": "1.0.0-ai-v1",
+  "trading_state": "ACTIVE",
+  "universe_symbols": ["BTCUSDT", "ETHUSDT"],
+  "leverage_by_symbol": {"BTCUSDT": 15, "ETHUSDT": 6},
+  "harvest_params": {"min_profit_pct": 0.8},
+  "kill_params": {"max_drawdown_pct": 5}
+}`
+
 // Sample returns a valid policy issued at now and valid for two hours.
 func Sample(now time.Time, seq uint64) *policy.Policy {
 	return &policy.Policy{

@@ -1,0 +1,29 @@
+package refresh
+
+import (
+	"context"
+	"time"
+)
+
+// Runner is one refresh (*Refresher).
+type Runner interface {
+	Run(ctx context.Context) (*Report, error)
+}
+
+// Loop runs r every interval until ctx is done, the first run one interval
+// after the call (the caller publishes first if it needs a policy at once).
+// A refused run does not stop the loop: like the timer, the next tick tries
+// again, and Run has already logged, audited and alerted. Loop returns when
+// ctx is done, after any run in progress has returned.
+func Loop(ctx context.Context, r Runner, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = r.Run(ctx) // Run logs, audits and alerts every refusal itself.
+		}
+	}
+}
