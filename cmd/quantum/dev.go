@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -12,9 +13,11 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
+	"github.com/quantumtrader/quantum/refresh"
 )
 
 //go:embed dev_policy.json
@@ -28,6 +31,11 @@ func init() {
 throwaway keys, creates a throwaway signing key, publishes the embedded default
 policy, then checks the live policy every --check-interval the way the apply
 layer does and prints a line whenever the verdict changes, until Ctrl-C.
+
+An in-process refresh loop (the same code as 'quantum policy refresh' under
+its timer) publishes the default policy again every --refresh-interval, so
+the policy stays fresh and 'quantum policy audit' grows; a tampered policy is
+replaced at the next refresh. --refresh-interval 0 turns the loop off.
 
 Try tampering with it from another terminal (one-shot redis-cli commands work;
 redis-cli's interactive mode does not, with miniredis):
@@ -47,6 +55,7 @@ func runDev(ctx context.Context, c *invocation) int {
 	port := c.fs.Int("port", 6379, "port of the embedded Redis on 127.0.0.1 (0: any free port)")
 	validity := c.fs.Duration("validity", 2*time.Hour, "validity of the published policy")
 	every := c.fs.Duration("check-interval", time.Second, "how often the live policy is checked")
+	refreshEvery := c.fs.Duration("refresh-interval", time.Minute, "how often the in-process refresh republishes the policy (0: never)")
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
@@ -101,6 +110,15 @@ func runDev(ctx context.Context, c *invocation) int {
 		return c.errorf("publish the default policy: %v", err)
 	}
 	log.Info("dev policy published", "policy_seq", sp.Seq, "policy_hash", sp.Hash, "key_id", sp.KeyID)
+	refreshLine := "off (--refresh-interval 0)"
+	if *refreshEvery > 0 {
+		stop, err := startDevRefresh(ctx, rdb, store, key, devRefreshOptions{log: log, now: now, validity: *validity, every: *refreshEvery})
+		if err != nil {
+			return c.errorf("refresh loop: %v", err)
+		}
+		defer stop()
+		refreshLine = fmt.Sprintf("every %s by the in-process refresh loop (quantum policy audit shows each run)", *refreshEvery)
+	}
 
 	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
@@ -114,6 +132,7 @@ func runDev(ctx context.Context, c *invocation) int {
 signing key  %s (throwaway, removed on exit)
 public key   %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
+refreshed    %s
 
 In another terminal:
   %s HGETALL %s
@@ -121,7 +140,7 @@ In another terminal:
   %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
 
 Ctrl-C stops. Live policy verdict, as the apply layer would see it:
-`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash,
+`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine,
 		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent())
 
 	last := ""
@@ -152,4 +171,39 @@ func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) s
 	}
 	return fmt.Sprintf("OK policy_seq=%d trading_state=%s valid for %s", sp.Seq, sp.TradingState,
 		sp.Remaining(now).Truncate(time.Minute))
+}
+
+type devRefreshOptions struct {
+	log      *slog.Logger
+	now      func() time.Time
+	validity time.Duration
+	every    time.Duration
+}
+
+// startDevRefresh runs the refresh loop in the background with the embedded
+// policy as its template. stop ends the loop and waits for it to return, so
+// that the Redis client outlives it.
+func startDevRefresh(ctx context.Context, rdb *redis.Client, store *policystore.Store, key *policy.PrivateKey, o devRefreshOptions) (stop func(), err error) {
+	alerts, err := alert.New(rdb, alert.Options{Keys: store.Keys(), Now: o.now})
+	if err != nil {
+		return nil, err
+	}
+	r, err := refresh.New(refresh.Config{
+		Store: store, Alerts: alerts, Log: o.log, Now: o.now,
+		Source: refresh.SourceFunc(func(context.Context) (*policy.Content, error) {
+			return policy.ParseContent(bytes.NewReader(devPolicyJSON))
+		}),
+		Key:      func() (*policy.PrivateKey, error) { return key, nil },
+		Validity: o.validity, Interval: o.every, Actor: "quantum dev",
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		refresh.Loop(ctx, r, o.every)
+	}()
+	return func() { cancel(); <-done }, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,45 +23,95 @@ func waitFor(t *testing.T, out *syncBuffer, fragment string) {
 	}
 }
 
+// devRun is a `quantum dev` running in the background, and a client of its
+// embedded Redis.
+type devRun struct {
+	t         *testing.T
+	out, errb syncBuffer
+	done      chan int
+	cancel    context.CancelFunc
+	client    *redis.Client
+}
+
+// startDev runs `quantum dev` with args and waits for its banner.
+func startDev(t *testing.T, args ...string) *devRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &devRun{t: t, done: make(chan int, 1), cancel: cancel}
+	t.Cleanup(cancel)
+	go func() {
+		d.done <- run(ctx, append([]string{"dev"}, args...), &env{
+			stdin: strings.NewReader(""), stdout: &d.out, stderr: &d.errb, getenv: func(string) string { return "" },
+		})
+	}()
+	waitFor(t, &d.out, "Live policy verdict")
+	m := regexp.MustCompile(`miniredis\) on (127\.0\.0\.1:\d+)`).FindStringSubmatch(d.out.String())
+	if m == nil {
+		t.Fatalf("no address in banner:\n%s", d.out.String())
+	}
+	d.client = redis.NewClient(&redis.Options{Addr: m[1]})
+	t.Cleanup(func() { d.client.Close() })
+	return d
+}
+
+// stop cancels the command and wants it to exit 0.
+func (d *devRun) stop() {
+	d.t.Helper()
+	d.cancel()
+	select {
+	case code := <-d.done:
+		if code != 0 {
+			d.t.Fatalf("dev exited %d: %s", code, d.errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		d.t.Fatal("dev did not stop on cancel")
+	}
+	waitFor(d.t, &d.out, "quantum dev: stopped")
+}
+
 // TestDev runs `quantum dev` on a free port, checks the policy it published
 // from outside with a Redis client, tampers with it, and sees the verdict
 // turn to a denial with a reason code.
 func TestDev(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"dev", "--port", "0", "--check-interval", "20ms"}, &env{
-			stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" },
-		})
-	}()
-	waitFor(t, &out, "OK policy_seq=1 trading_state=ACTIVE")
-	m := regexp.MustCompile(`miniredis\) on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
-	if m == nil {
-		t.Fatalf("no address in banner:\n%s", out.String())
-	}
-	c := redis.NewClient(&redis.Options{Addr: m[1]})
-	defer c.Close()
-	f, err := c.HGetAll(ctx, "quantum:policy:current").Result()
+	ctx := context.Background()
+	d := startDev(t, "--port", "0", "--check-interval", "20ms")
+	waitFor(t, &d.out, "OK policy_seq=1 trading_state=ACTIVE")
+	f, err := d.client.HGetAll(ctx, "quantum:policy:current").Result()
 	if err != nil || f["policy_version"] != "1.0.0-dev" || f["signature"] == "" {
 		t.Fatalf("policy seen from outside: %v %v", f, err)
 	}
-	if n, _ := c.XLen(ctx, "quantum:stream:policy.audit").Result(); n != 1 {
+	if n, _ := d.client.XLen(ctx, "quantum:stream:policy.audit").Result(); n != 1 {
 		t.Fatalf("audit entries: %d, want 1", n)
 	}
-	if err := c.HSet(ctx, "quantum:policy:current", "trading_state", "HALTED").Err(); err != nil {
+	if err := d.client.HSet(ctx, "quantum:policy:current", "trading_state", "HALTED").Err(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, &out, "DENY-ALL POLICY_HASH_MISMATCH")
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Fatalf("dev exited %d: %s", code, errb.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("dev did not stop on cancel")
+	waitFor(t, &d.out, "DENY-ALL POLICY_HASH_MISMATCH")
+	d.stop()
+}
+
+// TestDevRefreshLoop: with a short --refresh-interval the in-process refresh
+// loop republishes the policy, the verdict follows the new seq, the audit
+// trail grows, and a tampered policy is replaced by a later refresh.
+func TestDevRefreshLoop(t *testing.T) {
+	ctx := context.Background()
+	d := startDev(t, "--port", "0", "--check-interval", "20ms", "--refresh-interval", "100ms")
+	waitFor(t, &d.out, "refreshed    every 100ms by the in-process refresh loop")
+	waitFor(t, &d.out, "OK policy_seq=3 trading_state=ACTIVE")
+	if n, err := d.client.XLen(ctx, "quantum:stream:policy.audit").Result(); err != nil || n < 3 {
+		t.Fatalf("audit entries: %d (%v), want at least 3", n, err)
 	}
-	waitFor(t, &out, "quantum dev: stopped")
+	waitFor(t, &d.errb, "[POLICY-REFRESH] POLICY_STATE: version=1.0.0-dev")
+	waitFor(t, &d.errb, "[POLICY-REFRESH] POLICY_AUDIT: result=published")
+
+	// Tamper; a later refresh publishes a good policy over it. (A refresh
+	// may land between the read and the write, hence seq+2.)
+	seq, err := d.client.HGet(ctx, "quantum:policy:current", "policy_seq").Int()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.client.HSet(ctx, "quantum:policy:current", "trading_state", "HALTED").Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, &d.out, fmt.Sprintf("OK policy_seq=%d trading_state=ACTIVE", seq+2))
+	d.stop()
 }

@@ -14,7 +14,7 @@ func init() {
 		name:    "policy audit",
 		summary: "print the newest entries of the policy audit trail",
 		help: `Reads quantum:stream:policy.audit, newest first: one line per publish
-(result=published) or refused refresh (result=rejected).`,
+(result=published) or refused refresh (result=rejected, with its reason code).`,
 		run: runPolicyAudit,
 	})
 }
@@ -53,10 +53,10 @@ func runPolicyAudit(ctx context.Context, c *invocation) int {
 		return exitOK
 	}
 	tw := table(c.env.stdout)
-	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tDETAIL")
+	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tREASON\tDETAIL")
 	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,
-			e.Version, epochText(e.ValidUntil), e.LeverageRange, e.UniverseCount, e.Hash, e.Actor, e.Detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,
+			e.Version, epochText(e.ValidUntil), e.LeverageRange, e.UniverseCount, e.Hash, e.Actor, e.Reason, e.Detail)
 	}
 	tw.Flush()
 	return exitOK

@@ -11,16 +11,10 @@ import (
 
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policy/policytest"
 )
 
-const samplePolicy = `{
-  "policy_version": "1.0.0-ai-v1",
-  "trading_state": "ACTIVE",
-  "universe_symbols": ["BTCUSDT", "ETHUSDT"],
-  "leverage_by_symbol": {"BTCUSDT": 15, "ETHUSDT": 6},
-  "harvest_params": {"min_profit_pct": 0.8},
-  "kill_params": {"max_drawdown_pct": 5}
-}`
+const samplePolicy = policytest.ContentJSON
 
 // policyEnv is a harness wired to the shared test Redis under a fresh
 // prefix, with a generated key pair.

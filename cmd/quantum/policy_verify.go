@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
+	"github.com/quantumtrader/quantum/refresh"
 )
 
 func init() {
@@ -15,6 +17,14 @@ func init() {
 		name:    "policy verify",
 		summary: "check that a valid, fresh, correctly signed policy is live",
 		help: `Reads quantum:policy:current exactly as the apply layer does and prints one line.
+
+When the policy verifies but has less than --expiry-alarm of validity left,
+it raises POLICY_EXPIRING on quantum:stream:alerts, deduplicated with the
+refresh's own expiry alarm (one alert per incident, re-notified every
+--repeat-interval); with more left, it resolves a firing one. --expiry-alarm 0
+turns this off (a reader with a read-only Redis user). The alarm is logged on
+stderr and does not change the exit status; a failure to raise it is logged
+as an error.
 
 Exit status: 0 when a valid, fresh policy signed by a trusted key is live;
 1 otherwise, printing the reason code (POLICY_MISSING, POLICY_MISSING_FIELD,
@@ -27,12 +37,17 @@ func runPolicyVerify(ctx context.Context, c *invocation) int {
 	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	skew := c.fs.Duration("clock-skew", policystore.DefaultClockSkew, "how far issued_at_epoch may lie ahead of this clock")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")
+	ef := newEnvFlags(c)
+	alarm, repeat := ef.alarmFlags()
 	if code, ok := c.parse(0); !ok {
 		// Anything but a verified policy is exit 1 for verify (SPEC.md).
 		if code == exitUsage {
 			return exitFail
 		}
 		return code
+	}
+	if !ef.check(c.env.stderr) {
+		return exitFail
 	}
 	sp, err := loadVerified(ctx, c, *pubkeys, *skew)
 	now := c.env.clock()()
@@ -49,17 +64,46 @@ func runPolicyVerify(ctx context.Context, c *invocation) int {
 		return exitFail
 	}
 	remaining := int64(sp.Remaining(now) / time.Second)
+	expiry := checkExpiry(ctx, c, sp, now, *alarm, *repeat)
 	if *asJSON {
 		writeJSON(c.env.stdout, map[string]any{
 			"ok": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
 			"key_id": sp.KeyID, "trading_state": sp.TradingState, "valid_until_epoch": sp.ValidUntil,
-			"remaining_sec": remaining,
+			"remaining_sec": remaining, "expiring": *alarm > 0 && sp.Remaining(now) < *alarm, "expiry_alert": expiry.Outcome,
 		})
 		return exitOK
 	}
 	fmt.Fprintf(c.env.stdout, "OK policy_version=%s policy_seq=%d policy_hash=%s key_id=%s trading_state=%s valid_until=%s remaining_sec=%d\n",
 		sp.Version, sp.Seq, sp.Hash, sp.KeyID, sp.TradingState, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), remaining)
 	return exitOK
+}
+
+// checkExpiry runs the expiry alarm on a verified policy and logs what it
+// did (package refresh, ExpiryAlarm). Its errors are logged, not returned:
+// verify's exit status speaks of the policy.
+func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time.Time, threshold, repeat time.Duration) alert.Result {
+	if threshold <= 0 {
+		return alert.Result{}
+	}
+	const tag = "[POLICY-EXPIRY]"
+	log := c.logger()
+	if left := sp.Remaining(now); left < threshold {
+		log.Warn(fmt.Sprintf("%s POLICY_EXPIRING: policy_seq=%d valid_until=%d remaining_sec=%d threshold_sec=%d",
+			tag, sp.Seq, sp.ValidUntil, int64(left/time.Second), int64(threshold/time.Second)))
+	}
+	rdb, err := c.redis()
+	if err != nil {
+		alert.LogResult(log, tag, alert.TypePolicyExpiring, alert.Result{}, err)
+		return alert.Result{}
+	}
+	defer rdb.Close()
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: c.env.clock()})
+	var res alert.Result
+	if err == nil {
+		res, err = refresh.ExpiryAlarm{Alerts: alerts, Threshold: threshold, Repeat: repeat}.Check(ctx, sp, nil, now)
+	}
+	alert.LogResult(log, tag, alert.TypePolicyExpiring, res, err)
+	return res
 }
 
 // loadVerified loads the live policy with the keys of pubkeys. A missing or

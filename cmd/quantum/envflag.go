@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/quantumtrader/quantum/refresh"
+)
+
+// envFlags defines flags whose default comes from an environment variable
+// (SPEC.md: every option a unit needs also reads a variable; a flag
+// overrides it). A variable that does not parse is an error unless its flag
+// is given, reported by check after parse: a typo in quantum.env must not
+// silently fall back to a default.
+type envFlags struct {
+	c   *invocation
+	bad map[string]error // flag name -> its variable's parse error
+}
+
+func newEnvFlags(c *invocation) *envFlags { return &envFlags{c: c, bad: map[string]error{}} }
+
+func (e *envFlags) duration(name, variable string, def time.Duration, usage string) *time.Duration {
+	if s := e.c.env.getenv(variable); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			e.bad[name] = fmt.Errorf("%s=%q: %w", variable, s, err)
+		} else {
+			def = d
+		}
+	}
+	return e.c.fs.Duration(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
+}
+
+func (e *envFlags) int(name, variable string, def int, usage string) *int {
+	if s := e.c.env.getenv(variable); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			e.bad[name] = fmt.Errorf("%s=%q: not an integer", variable, s)
+		} else {
+			def = n
+		}
+	}
+	return e.c.fs.Int(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
+}
+
+func (e *envFlags) string(name, variable, usage string) *string {
+	return e.c.fs.String(name, e.c.env.getenv(variable), fmt.Sprintf("%s (env %s)", usage, variable))
+}
+
+// check reports the variables that did not parse and whose flag was not
+// given; it returns false when there is one.
+func (e *envFlags) check(w io.Writer) bool {
+	ok := true
+	for name, err := range e.bad {
+		if !e.c.flagSet(name) {
+			fmt.Fprintf(w, "quantum %s: %v\n", e.c.cmd.name, err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// alarmFlags defines the expiry alarm's flags, shared by policy refresh and
+// policy verify so that one variable sets both.
+func (e *envFlags) alarmFlags() (threshold, repeat *time.Duration) {
+	threshold = e.duration("expiry-alarm", "QUANTUM_POLICY_EXPIRY_ALARM", refresh.DefaultExpiryAlarm, "raise POLICY_EXPIRING below this remaining validity (0: off)")
+	repeat = e.duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", refresh.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
+	return threshold, repeat
+}
