@@ -1,0 +1,159 @@
+package paper
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/exchange"
+)
+
+// OrderRecord is an order as the venue stores it: the exchange.OrderState
+// plus what the request said. Each comment starts with the field names
+// of the Redis hash.
+type OrderRecord struct {
+	exchange.OrderState                    // client_order_id order_id symbol side status executed_qty avg_price
+	Type                exchange.OrderType // type
+	OrigQty             string             // orig_qty: the quantity asked, canonical decimal
+	Price               string             // price: the LIMIT price; "0" for MARKET
+	ReduceOnly          bool               // reduce_only
+	Leverage            int                // leverage: the symbol's leverage when placed
+	Time                time.Time          // time_ms: when placed, by the placing process's clock
+}
+
+// PositionState is one symbol's position as the venue stores it.
+type PositionState struct {
+	Symbol     string
+	Amount     string // signed, canonical decimal; "0" when flat
+	EntryPrice string // "0" when flat
+	Leverage   int
+}
+
+func parseRecord(h map[string]string) (OrderRecord, error) {
+	lev, err1 := strconv.Atoi(h["leverage"])
+	ms, err2 := strconv.ParseInt(h["time_ms"], 10, 64)
+	ro, err3 := strconv.ParseBool(h["reduce_only"])
+	if h["client_order_id"] == "" || h["order_id"] == "" || err1 != nil || err2 != nil || err3 != nil {
+		return OrderRecord{}, fmt.Errorf("corrupt order record %v", h)
+	}
+	return OrderRecord{
+		OrderState: exchange.OrderState{
+			ClientOrderID:   h["client_order_id"],
+			ExchangeOrderID: h["order_id"],
+			Symbol:          h["symbol"],
+			Side:            exchange.Side(h["side"]),
+			Status:          exchange.Status(h["status"]),
+			FilledQty:       h["executed_qty"],
+			AvgPrice:        h["avg_price"],
+		},
+		Type:       exchange.OrderType(h["type"]),
+		OrigQty:    h["orig_qty"],
+		Price:      h["price"],
+		ReduceOnly: ro,
+		Leverage:   lev,
+		Time:       time.UnixMilli(ms),
+	}, nil
+}
+
+// Orders returns every order the venue holds, oldest (lowest order id)
+// first. It reads the index and then the orders (two round trips), so it is
+// a snapshot only when no order is being placed: for tests, `quantum dev`
+// and operators.
+func (v *Venue) Orders(ctx context.Context) ([]OrderRecord, error) {
+	ids, err := v.rdb.ZRange(ctx, v.ordersKey(), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("paper: orders: %w: %w", exchange.ErrUnavailable, err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	if _, err := v.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, v.orderKey(id))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("paper: orders: %w: %w", exchange.ErrUnavailable, err)
+	}
+	out := make([]OrderRecord, 0, len(ids))
+	for i, c := range cmds {
+		rec, err := parseRecord(c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("paper: order %s: %w", ids[i], err)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// Positions returns every symbol the venue has traded or set a leverage
+// for, sorted by symbol, flat ones included. Like Orders, it is a snapshot
+// only when nothing is being placed.
+func (v *Venue) Positions(ctx context.Context) ([]PositionState, error) {
+	syms, err := v.rdb.SMembers(ctx, v.symbolsKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("paper: positions: %w: %w", exchange.ErrUnavailable, err)
+	}
+	slices.Sort(syms)
+	cmds := make([]*redis.SliceCmd, len(syms))
+	if _, err := v.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, s := range syms {
+			cmds[i] = p.HMGet(ctx, v.positionKey(s), "amount", "entry_price", "leverage")
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("paper: positions: %w: %w", exchange.ErrUnavailable, err)
+	}
+	out := make([]PositionState, len(syms))
+	for i, c := range cmds {
+		f := c.Val()
+		p := PositionState{Symbol: syms[i], Amount: "0", EntryPrice: "0", Leverage: DefaultLeverage}
+		if s, ok := f[0].(string); ok {
+			p.Amount = s
+		}
+		if s, ok := f[1].(string); ok {
+			p.EntryPrice = s
+		}
+		if s, ok := f[2].(string); ok {
+			if p.Leverage, err = strconv.Atoi(s); err != nil {
+				return nil, fmt.Errorf("paper: position %s: corrupt leverage %q: %w", syms[i], s, err)
+			}
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// Reset deletes every key of the venue (orders, positions, leverage, the
+// order id counter). It is not atomic: call it only while nothing trades on
+// the venue (tests, `quantum dev` before a run).
+func (v *Venue) Reset(ctx context.Context) error {
+	ids, err := v.rdb.ZRange(ctx, v.ordersKey(), 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
+	}
+	syms, err := v.rdb.SMembers(ctx, v.symbolsKey()).Result()
+	if err != nil {
+		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
+	}
+	del := []string{v.ordersKey(), v.symbolsKey(), v.seqKey()}
+	for _, id := range ids {
+		del = append(del, v.orderKey(id))
+	}
+	for _, s := range syms {
+		del = append(del, v.positionKey(s))
+	}
+	// One DEL per key: in a cluster a multi-key DEL needs one slot, and a
+	// pipeline of single DELs is one round trip anyway.
+	if _, err := v.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range del {
+			p.Del(ctx, k)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
+	}
+	return nil
+}
