@@ -93,6 +93,14 @@ func (s *Store) Load(ctx context.Context) (*policy.Signed, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.Accept(fields)
+}
+
+// Accept verifies fields read from the policy hash, exactly as Load does,
+// and records the accepted policy_seq. Readers that fetch the hash
+// themselves (the apply layer compares it with its cached copy first) use
+// it so that the rollback check still applies.
+func (s *Store) Accept(fields map[string]string) (*policy.Signed, error) {
 	sp, err := policy.Verify(fields, s.opt.Keyring, s.opt.Now(), s.opt.ClockSkew)
 	if err != nil {
 		return nil, err

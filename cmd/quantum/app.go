@@ -213,6 +213,24 @@ type discardRedisLog struct{}
 
 func (discardRedisLog) Printf(context.Context, string, ...any) {}
 
+// redisClient is what the long-running commands hand to their services.
+type redisClient = *redis.Client
+
+// redisBlocking returns a client for commands that block on streams: reads
+// honour the context (so SIGTERM interrupts them) and the pool waits out
+// Redis restarts instead of failing fast.
+func (c *invocation) redisBlocking() (*redis.Client, error) {
+	cl, err := c.redis()
+	if err != nil {
+		return nil, err
+	}
+	opt := cl.Options()
+	cl.Close()
+	opt.ContextTimeoutEnabled = true
+	opt.ReadTimeout = 5 * time.Second
+	return redis.NewClient(opt), nil
+}
+
 // redactURL hides the password of a Redis URL, for messages and logs.
 func redactURL(s string) string {
 	u, err := url.Parse(s)

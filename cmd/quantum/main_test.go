@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,7 +14,22 @@ import (
 	"github.com/quantumtrader/quantum/internal/redistest"
 )
 
-func TestMain(m *testing.M) { redistest.Main(m) }
+func TestMain(m *testing.M) {
+	// Re-executed by a test as the quantum binary (see quantumCommand).
+	if os.Getenv("QUANTUM_TEST_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	redistest.Main(m)
+}
+
+// quantumCommand returns a command that runs this test binary as quantum
+// with args: no separate build, and the code under test is this package's.
+func quantumCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "QUANTUM_TEST_RUN_MAIN=1")
+	return cmd
+}
 
 // syncBuffer is a bytes.Buffer safe for a command writing while a test reads.
 type syncBuffer struct {

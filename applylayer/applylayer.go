@@ -1,0 +1,607 @@
+// Package applylayer is the order gateway: it consumes plans from
+// quantum:stream:apply.plan in a consumer group, gates each one (package
+// gate), executes the allowed ones exactly once at the venue, and writes one
+// result per plan to quantum:stream:apply.result before acknowledging it.
+//
+// Exactly once, under crashes at any instant and any number of replicas:
+//
+//   - every stream entry is finished by one Lua script that appends its
+//     result, marks the entry done and acknowledges it together (a crash
+//     leaves both or neither);
+//   - a plan's execution record (keyed by plan_id, created atomically on
+//     first sight, leased to one consumer at a time) is written before the
+//     venue is called, and holds the client order id derived from the
+//     plan_id; a plan_id seen on another entry is a replay;
+//   - an entry redelivered after a crash resumes from its record: a plan
+//     that may have reached the venue is looked up by its client order id
+//     and never blindly re-sent (the venue refuses a second order with the
+//     same id in any case).
+//
+// The policy is read fail-closed: the verified policy is cached and the
+// hash is re-read once per batch (one HGETALL compared byte for byte with
+// the cached copy, the signature verified again only when it changed), so a
+// publish, a deletion or a tampering governs the next batch, and its expiry
+// is re-checked against the clock for every plan.
+package applylayer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
+	"github.com/quantumtrader/quantum/reason"
+)
+
+// Defaults of Config.
+const (
+	DefaultGroup        = "apply_layer"
+	DefaultBatch        = 64
+	DefaultBlock        = time.Second
+	DefaultClaimIdle    = 10 * time.Second
+	DefaultRecordTTL    = 24 * time.Hour
+	DefaultFreshness    = 30 * time.Second
+	DefaultResultMaxLen = 1_000_000
+)
+
+// Result decisions (SPEC.md).
+const (
+	DecisionExecuted = "EXECUTED"
+	DecisionDenied   = "DENIED"
+	DecisionSkipped  = "SKIPPED"
+	DecisionFailed   = "FAILED"
+)
+
+// Config configures a Service. Keys, Consumer, Gate.ExitOwner and Now are
+// required; Keyring is required unless AuthOff.
+type Config struct {
+	Keys         keys.Space
+	Group        string
+	Consumer     string // unique per process
+	Batch        int64
+	Block        time.Duration // how long one read blocks; never 0 (go-redis would block forever)
+	ClaimIdle    time.Duration // entries pending this long on a dead consumer are claimed
+	RecordTTL    time.Duration // how long execution records and done markers live
+	ResultMaxLen int64
+	Freshness    time.Duration
+	Keyring      *plan.Keyring
+	AuthOff      bool // accept unsigned plans: only to migrate producers; loud everywhere
+	Gate         gate.Config
+	Now          func() time.Time
+	Log          *slog.Logger
+	Metrics      *Metrics // optional
+}
+
+// Service is one apply-layer consumer.
+type Service struct {
+	rdb      redis.UniversalClient
+	store    *policystore.Store
+	venue    exchange.Venue
+	cfg      Config
+	pol      policyCache
+	levSet   map[string]int // leverage last set per symbol, by this process
+	lastLoop atomic.Int64   // unix nanos of the last loop iteration (health, watchdog)
+	polCode  atomic.Value   // reason.Code of the cached policy, "" when valid (for /healthz)
+}
+
+// New returns a Service. store reads the policy; venue executes.
+func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Venue, cfg Config) (*Service, error) {
+	switch {
+	case rdb == nil || store == nil || venue == nil:
+		return nil, errors.New("applylayer: redis, store and venue are required")
+	case cfg.Keys.Prefix() == "":
+		return nil, errors.New("applylayer: no key prefix")
+	case cfg.Consumer == "":
+		return nil, errors.New("applylayer: no consumer name")
+	case cfg.Gate.ExitOwner == "":
+		return nil, errors.New("applylayer: no exit owner")
+	case cfg.Now == nil:
+		return nil, errors.New("applylayer: no clock")
+	case !cfg.AuthOff && cfg.Keyring == nil:
+		return nil, errors.New("applylayer: authentication is required and no keyring is configured")
+	}
+	if cfg.Group == "" {
+		cfg.Group = DefaultGroup
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = DefaultBatch
+	}
+	if cfg.Block <= 0 {
+		cfg.Block = DefaultBlock
+	}
+	if cfg.ClaimIdle <= 0 {
+		cfg.ClaimIdle = DefaultClaimIdle
+	}
+	if cfg.RecordTTL <= 0 {
+		cfg.RecordTTL = DefaultRecordTTL
+	}
+	if cfg.ResultMaxLen <= 0 {
+		cfg.ResultMaxLen = DefaultResultMaxLen
+	}
+	if cfg.Freshness <= 0 {
+		cfg.Freshness = DefaultFreshness
+	}
+	if cfg.Gate.Freshness <= 0 {
+		cfg.Gate.Freshness = cfg.Freshness
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]int{}}, nil
+}
+
+// SetMetrics attaches metrics; call it before Run.
+func (s *Service) SetMetrics(m *Metrics) { s.cfg.Metrics = m }
+
+// ClientOrderID derives the venue's client order id from a plan id: "qt-"
+// and 32 hex digits of its SHA-256, within Binance's ^[\.A-Z\:/a-z0-9_-]{1,36}$.
+func ClientOrderID(planID string) string {
+	sum := sha256.Sum256([]byte(planID))
+	return "qt-" + hex.EncodeToString(sum[:16])
+}
+
+// policyCache holds the last verified policy and the fields it came from.
+type policyCache struct {
+	fields map[string]string
+	signed *policy.Signed
+	err    error
+}
+
+// refresh re-reads the policy hash; the signature is verified again only
+// when the stored fields changed.
+func (s *Service) refreshPolicy(ctx context.Context) {
+	fields, err := s.store.Raw(ctx)
+	if err != nil {
+		s.pol = policyCache{err: err}
+		s.polCode.Store(reason.CodeOf(err))
+		return
+	}
+	if s.pol.fields != nil && maps.Equal(fields, s.pol.fields) {
+		return
+	}
+	prev := s.pol.signed
+	sp, err := s.store.Accept(fields)
+	s.pol = policyCache{fields: fields, signed: sp, err: err}
+	s.polCode.Store(reason.CodeOf(err))
+	switch {
+	case err != nil:
+		s.cfg.Log.Error("policy refused: every plan is denied until a valid policy is published",
+			"reason", reason.CodeOf(err), "error", err)
+	case prev == nil || prev.Hash != sp.Hash:
+		s.cfg.Log.Info("policy loaded", "policy_version", sp.Version, "policy_seq", sp.Seq,
+			"policy_hash", sp.Hash, "trading_state", sp.TradingState, "valid_until", sp.ValidUntil)
+	}
+}
+
+// Run consumes plans until ctx is done, then finishes the batch in hand and
+// returns. Redis outages are waited out: Run returns only on ctx.
+func (s *Service) Run(ctx context.Context, ready func()) error {
+	work := context.WithoutCancel(ctx) // in-flight plans finish after a SIGTERM
+	backoff := newBackoff()
+	for ctx.Err() == nil {
+		if err := s.ensureGroup(ctx); err != nil {
+			s.outage(ctx, backoff, "create consumer group", err)
+			continue
+		}
+		break
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	s.refreshPolicy(ctx)
+	if ready != nil {
+		ready()
+	}
+	s.cfg.Log.Info("apply layer consuming", "stream", s.cfg.Keys.ApplyPlan(), "group", s.cfg.Group,
+		"consumer", s.cfg.Consumer, "auth", s.authMode(), "exit_owner", s.cfg.Gate.ExitOwner)
+	if s.cfg.AuthOff {
+		s.cfg.Log.Warn("AUTH OFF: plan sources are NOT authenticated; any Redis client can act as any source, the exit owner included. Use only while migrating producers to signed plans.")
+	}
+	nextClaim := time.Time{}
+	for ctx.Err() == nil {
+		s.lastLoop.Store(time.Now().UnixNano())
+		if time.Now().After(nextClaim) {
+			if err := s.claim(ctx, work); err != nil && ctx.Err() == nil {
+				s.outage(ctx, backoff, "claim pending plans", err)
+				continue
+			}
+			nextClaim = time.Now().Add(max(s.cfg.ClaimIdle/2, 100*time.Millisecond))
+		}
+		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Keys.ApplyPlan(), ">"},
+			Count: s.cfg.Batch, Block: s.cfg.Block,
+		}).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			s.observeLag(ctx)
+			continue
+		case err != nil && ctx.Err() != nil:
+			return nil
+		case err != nil:
+			if strings.HasPrefix(err.Error(), "NOGROUP") {
+				s.ensureGroup(ctx)
+			}
+			s.outage(ctx, backoff, "read plans", err)
+			continue
+		}
+		backoff.reset()
+		for _, st := range streams {
+			s.handleBatch(work, st.Messages)
+		}
+	}
+	s.cfg.Log.Info("apply layer stopped", "consumer", s.cfg.Consumer)
+	s.leaveGroup(work)
+	return nil
+}
+
+func (s *Service) authMode() string {
+	if s.cfg.AuthOff {
+		return "off"
+	}
+	return "required"
+}
+
+// Healthy reports whether the consume loop ran within the last interval.
+func (s *Service) Healthy(within time.Duration) bool {
+	return time.Since(time.Unix(0, s.lastLoop.Load())) < within
+}
+
+// PolicyStatus returns the reason code of the policy in use: "" when a
+// valid policy is loaded, POLICY_MISSING before the first read.
+func (s *Service) PolicyStatus() reason.Code {
+	if c, ok := s.polCode.Load().(reason.Code); ok {
+		return c
+	}
+	return reason.PolicyMissing
+}
+
+func (s *Service) ensureGroup(ctx context.Context) error {
+	err := s.rdb.XGroupCreateMkStream(ctx, s.cfg.Keys.ApplyPlan(), s.cfg.Group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	return nil
+}
+
+// leaveGroup removes this consumer from the group when it holds no pending
+// entry, so restarts do not pile up dead consumer names.
+func (s *Service) leaveGroup(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	p, err := s.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: s.cfg.Keys.ApplyPlan(), Group: s.cfg.Group, Consumer: s.cfg.Consumer, Start: "-", End: "+", Count: 1,
+	}).Result()
+	if err == nil && len(p) == 0 {
+		s.rdb.XGroupDelConsumer(ctx, s.cfg.Keys.ApplyPlan(), s.cfg.Group, s.cfg.Consumer)
+	}
+}
+
+// claim takes over entries left pending by dead consumers.
+func (s *Service) claim(ctx, work context.Context) error {
+	start := "0-0"
+	for ctx.Err() == nil {
+		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
+			Stream: s.cfg.Keys.ApplyPlan(), Group: s.cfg.Group, Consumer: s.cfg.Consumer,
+			MinIdle: s.cfg.ClaimIdle, Start: start, Count: s.cfg.Batch,
+		}).Result()
+		if err != nil {
+			return err
+		}
+		if len(msgs) > 0 {
+			s.cfg.Log.Info("claimed pending plans", "count", len(msgs), "idle_at_least", s.cfg.ClaimIdle)
+			s.handleBatch(work, msgs)
+		}
+		if next == "0-0" || next == "" {
+			return nil
+		}
+		start = next
+	}
+	return nil
+}
+
+func (s *Service) outage(ctx context.Context, b *backoff, what string, err error) {
+	d := b.next()
+	if b.shouldLog() {
+		s.cfg.Log.Error("redis unavailable: retrying", "op", what, "error", err, "retry_in", d)
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.redisErrors.Inc()
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// observeLag records the group's lag when the stream is idle.
+func (s *Service) observeLag(ctx context.Context) {
+	if s.cfg.Metrics == nil {
+		return
+	}
+	groups, err := s.rdb.XInfoGroups(ctx, s.cfg.Keys.ApplyPlan()).Result()
+	if err != nil {
+		return
+	}
+	for _, g := range groups {
+		if g.Name == s.cfg.Group {
+			s.cfg.Metrics.lag.Set(float64(g.Lag))
+			s.cfg.Metrics.pending.Set(float64(g.Pending))
+		}
+	}
+}
+
+// handleBatch processes entries in order, after one policy re-read.
+func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
+	s.refreshPolicy(ctx)
+	if s.cfg.Metrics != nil && s.pol.signed != nil {
+		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
+	}
+	for _, m := range msgs {
+		if err := s.handle(ctx, m); err != nil {
+			// The entry stays pending and is claimed again after ClaimIdle.
+			s.cfg.Log.Error("plan left pending, will be retried", "entry", m.ID, "error", err)
+		}
+	}
+}
+
+// outcome is what becomes a plan's result.
+type outcome struct {
+	decision string
+	code     reason.Code
+	detail   string
+	order    exchange.OrderState
+}
+
+func denied(code reason.Code, detail string) outcome {
+	return outcome{decision: DecisionDenied, code: code, detail: detail}
+}
+
+// handle processes one entry. An error means the entry could not be
+// finished (Redis, an unknown venue outcome) and stays pending.
+func (s *Service) handle(ctx context.Context, m redis.XMessage) error {
+	fields := make(map[string]string, len(m.Values))
+	for k, v := range m.Values {
+		if str, ok := v.(string); ok {
+			fields[k] = str
+		} else {
+			fields[k] = fmt.Sprint(v)
+		}
+	}
+	p, err := plan.Parse(fields)
+	if err != nil {
+		return s.finish(ctx, m.ID, fields, nil, "", denied(reason.PlanInvalid, err.Error()))
+	}
+	if !s.cfg.AuthOff {
+		start := time.Now()
+		d := gate.Authenticate(p, s.cfg.Keyring)
+		s.observeGate(start)
+		if !d.Allow {
+			return s.finish(ctx, m.ID, fields, p, "", denied(d.Code, d.Msg))
+		}
+	}
+	recKey := s.cfg.Keys.Key("apply:plan:" + p.ID)
+	coid := ClientOrderID(p.ID)
+	res, err := reserveScript.Run(ctx, s.rdb, []string{recKey},
+		m.ID, s.cfg.Consumer, s.cfg.ClaimIdle.Milliseconds(), int64(s.cfg.RecordTTL/time.Second), coid).StringSlice()
+	if err != nil {
+		return fmt.Errorf("reserve plan %s: %w", p.ID, err)
+	}
+	status, state := res[0], res[1]
+	switch status {
+	case "replay":
+		return s.finish(ctx, m.ID, fields, p, "", denied(reason.PlanReplayed, "plan_id "+p.ID+" was already received on another entry"))
+	case "busy":
+		return nil // another live consumer holds it; it acknowledges it
+	case "done": // finished before: its result exists
+		if err := s.rdb.XAck(ctx, s.cfg.Keys.ApplyPlan(), s.cfg.Group, m.ID).Err(); err != nil {
+			return fmt.Errorf("acknowledge entry %s: %w", m.ID, err)
+		}
+		return nil
+	}
+	if state == "submitted" {
+		// A crash after the record said "submitted": the venue may hold
+		// the order. Reconcile by client order id; never send blindly.
+		o, found, err := s.venue.LookupOrder(ctx, p.Symbol, coid)
+		if err != nil {
+			return fmt.Errorf("reconcile plan %s (%s): %w", p.ID, coid, err)
+		}
+		if found {
+			s.cfg.Log.Info("reconciled plan after a restart", "plan_id", p.ID, "client_order_id", coid, "status", o.Status)
+			return s.finish(ctx, m.ID, fields, p, recKey, executedOutcome(o))
+		}
+	}
+	// Freshness is checked on every attempt that has not reached the venue:
+	// a plan resumed after a long outage is not executed late.
+	if d := gate.Fresh(p, s.cfg.Now(), s.cfg.Freshness); !d.Allow {
+		return s.finish(ctx, m.ID, fields, p, recKey, denied(d.Code, d.Msg))
+	}
+	if p.Decision != plan.Execute {
+		return s.finish(ctx, m.ID, fields, p, recKey, outcome{decision: DecisionSkipped, detail: "producer decision " + string(p.Decision)})
+	}
+	out, err := s.decideAndExecute(ctx, p, recKey, coid)
+	if err != nil {
+		return err
+	}
+	return s.finish(ctx, m.ID, fields, p, recKey, out)
+}
+
+// decideAndExecute gates an authenticated, fresh EXECUTE plan and, when it
+// passes, places its order.
+func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, coid string) (outcome, error) {
+	in := gate.Input{Plan: p, Policy: s.pol.signed, PolicyErr: s.pol.err, Now: s.cfg.Now()}
+	if in.Policy != nil {
+		pos, err := s.venue.Position(ctx, p.Symbol)
+		if err != nil {
+			return denied(reason.ExchangeUnavailable, "position of "+p.Symbol+": "+err.Error()), nil
+		}
+		in.Position = pos
+		if mark, err := s.venue.MarkPrice(ctx, p.Symbol); err == nil {
+			in.MarkPrice = mark
+		}
+	}
+	start := time.Now()
+	d := gate.Check(in, s.cfg.Gate)
+	s.observeGate(start)
+	if !d.Allow {
+		if d.Code == reason.DenyNotExitOwner {
+			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",
+				p.Symbol, p.Source, p.ID, p.Action, s.cfg.Gate.ExitOwner), "canary", p.Canary)
+		}
+		return denied(d.Code, d.Msg), nil
+	}
+	pol := in.Policy
+	if pol.MaxOrdersPerMinute > 0 && !d.Reducing {
+		take := "1"
+		if p.Canary {
+			take = "0"
+		}
+		minute := s.cfg.Now().Unix() / 60
+		ok, err := rateScript.Run(ctx, s.rdb, []string{s.cfg.Keys.Key("apply:rate:" + strconv.FormatInt(minute, 10))},
+			pol.MaxOrdersPerMinute, take).Int()
+		if err != nil {
+			return outcome{}, fmt.Errorf("rate limit: %w", err)
+		}
+		if ok == 0 {
+			return denied(reason.RateLimitExceeded, fmt.Sprintf("max_orders_per_minute %d reached", pol.MaxOrdersPerMinute)), nil
+		}
+	}
+	if p.Canary {
+		return outcome{decision: DecisionSkipped, detail: "canary: passed every gate, not sent to the venue"}, nil
+	}
+	if !d.Reducing {
+		lev := pol.LeverageBySymbol[p.Symbol]
+		if p.Leverage > 0 {
+			lev = p.Leverage
+		}
+		if s.levSet[p.Symbol] != lev {
+			if err := s.venue.SetLeverage(ctx, p.Symbol, lev); err != nil {
+				return venueFailure(err, "set leverage"), nil
+			}
+			s.levSet[p.Symbol] = lev
+		}
+	}
+	// The record says the venue may hold the order from here on.
+	if err := s.rdb.HSet(ctx, recKey, "state", "submitted").Err(); err != nil {
+		return outcome{}, fmt.Errorf("record submission: %w", err)
+	}
+	start = time.Now()
+	o, err := s.venue.PlaceOrder(ctx, exchange.Order{
+		ClientOrderID: coid, Symbol: p.Symbol, Side: p.Side, Type: p.Type,
+		Qty: p.QtyText, Price: p.PriceText, ReduceOnly: p.ReduceOnly,
+	})
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.exchangeSeconds.Observe(time.Since(start).Seconds())
+	}
+	if errors.Is(err, exchange.ErrUnknownOutcome) {
+		found := false
+		o, found, err = s.venue.LookupOrder(ctx, p.Symbol, coid)
+		if err != nil || !found {
+			return outcome{}, fmt.Errorf("order %s outcome unknown, reconciling later: %v", coid, err)
+		}
+	}
+	if err != nil {
+		return venueFailure(err, "place order"), nil
+	}
+	return executedOutcome(o), nil
+}
+
+func executedOutcome(o exchange.OrderState) outcome {
+	return outcome{decision: DecisionExecuted, order: o}
+}
+
+// venueFailure is the result of an order the venue did not take.
+func venueFailure(err error, what string) outcome {
+	var rej *exchange.Rejected
+	if errors.As(err, &rej) {
+		return outcome{decision: DecisionFailed, code: reason.ExchangeRejected,
+			detail: fmt.Sprintf("%s: venue code %d: %s", what, rej.Code, rej.Msg)}
+	}
+	return outcome{decision: DecisionFailed, code: reason.ExchangeUnavailable, detail: what + ": " + err.Error()}
+}
+
+func (s *Service) observeGate(start time.Time) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.gateSeconds.Observe(time.Since(start).Seconds())
+	}
+}
+
+// finish writes the result and acknowledges the entry in one step.
+func (s *Service) finish(ctx context.Context, entryID string, fields map[string]string, p *plan.Plan, recKey string, out outcome) error {
+	k := s.cfg.Keys
+	keys := []string{k.Key("apply:done:" + entryID), k.ApplyResult(), k.ApplyPlan(), recKey}
+	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen}
+	args = append(args, s.resultFields(entryID, fields, p, out)...)
+	id, err := finalizeScript.Run(ctx, s.rdb, keys, args...).Text()
+	if err != nil {
+		return fmt.Errorf("write result of entry %s: %w", entryID, err)
+	}
+	if id != "" && s.cfg.Metrics != nil {
+		s.cfg.Metrics.plans.WithLabelValues(out.decision, string(out.code)).Inc()
+	}
+	if id != "" && out.decision == DecisionExecuted {
+		s.cfg.Log.Info("plan executed", "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,
+			"side", p.Side, "qty", p.QtyText, "client_order_id", out.order.ClientOrderID,
+			"exchange_order_id", out.order.ExchangeOrderID, "status", out.order.Status)
+	} else if id != "" && out.code != "" {
+		s.cfg.Log.Info("plan "+strings.ToLower(out.decision), "reason", out.code, "entry", entryID,
+			"plan_id", clip(fields[plan.FieldPlanID]), "source", clip(fields[plan.FieldSource]), "detail", out.detail)
+	}
+	return nil
+}
+
+// resultFields builds the result entry (SPEC.md fields, then ours).
+func (s *Service) resultFields(entryID string, fields map[string]string, p *plan.Plan, out outcome) []any {
+	planID, source, symbol, canary, action, side := clip(fields[plan.FieldPlanID]), clip(fields[plan.FieldSource]),
+		clip(fields[plan.FieldSymbol]), "false", clip(fields[plan.FieldAction]), clip(fields[plan.FieldSide])
+	if p != nil {
+		planID, source, symbol, action, side = p.ID, p.Source, p.Symbol, p.Action, string(p.Side)
+		canary = strconv.FormatBool(p.Canary)
+	}
+	var version, seq, hash string
+	if sp := s.pol.signed; sp != nil {
+		version, seq, hash = sp.Version, strconv.FormatUint(sp.Seq, 10), sp.Hash
+	}
+	executed := out.decision == DecisionExecuted
+	coid := ""
+	if p != nil && (executed || out.decision == DecisionFailed) {
+		coid = ClientOrderID(p.ID)
+	}
+	filled, avg := out.order.FilledQty, out.order.AvgPrice
+	if !executed {
+		filled, avg = "0", "0"
+	}
+	return []any{
+		"plan_id", planID, "source", source, "symbol", symbol,
+		"decision", out.decision, "executed", strconv.FormatBool(executed),
+		"reason", string(out.code), "error", string(out.code),
+		"policy_version", version, "policy_seq", seq, "policy_hash", hash,
+		"client_order_id", coid, "exchange_order_id", out.order.ExchangeOrderID,
+		"filled_qty", filled, "avg_price", avg, "canary", canary,
+		"timestamp", strconv.FormatInt(s.cfg.Now().Unix(), 10),
+		"plan_entry_id", entryID, "action", action, "side", side,
+		"order_status", string(out.order.Status), "detail", clip(out.detail), "consumer", s.cfg.Consumer,
+	}
+}
+
+// clip keeps hostile input out of results and logs at a sane length.
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128] + "..."
+	}
+	return s
+}

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/policy"
+)
+
+func init() {
+	register(&command{
+		name:    "plan keygen",
+		summary: "print a new keyring line (SOURCE SECRET) for a producing service",
+		help: `Prints "SOURCE SECRET": 32 random bytes as hex. Append the line to the apply
+layer's keyring (QUANTUM_KEYRING, mode 0600) and give the same line, in a file
+of its own (mode 0600), to the producing service that signs its plans with it.
+docs/producers.md shows how a Python producer signs.`,
+		run: runPlanKeygen,
+	})
+	register(&command{
+		name:    "plan send",
+		summary: "sign and send one plan, and optionally wait for its result",
+		help: `Builds a plan with the fields of SPEC.md, signs it with the keyring line in
+--key-file (the source is that line's), and XADDs it to quantum:stream:apply.plan.
+
+With --wait DURATION it prints the result's fields when the apply layer has
+written it. Exit status: 0 sent (and, with --wait, EXECUTED or SKIPPED); 1 the
+result is DENIED or FAILED, or the send failed; 2 usage; 3 no result arrived
+within --wait.`,
+		run: runPlanSend,
+	})
+}
+
+func runPlanKeygen(ctx context.Context, c *invocation) int {
+	source := c.fs.String("source", "", "the producing service's `name`, as it writes it in source")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	line, err := plan.KeygenLine(*source)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum plan keygen: --source: %v\n", err)
+		return exitUsage
+	}
+	fmt.Fprintln(c.env.stdout, line)
+	return exitOK
+}
+
+// loadKeyLine reads a file holding one keyring line (permissions checked)
+// and returns its source and secret.
+func loadKeyLine(path string) (string, []byte, error) {
+	if err := policy.CheckSecretFile(path); err != nil {
+		return "", nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("key file: %w", err)
+	}
+	ring, err := plan.ParseKeyring(data)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", path, err)
+	}
+	sources := ring.Sources()
+	if len(sources) != 1 {
+		return "", nil, fmt.Errorf("%s: want exactly one SOURCE SECRET line, found %d", path, len(sources))
+	}
+	secret, _ := ring.Secret(sources[0])
+	return sources[0], secret, nil
+}
+
+func runPlanSend(ctx context.Context, c *invocation) int {
+	keyFile := c.fs.String("key-file", "", "`FILE` holding the sender's keyring line; the source is its")
+	planID := c.fs.String("plan-id", "", "plan_id (default: send-<unix ms>-<random>)")
+	symbol := c.fs.String("symbol", "", "`SYMBOL` such as BTCUSDT")
+	side := c.fs.String("side", "", "BUY or SELL")
+	qty := c.fs.String("qty", "", "quantity, decimal")
+	typ := c.fs.String("type", "MARKET", "MARKET or LIMIT")
+	price := c.fs.String("price", "", "limit price (LIMIT only)")
+	reduceOnly := c.fs.Bool("reduce-only", false, "reduceOnly=true: an exit")
+	leverage := c.fs.Int("leverage", 0, "leverage (0: none in the plan)")
+	action := c.fs.String("action", "MANUAL", "action label, such as FULL_CLOSE_PROPOSED")
+	decision := c.fs.String("decision", "EXECUTE", "EXECUTE, SKIP or BLOCKED")
+	canary := c.fs.Bool("canary", false, "canary=true: gated and recorded, never sent to a venue")
+	wait := c.fs.Duration("wait", 0, "wait this long for the result and print it (0: do not wait)")
+	asJSON := c.fs.Bool("json", false, "print the result as JSON")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	if *keyFile == "" {
+		fmt.Fprintln(c.env.stderr, "quantum plan send: --key-file FILE is required: plans are signed")
+		return exitUsage
+	}
+	source, secret, err := loadKeyLine(*keyFile)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	now := c.env.clock()()
+	if *planID == "" {
+		b := make([]byte, 4)
+		rand.Read(b)
+		*planID = fmt.Sprintf("send-%d-%s", now.UnixMilli(), hex.EncodeToString(b))
+	}
+	fields := map[string]string{
+		plan.FieldPlanID: *planID, plan.FieldDecision: strings.ToUpper(*decision), plan.FieldSymbol: *symbol,
+		plan.FieldSide: strings.ToUpper(*side), plan.FieldType: strings.ToUpper(*typ), plan.FieldQty: *qty,
+		plan.FieldReduceOnly: strconv.FormatBool(*reduceOnly), plan.FieldSource: source,
+		plan.FieldTimestamp: strconv.FormatInt(now.Unix(), 10), plan.FieldAction: *action,
+		plan.FieldCanary: strconv.FormatBool(*canary),
+	}
+	if *price != "" {
+		fields[plan.FieldPrice] = *price
+	}
+	if *leverage > 0 {
+		fields[plan.FieldLeverage] = strconv.Itoa(*leverage)
+	}
+	if _, err := plan.Parse(fields); err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum plan send: %v\n", err)
+		return exitUsage
+	}
+	fields = plan.SignFields(fields, secret)
+
+	rdb, err := c.redisBlocking()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer rdb.Close()
+	k := c.keys()
+	// Results after this id are candidates for ours.
+	last := "0-0"
+	if msgs, err := rdb.XRevRangeN(ctx, k.ApplyResult(), "+", "-", 1).Result(); err == nil && len(msgs) == 1 {
+		last = msgs[0].ID
+	}
+	values := make([]any, 0, 2*len(fields))
+	for _, name := range sortedNames(fields) {
+		values = append(values, name, fields[name])
+	}
+	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.ApplyPlan(), Values: values}).Result()
+	if err != nil {
+		return c.errorf("send: %v", err)
+	}
+	if *wait <= 0 {
+		fmt.Fprintf(c.env.stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
+		return exitOK
+	}
+	res, err := waitResult(ctx, rdb, k.ApplyResult(), last, *planID, *wait)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum plan send: sent plan_id=%s (entry %s) but %v\n", *planID, id, err)
+		return 3
+	}
+	if *asJSON {
+		writeJSON(c.env.stdout, res)
+	} else {
+		tw := table(c.env.stdout)
+		for _, name := range sortedNames(res) {
+			fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
+		}
+		tw.Flush()
+	}
+	if d := res["decision"]; d == "EXECUTED" || d == "SKIPPED" {
+		return exitOK
+	}
+	return exitFail
+}
+
+// waitResult follows the result stream after id until the result of planID
+// arrives or wait elapses.
+func waitResult(ctx context.Context, rdb *redis.Client, stream, after, planID string, wait time.Duration) (map[string]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	for {
+		block := time.Until(deadlineOf(ctx))
+		if block <= 0 {
+			return nil, fmt.Errorf("no result within %s", wait)
+		}
+		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: 100, Block: min(block, time.Second)}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("no result within %s", wait)
+			}
+			return nil, fmt.Errorf("reading results: %w", err)
+		}
+		for _, m := range streams[0].Messages {
+			after = m.ID
+			if m.Values["plan_id"] == planID {
+				out := make(map[string]string, len(m.Values))
+				for k, v := range m.Values {
+					out[k] = fmt.Sprint(v)
+				}
+				return out, nil
+			}
+		}
+	}
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
