@@ -1,0 +1,336 @@
+// Package bench measures the apply layer end to end: plans XADDed to a real
+// Redis, consumed, gated and executed by an in-process apply layer against
+// the paper venue, results read back. It reports throughput and latency
+// percentiles (plan XADD to result read), and, in the same run, the ceiling:
+// a bare go-redis loop issuing the same Redis command mix per plan with no
+// logic, so a figure is read against what the Redis and the machine allow.
+//
+// Everything happens under a scratch key prefix (bench-<random>) that is
+// deleted afterwards; production keys are never touched.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
+)
+
+// Options configures a run.
+type Options struct {
+	Plans       int     // how many plans
+	Rate        float64 // plans per second, open loop; 0: closed loop
+	Concurrency int     // closed loop: plans in flight
+	Log         *slog.Logger
+}
+
+// Report is what a run measured. The JSON names are the ones
+// `quantum bench apply --json` prints.
+type Report struct {
+	Plans          int     `json:"plans"`
+	Mode           string  `json:"mode"`
+	Rate           float64 `json:"rate_per_s,omitempty"`
+	Concurrency    int     `json:"concurrency,omitempty"`
+	ThroughputPerS float64 `json:"throughput_per_s"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	P999ms         float64 `json:"p999_ms"`
+	MaxMs          float64 `json:"max_ms"`
+	CeilingPerS    float64 `json:"ceiling_per_s"`
+	Executed       int     `json:"executed"`
+	Denied         int     `json:"denied"`
+}
+
+var benchSecrets = map[string][]byte{
+	"bench_producer": []byte("bench-producer-secret-0123456789abcdef0123"),
+	"exitbrain_v3_5": []byte("bench-exitbrain-secret-0123456789abcdef012"),
+	"bench_rogue":    []byte("bench-rogue-secret-0123456789abcdef0123456"),
+}
+
+// Apply runs the benchmark against rdb.
+func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error) {
+	if opt.Plans <= 0 {
+		return nil, errors.New("bench: --plans must be positive")
+	}
+	if opt.Concurrency <= 0 {
+		opt.Concurrency = 64
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	ks, err := scratch()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup(context.WithoutCancel(ctx), rdb, ks)
+
+	svcCtx, stopSvc := context.WithCancel(ctx)
+	defer stopSvc()
+	if err := startApplyLayer(svcCtx, rdb, ks); err != nil {
+		return nil, err
+	}
+	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed"}
+	if opt.Rate > 0 {
+		rep.Mode, rep.Rate, rep.Concurrency = "open", opt.Rate, 0
+	}
+	lat, elapsed, counts, err := drive(ctx, rdb, ks, opt, func(i int) map[string]string { return benchPlan(i) })
+	if err != nil {
+		return nil, err
+	}
+	stopSvc()
+	rep.ThroughputPerS = float64(opt.Plans) / elapsed.Seconds()
+	rep.P50ms, rep.P99ms, rep.P999ms, rep.MaxMs = pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999), pct(lat, 1)
+	rep.Executed, rep.Denied = counts["EXECUTED"], counts["DENIED"]
+	opt.Log.Info("apply layer measured", "throughput_per_s", rep.ThroughputPerS, "p99_ms", rep.P99ms)
+
+	// The ceiling, in the same run: closed loop at the same concurrency.
+	cks, err := scratch()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup(context.WithoutCancel(ctx), rdb, cks)
+	cctx, stopCeil := context.WithCancel(ctx)
+	defer stopCeil()
+	go bareConsumer(cctx, rdb, cks)
+	copt := opt
+	copt.Rate = 0
+	_, celapsed, _, err := drive(ctx, rdb, cks, copt, func(i int) map[string]string { return benchPlan(i) })
+	if err != nil {
+		return nil, fmt.Errorf("ceiling: %w", err)
+	}
+	rep.CeilingPerS = float64(opt.Plans) / celapsed.Seconds()
+	return rep, nil
+}
+
+func scratch() (keys.Space, error) {
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		return keys.Space{}, err
+	}
+	return keys.New("bench-" + hex.EncodeToString(b))
+}
+
+// cleanup deletes every key of the scratch prefix.
+func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+	iter := rdb.Scan(ctx, 0, ks.Prefix()+":*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 500 {
+			rdb.Unlink(ctx, batch...)
+			batch = batch[:0]
+		}
+	}
+	if len(batch) > 0 {
+		rdb.Unlink(ctx, batch...)
+	}
+}
+
+func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) error {
+	key, err := policy.GenerateKey()
+	if err != nil {
+		return err
+	}
+	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	if err != nil {
+		return err
+	}
+	content := &policy.Content{
+		UniverseSymbols: []string{"BTCUSDT"}, LeverageBySymbol: map[string]float64{"BTCUSDT": 10},
+		HarvestParams: map[string]float64{}, KillParams: map[string]float64{},
+		PolicyVersion: "bench", TradingState: policy.StateActive,
+	}
+	if _, _, err := store.SignAndPublish(ctx, content, key, policystore.Release{Validity: time.Hour, Generator: "bench", Actor: "bench"}); err != nil {
+		return fmt.Errorf("bench policy: %w", err)
+	}
+	venue, err := paper.New(rdb, ks, map[string]string{"BTCUSDT": "65000"})
+	if err != nil {
+		return err
+	}
+	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
+		Keys: ks, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64,
+		Keyring: plan.NewKeyring(benchSecrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Now: time.Now,
+	})
+	if err != nil {
+		return err
+	}
+	ready := make(chan struct{})
+	go svc.Run(ctx, func() { close(ready) })
+	select {
+	case <-ready:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("bench: the apply layer did not start within 10s")
+	}
+}
+
+// benchPlan returns plan i, unsigned: mostly entries, every fourth a
+// hostile exit that the gate denies.
+func benchPlan(i int) map[string]string {
+	src, side, reduce := "bench_producer", "BUY", "false"
+	if i%4 == 3 {
+		src, side, reduce = "bench_rogue", "SELL", "true"
+	}
+	return map[string]string{
+		"plan_id": "b" + strconv.Itoa(i), "decision": "EXECUTE", "symbol": "BTCUSDT", "side": side,
+		"type": "MARKET", "qty": "0.001", "reduceOnly": reduce, "source": src, "action": "BENCH",
+	}
+}
+
+// drive sends the plans and returns each plan's latency (XADD to result),
+// the time from the first send to the last result, and results by decision.
+func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
+	n := opt.Plans
+	sentAt := make([]time.Time, n)
+	lat := make([]time.Duration, n)
+	var got atomic.Int64
+	done := make(chan struct{})
+	counts := map[string]int{}
+	waiters := make([]chan struct{}, n)
+	for i := range waiters {
+		waiters[i] = make(chan struct{})
+	}
+	var sentMu sync.Mutex
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	readerErr := make(chan error, 1)
+	go func() { // the result reader
+		last := "0-0"
+		for rctx.Err() == nil {
+			res, err := rdb.XRead(rctx, &redis.XReadArgs{Streams: []string{ks.ApplyResult(), last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
+			now := time.Now()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				if rctx.Err() == nil {
+					readerErr <- err
+				}
+				return
+			}
+			for _, m := range res[0].Messages {
+				last = m.ID
+				id, _ := m.Values["plan_id"].(string)
+				i, err := strconv.Atoi(id[1:])
+				if err != nil || i < 0 || i >= n {
+					continue
+				}
+				sentMu.Lock()
+				lat[i] = now.Sub(sentAt[i])
+				sentMu.Unlock()
+				d, _ := m.Values["decision"].(string)
+				counts[d]++
+				close(waiters[i])
+				if got.Add(1) == int64(n) {
+					close(done)
+				}
+			}
+		}
+	}()
+	send := func(i int, at time.Time) error {
+		f := mk(i)
+		f["timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
+		f = plan.SignFields(f, benchSecrets[f["source"]])
+		sentMu.Lock()
+		sentAt[i] = at
+		sentMu.Unlock()
+		return rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: f}).Err()
+	}
+	start := time.Now()
+	errs := make(chan error, 1)
+	if opt.Rate > 0 {
+		// Open loop: plan i is due at start + i/rate, sent whether or not
+		// earlier ones are done; latency counts from when it was due, so a
+		// stall is not hidden (no coordinated omission).
+		interval := time.Duration(float64(time.Second) / opt.Rate)
+		var wg sync.WaitGroup
+		for i := range n {
+			due := start.Add(time.Duration(i) * interval)
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := send(i, due); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for range opt.Concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n || ctx.Err() != nil {
+						return
+					}
+					if err := send(i, time.Now()); err != nil {
+						select {
+						case errs <- err:
+						default:
+						}
+						return
+					}
+					select {
+					case <-waiters[i]:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	select {
+	case err := <-errs:
+		return nil, 0, nil, fmt.Errorf("send: %w", err)
+	default:
+	}
+	select {
+	case <-done:
+	case err := <-readerErr:
+		return nil, 0, nil, fmt.Errorf("read results: %w", err)
+	case <-time.After(60 * time.Second):
+		return nil, 0, nil, fmt.Errorf("bench: only %d of %d results within 60s of the last send", got.Load(), n)
+	case <-ctx.Done():
+		return nil, 0, nil, ctx.Err()
+	}
+	elapsed := time.Since(start)
+	stopReader()
+	return lat, elapsed, counts, nil
+}
+
+func pct(lat []time.Duration, q float64) float64 {
+	s := slices.Clone(lat)
+	slices.Sort(s)
+	i := int(q*float64(len(s))+0.5) - 1
+	i = max(0, min(i, len(s)-1))
+	return float64(s[i]) / float64(time.Millisecond)
+}
