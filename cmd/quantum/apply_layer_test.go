@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"regexp"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -255,4 +258,75 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestMetricsHealthAndAuthOff: /metrics counts plans by decision and
+// reason, /healthz answers, and --auth off is loud in all three places.
+func TestMetricsHealthAndAuthOff(t *testing.T) {
+	ae := newApplyEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0", "--auth", "off"), &env{
+			stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" },
+		})
+	}()
+	waitFor(t, &logs, `"msg":"apply layer consuming"`)
+	m := regexp.MustCompile(`"msg":"metrics listening","addr":"([^"]+)"`).FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no metrics address logged:\n%s", logs.String())
+	}
+	// An unsigned plan passes with --auth off: that is what makes it dangerous.
+	raw := map[string]string{"plan_id": "unsigned-1", "decision": "EXECUTE", "symbol": "SOLUSDT", "side": "BUY",
+		"type": "MARKET", "qty": "1", "source": "intent_bridge", "timestamp": strconv.FormatInt(time.Now().Unix(), 10)}
+	if err := ae.rd.Client.XAdd(ctx, &redis.XAddArgs{Stream: ae.rd.Keys.ApplyPlan(), Values: raw}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		rs := redistest.StreamEntries(t, ae.rd.Client, ae.rd.Keys.ApplyResult())
+		if len(rs) == 1 {
+			if rs[0]["decision"] != "EXECUTED" {
+				t.Fatalf("unsigned plan under --auth off: %v", rs[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no result for the unsigned plan")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ae.run("plan", "send", "--key-file", ae.keyFiles["rogue"], "--symbol", "SOLUSDT", "--side", "SELL", "--qty", "1", "--wait", "10s").want(t, 1, "DENY_NOT_EXIT_OWNER")
+
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + m[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/healthz")
+	if code != 200 || !strings.Contains(body, `"status":"ok"`) || !strings.Contains(body, `"auth":"off"`) || !strings.Contains(body, "AUTH OFF") {
+		t.Fatalf("/healthz %d %s", code, body)
+	}
+	code, body = get("/metrics")
+	for _, want := range []string{
+		`quantum_apply_plans_total{decision="EXECUTED",reason=""} 1`,
+		`quantum_apply_plans_total{decision="DENIED",reason="DENY_NOT_EXIT_OWNER"} 1`,
+		"quantum_apply_auth_off 1", "quantum_apply_gate_seconds_count", "quantum_apply_exchange_seconds_count",
+		"quantum_apply_policy_age_seconds",
+	} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Fatalf("/metrics lacks %q (status %d)", want, code)
+		}
+	}
+	if !strings.Contains(logs.String(), "AUTH OFF") {
+		t.Fatalf("--auth off did not warn in the log")
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Fatalf("exit %d", c)
+	}
 }
