@@ -9,9 +9,10 @@
 //     result, marks the entry done and acknowledges it together (a crash
 //     leaves both or neither);
 //   - a plan's execution record (keyed by plan_id, created atomically on
-//     first sight, leased to one consumer at a time) is written before the
-//     venue is called, and holds the client order id derived from the
-//     plan_id; a plan_id seen on another entry is a replay;
+//     first sight, leased to one consumer at a time) exists before the
+//     venue is called and stays open until the result is written; it holds
+//     the client order id derived from the plan_id; a plan_id seen on
+//     another entry is a replay;
 //   - an entry redelivered after a crash resumes from its record: a plan
 //     that may have reached the venue is looked up by its client order id
 //     and never blindly re-sent (the venue refuses a second order with the
@@ -401,7 +402,7 @@ func (s *Service) handle(ctx context.Context, m redis.XMessage) error {
 	if err != nil {
 		return fmt.Errorf("reserve plan %s: %w", p.ID, err)
 	}
-	status, state := res[0], res[1]
+	status := res[0]
 	switch status {
 	case "replay":
 		return s.finish(ctx, m.ID, fields, p, "", denied(reason.PlanReplayed, "plan_id "+p.ID+" was already received on another entry"))
@@ -413,9 +414,9 @@ func (s *Service) handle(ctx context.Context, m redis.XMessage) error {
 		}
 		return nil
 	}
-	if state == "submitted" {
-		// A crash after the record said "submitted": the venue may hold
-		// the order. Reconcile by client order id; never send blindly.
+	if status == "resume" && p.Decision == plan.Execute {
+		// A consumer died holding this plan: the venue may hold its order.
+		// Reconcile by client order id; never send blindly.
 		o, found, err := s.venue.LookupOrder(ctx, p.Symbol, coid)
 		if err != nil {
 			return fmt.Errorf("reconcile plan %s (%s): %w", p.ID, coid, err)
@@ -495,10 +496,8 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 			s.levSet[p.Symbol] = lev
 		}
 	}
-	// The record says the venue may hold the order from here on.
-	if err := s.rdb.HSet(ctx, recKey, "state", "submitted").Err(); err != nil {
-		return outcome{}, fmt.Errorf("record submission: %w", err)
-	}
+	// The open execution record (reserveScript) already says that the venue
+	// may hold this order from here on.
 	start = time.Now()
 	o, err := s.venue.PlaceOrder(ctx, exchange.Order{
 		ClientOrderID: coid, Symbol: p.Symbol, Side: p.Side, Type: p.Type,

@@ -28,11 +28,10 @@ func TestRecoveryAtEveryCrashPoint(t *testing.T) {
 		wantOrders int
 	}{
 		{"delivered, nothing recorded", "", false, 0, "EXECUTED", "", 1},
-		{"reserved, not submitted", "reserved", false, 0, "EXECUTED", "", 1},
-		{"submitted, never reached the venue", "submitted", false, 0, "EXECUTED", "", 1},
-		{"reached the venue, no result yet", "submitted", true, 0, "EXECUTED", "", 1},
-		{"reached the venue long ago: still reconciled", "submitted", true, 10 * time.Minute, "EXECUTED", "", 1},
-		{"reserved long ago: not executed late", "reserved", false, 10 * time.Minute, "DENIED", reason.PlanExpired, 0},
+		{"recorded, never reached the venue", "open", false, 0, "EXECUTED", "", 1},
+		{"reached the venue, no result yet", "open", true, 0, "EXECUTED", "", 1},
+		{"reached the venue long ago: still reconciled", "open", true, 10 * time.Minute, "EXECUTED", "", 1},
+		{"recorded long ago, never reached the venue: not executed late", "open", false, 10 * time.Minute, "DENIED", reason.PlanExpired, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,10 @@ package applylayer
 import "github.com/redis/go-redis/v9"
 
 // reserveScript claims a plan's execution record for one stream entry.
+// The record is written before anything else happens to the plan, and its
+// state stays "open" until the result is written: an open record means
+// the venue may hold the plan's order, so a consumer that resumes it looks
+// the order up by client order id before deciding anything.
 //
 // KEYS[1] the plan record (hash, keyed by plan_id)
 // ARGV[1] stream entry id, ARGV[2] consumer, ARGV[3] lease in ms,
@@ -10,11 +14,11 @@ import "github.com/redis/go-redis/v9"
 //
 // Reply {status, state}:
 //
-//	new     no record: created, state reserved, leased to this consumer
+//	new     no record: created in state open, leased to this consumer
 //	replay  a record of another stream entry: the plan_id was seen before
 //	done    this entry was finished already
 //	busy    this entry is leased to another live consumer
-//	resume  this entry, unfinished (state reserved or submitted): leased to us
+//	resume  this entry, unfinished (state open): leased to us
 //
 // The lease is in Redis time, so replicas on hosts whose clocks differ agree.
 var reserveScript = redis.NewScript(`
@@ -22,10 +26,10 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local entry = redis.call('HGET', KEYS[1], 'entry')
 if not entry then
-  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'reserved', 'owner', ARGV[2],
+  redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'open', 'owner', ARGV[2],
     'lease_until', now + tonumber(ARGV[3]), 'client_order_id', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
-  return {'new', 'reserved'}
+  return {'new', 'open'}
 end
 if entry ~= ARGV[1] then
   return {'replay', ''}
