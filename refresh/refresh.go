@@ -258,7 +258,7 @@ const maxDetail = 512
 // liveErr are what the run read of the live policy at its start.
 func (r *Refresher) refuse(ctx context.Context, att attempt, cause error, live *policy.Signed, liveErr error) (*Report, error) {
 	if ctx.Err() != nil {
-		r.log.Warn(tag+" run interrupted: nothing published, nothing recorded", "error", cause)
+		r.log.Warn(tag+" run interrupted before it finished: not recorded; the next run sees what is live", "error", cause)
 		return &Report{}, fmt.Errorf("refresh interrupted: %w", cause)
 	}
 	code := reason.CodeOf(cause)

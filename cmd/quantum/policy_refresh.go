@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
@@ -78,7 +79,8 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	if !ef.check(c.env.stderr) {
 		return exitRefreshFailed
 	}
-	src, err := refreshSource(c, *template, *generator, *genTimeout)
+	log := c.logger()
+	src, err := refreshSource(c, *template, *generator, *genTimeout, log)
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -90,7 +92,6 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	case *validity <= 0 || *interval <= 0 || *genTimeout <= 0 || *alarm < 0 || *repeat < time.Second:
 		return usage("--validity, --interval and --generator-timeout must be positive, --expiry-alarm >= 0, --repeat-interval >= 1s")
 	}
-	log := c.logger()
 
 	// Key problems are refusals like any other, audited and alerted, since
 	// under the timer nobody reads the terminal: the Key function reports
@@ -161,7 +162,7 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 // refreshSource picks the template or the generator. A flag given on the
 // command line wins over both variables; two sources (or none) is a usage
 // error, never a guess.
-func refreshSource(c *invocation, template, generator string, timeout time.Duration) (refresh.Source, error) {
+func refreshSource(c *invocation, template, generator string, timeout time.Duration, log *slog.Logger) (refresh.Source, error) {
 	switch {
 	case c.flagSet("template") && c.flagSet("generator"):
 		return nil, fmt.Errorf("--template and --generator exclude each other")
@@ -176,7 +177,7 @@ func refreshSource(c *invocation, template, generator string, timeout time.Durat
 	case template != "":
 		return refresh.Template{Path: template}, nil
 	case generator != "":
-		return refresh.Generator{Command: generator, Timeout: timeout, Log: c.logger()}, nil
+		return refresh.Generator{Command: generator, Timeout: timeout, Log: log}, nil
 	}
 	return nil, fmt.Errorf("--template FILE or --generator CMD (or QUANTUM_POLICY_TEMPLATE / QUANTUM_POLICY_GENERATOR) is required")
 }
