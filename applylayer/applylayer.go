@@ -163,11 +163,19 @@ type policyCache struct {
 	err    error
 }
 
-// refresh re-reads the policy hash; the signature is verified again only
-// when the stored fields changed.
+// refreshPolicy re-reads the policy hash (at start; batches re-read it in
+// their pipeline).
 func (s *Service) refreshPolicy(ctx context.Context) {
-	fields, err := s.store.Raw(ctx)
+	s.applyPolicy(s.store.Raw(ctx))
+}
+
+// applyPolicy takes the policy hash as read: the signature is verified
+// again only when the stored fields changed.
+func (s *Service) applyPolicy(fields map[string]string, err error) {
 	if err != nil {
+		if s.pol.err == nil || reason.CodeOf(s.pol.err) != reason.CodeOf(err) {
+			s.cfg.Log.Error("policy unreadable: every plan is denied", "reason", reason.CodeOf(err), "error", err)
+		}
 		s.pol = policyCache{err: err}
 		s.polCode.Store(reason.CodeOf(err))
 		return
@@ -346,18 +354,107 @@ func (s *Service) observeLag(ctx context.Context) {
 	}
 }
 
-// handleBatch processes entries in order, after one policy re-read.
+// item is one entry of a batch on its way through handleBatch.
+type item struct {
+	msg    redis.XMessage
+	fields map[string]string
+	p      *plan.Plan
+	early  *outcome // decided before the reservation (unreadable, unauthenticated)
+	recKey string
+	coid   string
+	status string // reservation: new, resume, replay, busy, done
+	err    error
+}
+
+// handleBatch decides the entries of a batch in order. Parsing and
+// authentication need no I/O; then one pipelined round trip re-reads the
+// policy and reserves every authenticated plan; then each plan is finished
+// in turn.
 func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
-	s.refreshPolicy(ctx)
+	items := make([]*item, len(msgs))
+	for i, m := range msgs {
+		items[i] = s.prepare(m)
+	}
+	s.reserveAll(ctx, items)
 	if s.cfg.Metrics != nil && s.pol.signed != nil {
 		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
 	}
-	for _, m := range msgs {
-		if err := s.handle(ctx, m); err != nil {
+	for _, it := range items {
+		if err := s.handle(ctx, it); err != nil {
 			// The entry stays pending and is claimed again after ClaimIdle.
-			s.cfg.Log.Error("plan left pending, will be retried", "entry", m.ID, "error", err)
+			s.cfg.Log.Error("plan left pending, will be retried", "entry", it.msg.ID, "error", err)
 		}
 	}
+}
+
+// prepare parses and authenticates an entry.
+func (s *Service) prepare(m redis.XMessage) *item {
+	it := &item{msg: m, fields: make(map[string]string, len(m.Values))}
+	for k, v := range m.Values {
+		if str, ok := v.(string); ok {
+			it.fields[k] = str
+		} else {
+			it.fields[k] = fmt.Sprint(v)
+		}
+	}
+	p, err := plan.Parse(it.fields)
+	if err != nil {
+		o := denied(reason.PlanInvalid, err.Error())
+		it.early = &o
+		return it
+	}
+	it.p = p
+	if !s.cfg.AuthOff {
+		start := time.Now()
+		d := gate.Authenticate(p, s.cfg.Keyring)
+		s.observeGate(start)
+		if !d.Allow {
+			o := denied(d.Code, d.Msg)
+			it.early = &o
+			return it
+		}
+	}
+	it.recKey = s.cfg.Keys.Key("apply:plan:" + p.ID)
+	it.coid = ClientOrderID(p.ID)
+	return it
+}
+
+// reserveAll re-reads the policy and reserves the batch's plans in one
+// pipelined round trip. A script Redis does not hold (after a restart) is
+// loaded and the reservation retried one by one.
+func (s *Service) reserveAll(ctx context.Context, items []*item) {
+	pipe := s.rdb.Pipeline()
+	polCmd := pipe.HGetAll(ctx, s.cfg.Keys.PolicyCurrent())
+	cmds := make([]*redis.Cmd, len(items))
+	for i, it := range items {
+		if it.early == nil {
+			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey}, s.reserveArgs(it)...)
+		}
+	}
+	pipe.Exec(ctx) // errors are per command, read below
+	fields, err := polCmd.Result()
+	if err != nil {
+		err = policystore.ReadError(err)
+	}
+	s.applyPolicy(fields, err)
+	for i, it := range items {
+		if cmds[i] == nil {
+			continue
+		}
+		res, err := cmds[i].StringSlice()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			res, err = reserveScript.Run(ctx, s.rdb, []string{it.recKey}, s.reserveArgs(it)...).StringSlice()
+		}
+		if err != nil || len(res) != 2 {
+			it.err = fmt.Errorf("reserve plan %s: %v", it.p.ID, err)
+			continue
+		}
+		it.status = res[0]
+	}
+}
+
+func (s *Service) reserveArgs(it *item) []any {
+	return []any{it.msg.ID, s.cfg.Consumer, s.cfg.ClaimIdle.Milliseconds(), int64(s.cfg.RecordTTL / time.Second), it.coid}
 }
 
 // outcome is what becomes a plan's result.
@@ -372,37 +469,18 @@ func denied(code reason.Code, detail string) outcome {
 	return outcome{decision: DecisionDenied, code: code, detail: detail}
 }
 
-// handle processes one entry. An error means the entry could not be
-// finished (Redis, an unknown venue outcome) and stays pending.
-func (s *Service) handle(ctx context.Context, m redis.XMessage) error {
-	fields := make(map[string]string, len(m.Values))
-	for k, v := range m.Values {
-		if str, ok := v.(string); ok {
-			fields[k] = str
-		} else {
-			fields[k] = fmt.Sprint(v)
-		}
+// handle finishes one prepared and reserved entry. An error means the
+// entry could not be finished (Redis, an unknown venue outcome) and stays
+// pending.
+func (s *Service) handle(ctx context.Context, it *item) error {
+	m, fields, p, recKey, coid := it.msg, it.fields, it.p, it.recKey, it.coid
+	if it.early != nil {
+		return s.finish(ctx, m.ID, fields, p, "", *it.early)
 	}
-	p, err := plan.Parse(fields)
-	if err != nil {
-		return s.finish(ctx, m.ID, fields, nil, "", denied(reason.PlanInvalid, err.Error()))
+	if it.err != nil {
+		return it.err
 	}
-	if !s.cfg.AuthOff {
-		start := time.Now()
-		d := gate.Authenticate(p, s.cfg.Keyring)
-		s.observeGate(start)
-		if !d.Allow {
-			return s.finish(ctx, m.ID, fields, p, "", denied(d.Code, d.Msg))
-		}
-	}
-	recKey := s.cfg.Keys.Key("apply:plan:" + p.ID)
-	coid := ClientOrderID(p.ID)
-	res, err := reserveScript.Run(ctx, s.rdb, []string{recKey},
-		m.ID, s.cfg.Consumer, s.cfg.ClaimIdle.Milliseconds(), int64(s.cfg.RecordTTL/time.Second), coid).StringSlice()
-	if err != nil {
-		return fmt.Errorf("reserve plan %s: %w", p.ID, err)
-	}
-	status := res[0]
+	status := it.status
 	switch status {
 	case "replay":
 		return s.finish(ctx, m.ID, fields, p, "", denied(reason.PlanReplayed, "plan_id "+p.ID+" was already received on another entry"))

@@ -21,9 +21,9 @@ var (
 )
 
 // bareConsumer consumes ks's plan stream with the apply layer's command mix
-// per plan (one XREADGROUP and one HGETALL per batch; per plan a reserve
-// script, a position read, a record write, a place script and a finalize
-// script that appends the result and acknowledges) and no logic at all.
+// (per batch: one XREADGROUP, then one pipeline of the policy HGETALL and a
+// reserve script per plan; per plan: a position read, a place script, and a
+// finalize script that appends the result and acknowledges) and no logic.
 func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 	stream, group := ks.ApplyPlan(), "bare"
 	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
@@ -31,21 +31,28 @@ func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 		return
 	}
 	rdb.HSet(ctx, ks.PolicyCurrent(), "policy_seq", "1", "policy_hash", "x")
+	for _, sc := range []*redis.Script{bareReserve, barePlace, bareFinalize} {
+		sc.Load(ctx, rdb)
+	}
 	for ctx.Err() == nil {
 		res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "bare", Streams: []string{stream, ">"}, Count: 64, Block: 100 * time.Millisecond}).Result()
 		if errors.Is(err, redis.Nil) || err != nil {
 			continue
 		}
-		rdb.HGetAll(ctx, ks.PolicyCurrent())
-		for _, m := range res[0].Messages {
-			id, _ := m.Values["plan_id"].(string)
-			rec := ks.Key("bare:plan:" + id)
-			bareReserve.Run(ctx, rdb, []string{rec}, m.ID)
+		msgs := res[0].Messages
+		ids := make([]string, len(msgs))
+		pipe := rdb.Pipeline()
+		pipe.HGetAll(ctx, ks.PolicyCurrent())
+		for i, m := range msgs {
+			ids[i], _ = m.Values["plan_id"].(string)
+			bareReserve.EvalSha(ctx, pipe, []string{ks.Key("bare:plan:" + ids[i])}, m.ID)
+		}
+		pipe.Exec(ctx)
+		for i, m := range msgs {
 			rdb.HGet(ctx, ks.Key("bare:position"), "BTCUSDT")
-			rdb.HSet(ctx, rec, "state", "submitted")
-			barePlace.Run(ctx, rdb, []string{ks.Key("bare:order:" + id), ks.Key("bare:seq")}, "0.001")
+			barePlace.Run(ctx, rdb, []string{ks.Key("bare:order:" + ids[i]), ks.Key("bare:seq")}, "0.001")
 			bareFinalize.Run(ctx, rdb, []string{ks.Key("bare:done:" + m.ID), ks.ApplyResult(), stream},
-				group, m.ID, "plan_id", id, "decision", "EXECUTED")
+				group, m.ID, "plan_id", ids[i], "decision", "EXECUTED")
 		}
 	}
 }

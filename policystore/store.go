@@ -221,6 +221,10 @@ func flatten(m map[string]string) []any {
 	return out
 }
 
+// ReadError maps an error of a Redis read of the policy hash to its reason
+// code, for readers that fetch the hash in a pipeline of their own.
+func ReadError(err error) error { return redisErr(err) }
+
 // redisErr maps a Redis failure to a reason code: a key of the wrong type is
 // a policy that cannot be parsed; anything else (connection refused,
 // timeout, ACL denial, a script error) means the policy is unavailable.

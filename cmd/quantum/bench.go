@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/quantumtrader/quantum/bench"
 )
@@ -30,8 +32,20 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	rate := c.fs.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
 	conc := c.fs.Int("concurrency", 64, "closed loop: plans in flight")
 	asJSON := c.fs.Bool("json", false, "print the report as JSON")
+	cpuProfile := c.fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 	if code, ok := c.parse(0); !ok {
 		return code
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return c.errorf("%v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return c.errorf("%v", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rdb, err := c.redisBlocking()
 	if err != nil {
