@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ type world struct {
 	venue   *paper.Venue
 	logs    *syncBuffer
 	cfg     applylayer.Config
-	counter int
+	counter atomic.Int64 // producers may run in goroutines
 	seq     uint64
 }
 
@@ -119,9 +120,9 @@ func (w *world) start(mod func(c *applylayer.Config)) {
 
 // fields returns an EXECUTE plan from source, unsigned.
 func (w *world) fields(source, symbol, side, qty string, reduceOnly bool) map[string]string {
-	w.counter++
+	n := w.counter.Add(1)
 	return map[string]string{
-		"plan_id": fmt.Sprintf("%s-%d-%d", source, w.counter, time.Now().UnixNano()), "decision": "EXECUTE",
+		"plan_id": fmt.Sprintf("%s-%d-%d", source, n, time.Now().UnixNano()), "decision": "EXECUTE",
 		"symbol": symbol, "side": side, "type": "MARKET", "qty": qty, "reduceOnly": strconv.FormatBool(reduceOnly),
 		"source": source, "timestamp": strconv.FormatInt(time.Now().Unix(), 10), "action": "TEST",
 	}

@@ -139,6 +139,7 @@ func TestCrashUnderLoad(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	producerDone := make(chan []string)
 	go func() { // the producer: entries, closes, hostile exits
+		rng := rand.New(rand.NewPCG(3, 4)) // its own: rand.Rand is not safe for concurrent use
 		var ids []string
 		for i := range plans {
 			src, side, reduce := "intent_bridge", "BUY", "false"
