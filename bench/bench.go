@@ -38,7 +38,11 @@ type Options struct {
 	Plans       int     // how many plans
 	Rate        float64 // plans per second, open loop; 0: closed loop
 	Concurrency int     // closed loop: plans in flight
-	Log         *slog.Logger
+	// Baseline drives the bare loop (see bareConsumer) instead of the apply
+	// layer, in the same mode: the latency the machine and Redis impose on
+	// this command mix with no logic at all.
+	Baseline bool
+	Log      *slog.Logger
 }
 
 // Report is what a run measured. The JSON names are the ones
@@ -46,6 +50,7 @@ type Options struct {
 type Report struct {
 	Plans          int     `json:"plans"`
 	Mode           string  `json:"mode"`
+	Baseline       bool    `json:"baseline,omitempty"`
 	Rate           float64 `json:"rate_per_s,omitempty"`
 	Concurrency    int     `json:"concurrency,omitempty"`
 	ThroughputPerS float64 `json:"throughput_per_s"`
@@ -83,10 +88,12 @@ func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error)
 
 	svcCtx, stopSvc := context.WithCancel(ctx)
 	defer stopSvc()
-	if err := startApplyLayer(svcCtx, rdb, ks); err != nil {
+	if opt.Baseline {
+		go bareConsumer(svcCtx, rdb, ks)
+	} else if err := startApplyLayer(svcCtx, rdb, ks); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed"}
+	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline}
 	if opt.Rate > 0 {
 		rep.Mode, rep.Rate, rep.Concurrency = "open", opt.Rate, 0
 	}

@@ -32,6 +32,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	rate := c.fs.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
 	conc := c.fs.Int("concurrency", 64, "closed loop: plans in flight")
 	asJSON := c.fs.Bool("json", false, "print the report as JSON")
+	baseline := c.fs.Bool("baseline", false, "drive the bare loop instead of the apply layer: what the machine and Redis alone allow")
 	cpuProfile := c.fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 	if code, ok := c.parse(0); !ok {
 		return code
@@ -52,7 +53,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
-	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Log: c.logger()})
+	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Baseline: *baseline, Log: c.logger()})
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -61,6 +62,9 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	}
 	tw := table(c.env.stdout)
 	fmt.Fprintf(tw, "mode\t%s\n", rep.Mode)
+	if rep.Baseline {
+		fmt.Fprintf(tw, "baseline\tthe bare loop, no apply layer\n")
+	}
 	fmt.Fprintf(tw, "plans\t%d (%d executed, %d denied)\n", rep.Plans, rep.Executed, rep.Denied)
 	fmt.Fprintf(tw, "throughput_per_s\t%.0f\n", rep.ThroughputPerS)
 	fmt.Fprintf(tw, "p50_ms\t%.3f\n", rep.P50ms)
