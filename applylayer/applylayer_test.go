@@ -1,13 +1,11 @@
 package applylayer_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/internal/testkit"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
@@ -37,19 +36,6 @@ var secrets = map[string][]byte{
 
 var prices = map[string]string{"BTCUSDT": "65000", "ETHUSDT": "3000", "SOLUSDT": "150", "DOGEUSDT": "0.1"}
 
-// syncBuffer collects log output written from the service goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // world is one apply layer on real Redis with the paper venue and a signed
 // policy.
 type world struct {
@@ -59,7 +45,7 @@ type world struct {
 	key     *policy.PrivateKey
 	store   *policystore.Store
 	venue   *paper.Venue
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	cfg     applylayer.Config
 	counter atomic.Int64 // producers may run in goroutines
 	seq     uint64
@@ -67,7 +53,7 @@ type world struct {
 
 func newWorld(t *testing.T, rdb *redis.Client, ks keys.Space) *world {
 	t.Helper()
-	w := &world{t: t, rdb: rdb, ks: ks, key: policytest.Key(t), logs: &syncBuffer{}}
+	w := &world{t: t, rdb: rdb, ks: ks, key: policytest.Key(t), logs: &testkit.Buffer{}}
 	var err error
 	w.store, err = policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(w.key.Public()), Now: time.Now})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/internal/testkit"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policy/policytest"
 	"github.com/quantumtrader/quantum/policystore"
@@ -23,26 +24,17 @@ func TestMain(m *testing.M) { redistest.Main(m) }
 
 var t0 = time.Unix(1_780_000_000, 0)
 
-// clock is an injected clock tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
-
 type fixture struct {
 	env   *redistest.Env
 	key   *policy.PrivateKey
-	clock *clock
+	clock *testkit.Clock
 	store *policystore.Store
 }
 
 func newFixture(t testing.TB) *fixture {
 	env := redistest.New(t)
 	k := policytest.Key(t)
-	c := &clock{now: t0}
+	c := testkit.NewClock(t0)
 	s, err := policystore.New(env.Client, policystore.Options{
 		Keys: env.Keys, Keyring: policy.NewKeyring(k.Public()), Now: c.Now,
 	})
