@@ -98,6 +98,7 @@ type Service struct {
 	levSet   map[string]int // leverage last set per symbol, by this process
 	lastLoop atomic.Int64   // unix nanos of the last loop iteration (health, watchdog)
 	polCode  atomic.Value   // reason.Code of the cached policy, "" when valid (for /healthz)
+	pending  []finishing    // results of the batch in hand, written by flush
 }
 
 // New returns a Service. store reads the policy; venue executes.
@@ -385,6 +386,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 			s.cfg.Log.Error("plan left pending, will be retried", "entry", it.msg.ID, "error", err)
 		}
 	}
+	s.flush(ctx)
 }
 
 // prepare parses and authenticates an entry.
@@ -617,28 +619,76 @@ func (s *Service) observeGate(start time.Time) {
 	}
 }
 
-// finish writes the result and acknowledges the entry in one step.
-func (s *Service) finish(ctx context.Context, entryID string, fields map[string]string, p *plan.Plan, recKey string, out outcome) error {
+// finishing is a result waiting to be written by flush.
+type finishing struct {
+	keys    []string
+	args    []any
+	entryID string
+	fields  map[string]string
+	p       *plan.Plan
+	out     outcome
+}
+
+// finish queues a plan's result. flush writes the batch's results in one
+// pipelined round trip once every plan of the batch is decided; each
+// result is still its own atomic script (result, done marker,
+// acknowledgement), so a crash between two plans of a batch loses no
+// result: an order placed before the crash is found by its client order id
+// when the entry is claimed again.
+func (s *Service) finish(_ context.Context, entryID string, fields map[string]string, p *plan.Plan, recKey string, out outcome) error {
 	k := s.cfg.Keys
-	keys := []string{k.Key("apply:done:" + entryID), k.ApplyResult(), k.ApplyPlan(), recKey}
 	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen}
 	args = append(args, s.resultFields(entryID, fields, p, out)...)
-	id, err := finalizeScript.Run(ctx, s.rdb, keys, args...).Text()
-	if err != nil {
-		return fmt.Errorf("write result of entry %s: %w", entryID, err)
+	s.pending = append(s.pending, finishing{
+		keys: []string{k.Key("apply:done:" + entryID), k.ApplyResult(), k.ApplyPlan(), recKey},
+		args: args, entryID: entryID, fields: fields, p: p, out: out,
+	})
+	return nil
+}
+
+// flush writes the queued results. One that cannot be written leaves its
+// entry pending, to be claimed and finished again.
+func (s *Service) flush(ctx context.Context) {
+	if len(s.pending) == 0 {
+		return
 	}
-	if id != "" && s.cfg.Metrics != nil {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(s.pending))
+	for i, f := range s.pending {
+		cmds[i] = finalizeScript.EvalSha(ctx, pipe, f.keys, f.args...)
+	}
+	pipe.Exec(ctx) // errors are per command, read below
+	for i, f := range s.pending {
+		id, err := cmds[i].Text()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			id, err = finalizeScript.Run(ctx, s.rdb, f.keys, f.args...).Text()
+		}
+		if err != nil {
+			s.cfg.Log.Error("plan left pending, will be retried", "entry", f.entryID, "error", fmt.Errorf("write result: %w", err))
+			continue
+		}
+		if id != "" {
+			s.finished(f)
+		}
+	}
+	clear(s.pending)
+	s.pending = s.pending[:0]
+}
+
+// finished counts and logs a written result.
+func (s *Service) finished(f finishing) {
+	out, p := f.out, f.p
+	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.plans.WithLabelValues(out.decision, string(out.code)).Inc()
 	}
-	if id != "" && out.decision == DecisionExecuted {
+	if out.decision == DecisionExecuted {
 		s.cfg.Log.Info("plan executed", "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,
 			"side", p.Side, "qty", p.QtyText, "client_order_id", out.order.ClientOrderID,
 			"exchange_order_id", out.order.ExchangeOrderID, "status", out.order.Status)
-	} else if id != "" && out.code != "" {
-		s.cfg.Log.Info("plan "+strings.ToLower(out.decision), "reason", out.code, "entry", entryID,
-			"plan_id", clip(fields[plan.FieldPlanID]), "source", clip(fields[plan.FieldSource]), "detail", out.detail)
+	} else if out.code != "" {
+		s.cfg.Log.Info("plan "+strings.ToLower(out.decision), "reason", out.code, "entry", f.entryID,
+			"plan_id", clip(f.fields[plan.FieldPlanID]), "source", clip(f.fields[plan.FieldSource]), "detail", out.detail)
 	}
-	return nil
 }
 
 // resultFields builds the result entry (SPEC.md fields, then ours).

@@ -21,9 +21,10 @@ var (
 )
 
 // bareConsumer consumes ks's plan stream with the apply layer's command mix
-// (per batch: one XREADGROUP, then one pipeline of the policy HGETALL and a
-// reserve script per plan; per plan: a position read, a place script, and a
-// finalize script that appends the result and acknowledges) and no logic.
+// and no logic: per batch one XREADGROUP, one pipeline of the policy HGETALL
+// and a reserve script per plan, then per plan a position read and a place
+// script, and last one pipeline of a finalize script per plan (append the
+// result, acknowledge).
 func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 	stream, group := ks.ApplyPlan(), "bare"
 	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
@@ -48,11 +49,15 @@ func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 			bareReserve.EvalSha(ctx, pipe, []string{ks.Key("bare:plan:" + ids[i])}, m.ID)
 		}
 		pipe.Exec(ctx)
-		for i, m := range msgs {
+		for i := range msgs {
 			rdb.HGet(ctx, ks.Key("bare:position"), "BTCUSDT")
 			barePlace.Run(ctx, rdb, []string{ks.Key("bare:order:" + ids[i]), ks.Key("bare:seq")}, "0.001")
-			bareFinalize.Run(ctx, rdb, []string{ks.Key("bare:done:" + m.ID), ks.ApplyResult(), stream},
+		}
+		pipe = rdb.Pipeline()
+		for i, m := range msgs {
+			bareFinalize.EvalSha(ctx, pipe, []string{ks.Key("bare:done:" + m.ID), ks.ApplyResult(), stream},
 				group, m.ID, "plan_id", ids[i], "decision", "EXECUTED")
 		}
+		pipe.Exec(ctx)
 	}
 }
