@@ -1,7 +1,8 @@
 // Package exchange is what the apply layer needs of a futures venue: place
 // an order under a client order id, look an order up by that id, read a
 // position, a mark price, and set leverage. Implementations: exchange/paper
-// (a simulated USD-M venue kept in Redis) and, later, exchange/binance.
+// (a simulated USD-M venue kept in Redis) and exchange/binance (Binance
+// USD-M futures).
 //
 // Errors are classified so the apply layer can stay exactly-once:
 // *Rejected means the venue refused the order (nothing was placed);
@@ -45,6 +46,23 @@ type Order struct {
 	Qty           string // decimal, > 0
 	Price         string // decimal, LIMIT only
 	ReduceOnly    bool
+}
+
+// ValidClientOrderID reports whether s matches Binance's client order id
+// rule ^[\.A-Z\:/a-z0-9_-]{1,36}$.
+func ValidClientOrderID(s string) bool {
+	if len(s) < 1 || len(s) > 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
+			c == '.' || c == ':' || c == '/' || c == '_' || c == '-'
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Status of an order at the venue.

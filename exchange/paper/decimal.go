@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/quantumtrader/quantum/exchange"
 )
 
 // Quantities and prices are fixed-point integers in units of 1e-8 ("e8"),
@@ -114,20 +116,7 @@ func validSymbol(s string) bool {
 
 // validClientOrderID reports whether s matches Binance's
 // ^[\.A-Z\:/a-z0-9_-]{1,36}$.
-func validClientOrderID(s string) bool {
-	if len(s) < 1 || len(s) > 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '.' || c == ':' || c == '/' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
+func validClientOrderID(s string) bool { return exchange.ValidClientOrderID(s) }
 
 // ParsePrice parses one --paper-price flag value, "SYMBOL=PRICE" such as
 // "BTCUSDT=65000.5", into the symbol and the price in canonical decimal
