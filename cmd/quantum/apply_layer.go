@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/plan"
@@ -41,7 +43,13 @@ opposite-side plan from another source are denied DENY_NOT_EXIT_OWNER.
 
 Serves /metrics (Prometheus) and /healthz on --metrics-addr. Under systemd
 (Type=notify) it reports READY and feeds the watchdog. SIGTERM finishes the
-plans in hand, then exits 0. docs/apply-layer.md is the operator guide.`,
+plans in hand, then exits 0. docs/apply-layer.md is the operator guide.
+
+--exchange binance trades Binance USD-M futures at --binance-url (testnet by
+default) with the key and secret of QUANTUM_BINANCE_API_KEY and
+QUANTUM_BINANCE_API_SECRET or their _FILE variables; it refuses to start in
+hedge mode or when the venue cannot be reached. Run 'quantum exchange check'
+first; docs/binance.md is the guide.`,
 		run: runApplyLayer,
 	})
 }
@@ -59,6 +67,7 @@ type applyFlags struct {
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL                      time.Duration
+	binance                                              binanceFlags
 }
 
 func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -69,6 +78,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", "paper", "`venue`: paper (simulated, state in Redis) or binance")
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable); a symbol without one is rejected")
+	a.binance.register(fs, getenv)
 	fs.StringVar(&a.group, "group", applylayer.DefaultGroup, "consumer `group` name")
 	fs.StringVar(&a.consumer, "consumer", "", "consumer `name` (default: host-pid-random, unique per process)")
 	fs.Int64Var(&a.batch, "batch", applylayer.DefaultBatch, "plans read per batch")
@@ -77,8 +87,10 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
 
-// build wires a Service from the flags.
-func (a *applyFlags) build(c *invocation, rdb redisClient) (*applylayer.Service, error) {
+// build wires a Service from the flags. reg receives the venue's metrics;
+// --exchange binance reaches the venue here (Open: time offset, position
+// mode, filters) and refuses to start when it cannot.
+func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (*applylayer.Service, error) {
 	authOff := false
 	switch a.auth {
 	case "required":
@@ -121,18 +133,7 @@ func (a *applyFlags) build(c *invocation, rdb redisClient) (*applylayer.Service,
 			c.logger().Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", a.exitOwner)
 		}
 	}
-	prices := map[string]string{}
-	for _, p := range a.prices {
-		sym, price, err := paper.ParsePrice(p)
-		if err != nil {
-			return nil, fmt.Errorf("--paper-price: %w", err)
-		}
-		prices[sym] = price
-	}
-	if a.venue != "paper" {
-		return nil, fmt.Errorf("--exchange %q: this build has the paper venue only (the Binance adapter is not built yet)", a.venue)
-	}
-	venue, err := paper.New(rdb, c.keys(), prices)
+	venue, err := a.openVenue(ctx, c, rdb, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -152,6 +153,39 @@ func (a *applyFlags) build(c *invocation, rdb redisClient) (*applylayer.Service,
 		Gate: gate.Config{ExitOwner: a.exitOwner, BreakGlass: breakGlass, Freshness: a.freshness},
 		Now:  now, Log: c.logger(),
 	})
+}
+
+// openVenue returns the venue of --exchange.
+func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (exchange.Venue, error) {
+	switch a.venue {
+	case "paper":
+		prices := map[string]string{}
+		for _, p := range a.prices {
+			sym, price, err := paper.ParsePrice(p)
+			if err != nil {
+				return nil, fmt.Errorf("--paper-price: %w", err)
+			}
+			prices[sym] = price
+		}
+		return paper.New(rdb, c.keys(), prices)
+	case "binance":
+		if len(a.prices) > 0 {
+			return nil, errors.New("--paper-price applies to --exchange paper only: Binance has its own mark prices")
+		}
+		cfg, err := a.binance.config(c)
+		if err != nil {
+			return nil, err
+		}
+		if reg != nil {
+			cfg.Metrics = binance.NewMetrics(reg)
+		}
+		if cfg.BaseURL == binance.LiveURL {
+			c.logger().Warn("LIVE Binance USD-M: orders are real", "base_url", cfg.BaseURL)
+		}
+		return binance.Open(ctx, cfg)
+	default:
+		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
+	}
 }
 
 func defaultConsumer() string {
@@ -174,13 +208,13 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
-	svc, err := a.build(c, rdb)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := a.build(ctx, c, rdb, reg)
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc.SetMetrics(applylayer.NewMetrics(reg, a.auth == "off"))
 
 	if *metricsAddr != "" {

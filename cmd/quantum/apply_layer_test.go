@@ -108,7 +108,8 @@ func TestApplyLayerRefusesBadConfig(t *testing.T) {
 	ae.run(append(base, "--pubkey", ae.pub)...).want(t, 2, "--keyring FILE")
 	ae.run(append(base, "--keyring", ae.keyring)...).want(t, 2, "--pubkey FILE")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--auth", "maybe")...).want(t, 2, "--auth")
-	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "binance")...).want(t, 2, "paper venue only")
+	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "binance")...).want(t, 2, "QUANTUM_BINANCE_API_KEY")
+	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "kraken")...).want(t, 2, "want paper or binance")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--paper-price", "BTC=abc")...).want(t, 2, "--paper-price")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--break-glass", "nobody")...).want(t, 2, "no key in the keyring")
 	if err := os.Chmod(ae.keyring, 0o644); err != nil {

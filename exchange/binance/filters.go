@@ -207,3 +207,10 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 	}
 	return out, nil
 }
+
+// CheckSymbol reports whether symbol is listed, TRADING and has filters
+// the adapter can apply (what PlaceOrder would refuse it for otherwise).
+func (c *Client) CheckSymbol(ctx context.Context, symbol string) error {
+	_, err := c.filtersFor(ctx, symbol)
+	return err
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quantumtrader/quantum/exchange/binance"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
+)
+
+func init() {
+	register(&command{
+		name:    "exchange check",
+		summary: "go-live checklist of the Binance USD-M account: clock, key, position mode, locks, symbols, leverage brackets",
+		help: `Runs the checks a trading process depends on, against --binance-url with the
+API key and secret of QUANTUM_BINANCE_API_KEY / QUANTUM_BINANCE_API_SECRET (or
+their _FILE variables, files of mode 0600), and prints one PASS or FAIL line
+each:
+
+  server_time      offset to GET /fapi/v1/time within --max-offset
+  api_key          a signed request succeeds and GET /fapi/v2/account says canTrade
+  position_mode    one-way mode (GET /fapi/v1/positionSide/dual), as the adapter requires
+  trading_locks    no symbol of the universe locked by GET /fapi/v1/apiTradingStatus
+  symbol SYM       listed and TRADING in exchangeInfo, with filters the adapter applies
+  leverage SYM     GET /fapi/v1/leverageBracket allows the policy's leverage
+
+The universe and its leverages come from the live policy (verified with
+--pubkey, read from --redis), or from --symbols (then only the brackets are
+shown). Nothing is ordered. Exit status: 0 when every check passes, 1
+otherwise. docs/binance.md is the operator guide.`,
+		run: runExchangeCheck,
+	})
+}
+
+// binanceFlags are the adapter's settings, shared by apply-layer and
+// exchange check. The key and secret themselves are never flags.
+type binanceFlags struct {
+	url, keyFile, secretFile string
+	timeout                  time.Duration
+}
+
+func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&b.url, "binance-url", envOr(getenv, "QUANTUM_BINANCE_URL", binance.TestnetURL),
+		"Binance USD-M base `URL`: "+binance.TestnetURL+" (default, testnet first) or "+binance.LiveURL+" (env QUANTUM_BINANCE_URL)")
+	fs.StringVar(&b.keyFile, "binance-key-file", "", "`file` (mode 0600) holding the API key (env "+binance.EnvAPIKeyFile+"; or the key itself in "+binance.EnvAPIKey+")")
+	fs.StringVar(&b.secretFile, "binance-secret-file", "", "`file` (mode 0600) holding the API secret (env "+binance.EnvAPISecretFile+"; or the secret itself in "+binance.EnvAPISecret+")")
+	fs.DurationVar(&b.timeout, "binance-timeout", binance.DefaultTimeout, "timeout of each Binance request")
+}
+
+func (b *binanceFlags) config(c *invocation) (binance.Config, error) {
+	creds, err := binance.LoadCredentials(c.env.getenv, b.keyFile, b.secretFile)
+	if err != nil {
+		return binance.Config{}, err
+	}
+	return binance.Config{BaseURL: b.url, Credentials: creds, Timeout: b.timeout, Now: c.env.clock(), Log: c.logger()}, nil
+}
+
+// checkLine is one line of the checklist.
+type checkLine struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+func runExchangeCheck(ctx context.Context, c *invocation) int {
+	var b binanceFlags
+	b.register(c.fs, c.env.getenv)
+	asJSON := c.fs.Bool("json", false, "print the checklist as JSON")
+	symbols := c.fs.String("symbols", "", "check these `symbols` (comma-separated) instead of the live policy's universe")
+	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	maxOffset := c.fs.Duration("max-offset", time.Second, "largest acceptable offset between this clock and the venue's")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	cfg, err := b.config(c)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum %s: %v\n", c.cmd.name, err)
+		return exitUsage
+	}
+	client, err := binance.New(cfg)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum %s: %v\n", c.cmd.name, err)
+		return exitUsage
+	}
+	var lines []checkLine
+	add := func(name string, ok bool, format string, a ...any) {
+		lines = append(lines, checkLine{Name: name, OK: ok, Detail: fmt.Sprintf(format, a...)})
+	}
+
+	if off, err := client.SyncTime(ctx); err != nil {
+		add("server_time", false, "%v", err)
+	} else {
+		add("server_time", time.Duration(math.Abs(float64(off))) <= *maxOffset, "offset %v (max %v)", off, *maxOffset)
+	}
+	perms, permsErr := client.Permissions(ctx)
+	switch {
+	case permsErr != nil:
+		add("api_key", false, "%v", permsErr)
+	case !perms.CanTrade:
+		add("api_key", false, "the account answers canTrade=false: enable futures trading for this key")
+	default:
+		add("api_key", true, "signed requests accepted, canTrade=true")
+	}
+	if dual, err := client.HedgeMode(ctx); err != nil {
+		add("position_mode", false, "%v", err)
+	} else if dual {
+		add("position_mode", false, "hedge mode: switch the account to one-way mode")
+	} else {
+		add("position_mode", true, "one-way")
+	}
+
+	universe, leverage := policy.SplitPaths(*symbols), map[string]int{}
+	if len(universe) == 0 {
+		sp, err := loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
+		if err != nil {
+			add("universe", false, "no live policy to take the universe from (or pass --symbols): %v", err)
+		} else {
+			universe, leverage = sp.UniverseSymbols, sp.LeverageBySymbol
+			add("universe", true, "%d symbols from policy %s (seq %d)", len(universe), sp.Version, sp.Seq)
+		}
+	}
+	if permsErr == nil {
+		var locked []string
+		for _, s := range perms.Locked {
+			if len(universe) == 0 || slices.Contains(universe, s) {
+				locked = append(locked, s)
+			}
+		}
+		slices.Sort(locked)
+		add("trading_locks", len(locked) == 0, "locked: %s", orNone(locked))
+	}
+	for _, sym := range universe {
+		if err := client.CheckSymbol(ctx, sym); err != nil {
+			add("symbol "+sym, false, "%v", err)
+		} else {
+			add("symbol "+sym, true, "listed, TRADING, filters read")
+		}
+		brackets, err := client.LeverageBrackets(ctx, sym)
+		if err != nil {
+			add("leverage "+sym, false, "%v", err)
+			continue
+		}
+		top := 0
+		for _, br := range brackets {
+			top = max(top, br.InitialLeverage)
+		}
+		if want, ok := leverage[sym]; ok {
+			add("leverage "+sym, want <= top, "policy %dx, brackets allow up to %dx", want, top)
+		} else {
+			add("leverage "+sym, true, "brackets allow up to %dx", top)
+		}
+	}
+
+	ok := true
+	for _, l := range lines {
+		ok = ok && l.OK
+	}
+	if *asJSON {
+		writeJSON(c.env.stdout, map[string]any{"ok": ok, "base_url": b.url, "checks": lines})
+	} else {
+		tw := table(c.env.stdout)
+		for _, l := range lines {
+			verdict := "PASS"
+			if !l.OK {
+				verdict = "FAIL"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", verdict, l.Name, l.Detail)
+		}
+		tw.Flush()
+	}
+	if !ok {
+		return exitFail
+	}
+	return exitOK
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ",")
+}
