@@ -71,3 +71,9 @@ func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }
 func (s Space) AlertIncident(fingerprint string) string {
 	return s.Key("alert:incident:" + fingerprint)
 }
+
+// Heartbeat is the hash where a periodic job records its last run: when,
+// with what outcome and, for a failed run, why. A heartbeat that stops
+// moving is a dead job (package watch writes job "exit-owner-watch" and
+// "exit-owner-follow").
+func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }

@@ -9,13 +9,14 @@ import (
 func TestNames(t *testing.T) {
 	s := keys.MustNew(keys.DefaultPrefix)
 	want := map[string]string{
-		s.PolicyCurrent(): "quantum:policy:current",
-		s.PolicyUpdate():  "quantum:stream:policy.update",
-		s.PolicyAudit():   "quantum:stream:policy.audit",
-		s.ApplyPlan():     "quantum:stream:apply.plan",
-		s.ApplyResult():   "quantum:stream:apply.result",
-		s.Alerts():        "quantum:stream:alerts",
-		s.ProofRuns():     "quantum:stream:proof.runs",
+		s.PolicyCurrent():               "quantum:policy:current",
+		s.PolicyUpdate():                "quantum:stream:policy.update",
+		s.PolicyAudit():                 "quantum:stream:policy.audit",
+		s.ApplyPlan():                   "quantum:stream:apply.plan",
+		s.ApplyResult():                 "quantum:stream:apply.result",
+		s.Alerts():                      "quantum:stream:alerts",
+		s.ProofRuns():                   "quantum:stream:proof.runs",
+		s.Heartbeat("exit-owner-watch"): "quantum:heartbeat:exit-owner-watch",
 	}
 	for got, w := range want {
 		if got != w {
