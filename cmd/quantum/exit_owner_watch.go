@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/watch"
+)
+
+// Exit codes of the exit-owner watch (SPEC.md). Usage errors share
+// exitWatchFailed: nothing was checked.
+const (
+	exitWatchClean   = 0
+	exitWatchDenials = 1
+	exitWatchFailed  = 2
+)
+
+func init() {
+	register(&command{
+		name:    "exit-owner watch",
+		summary: "count DENY_NOT_EXIT_OWNER results in the window and raise EXIT_OWNER_VIOLATION (the 5-minute timer's job)",
+		help: `Counts the results on quantum:stream:apply.result with reason DENY_NOT_EXIT_OWNER
+written in the last --window (a range of stream ids: every apply-layer replica's
+results, never a journal). Canary denials (canary=true, from the proofs) are
+counted apart and never alert.
+
+When the count is above zero, raises EXIT_OWNER_VIOLATION on quantum:stream:alerts
+(alert_type, status=firing, severity=critical, alert_id, deny_count, window,
+timestamp, sources, symbols, first_plan_id, last_plan_id). Deduplicated: one
+firing alert per incident, re-notified at most every --repeat-interval while
+denials keep coming, and one status=resolved alert from the first run that finds
+the window clean. Every run records a heartbeat in
+quantum:heartbeat:exit-owner-watch (last_run_at, outcome, deny_count, error, ...).
+
+--follow keeps running: it tails the result stream with a blocking read and
+raises the alert within a second of a denial, rescans the whole window every
+--interval (re-notify, resolve), records quantum:heartbeat:exit-owner-follow,
+and stops on SIGTERM or Ctrl-C (exit 0). It shares the dedupe state with the
+timer's runs, so both may run at once; give them the same --window.
+
+Log lines carry [EXIT-OWNER-WATCH]. Operator guide: docs/watch.md.
+
+Exit status: 0 no denials in the window; 1 denials found (the output says
+whether the alert was published or held back by the repeat interval); 2 could
+not check (Redis down, a permission missing, a result stream of the wrong type),
+or the alert or heartbeat could not be written, and for usage errors.`,
+		run: runExitOwnerWatch,
+	})
+}
+
+func runExitOwnerWatch(ctx context.Context, c *invocation) int {
+	ef := newEnvFlags(c)
+	window := ef.duration("window", "QUANTUM_WATCH_WINDOW", watch.DefaultWindow, "count the denials of this last `DURATION`")
+	repeat := ef.duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", watch.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
+	interval := ef.duration("interval", "QUANTUM_WATCH_INTERVAL", watch.DefaultInterval,
+		"how often the timer runs the watch (recorded in the heartbeat; keep it equal to OnUnitActiveSec); with --follow, how often the whole window is rescanned")
+	follow := c.fs.Bool("follow", false, "keep running: raise the alert as soon as a denial is written")
+	asJSON := c.fs.Bool("json", false, "print the result as JSON (not with --follow)")
+	if code, ok := c.parse(0); !ok {
+		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed check
+	}
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(c.env.stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)
+		return exitWatchFailed
+	}
+	if !ef.check(c.env.stderr) {
+		return exitWatchFailed
+	}
+	switch {
+	case *window < time.Second || *repeat < time.Second || *interval < time.Second:
+		return usage("--window, --repeat-interval and --interval must be at least 1s")
+	case *follow && *asJSON:
+		return usage("--json prints one run's result: not with --follow")
+	}
+	connect := c.redis
+	if *follow {
+		connect = c.redisBlocking // its reads honour ctx, so SIGTERM ends a blocking read
+	}
+	rdb, err := connect()
+	if err != nil {
+		return usage("%v", err)
+	}
+	defer rdb.Close()
+	now := c.env.clock()
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: now})
+	if err != nil {
+		return usage("%v", err)
+	}
+	w, err := watch.New(watch.Config{
+		Redis: rdb, Alerts: alerts, Keys: c.keys(), Log: c.logger(), Now: now,
+		Window: *window, RepeatInterval: *repeat, Interval: *interval,
+	})
+	if err != nil {
+		return usage("%v", err)
+	}
+	if *follow {
+		w.Follow(ctx)
+		return exitWatchClean
+	}
+
+	rep, err := w.Run(ctx)
+	if *asJSON {
+		writeJSON(c.env.stdout, watchJSON(rep, err))
+	}
+	if err != nil {
+		// Never "deduped", never "clean": the check or its alert failed.
+		fmt.Fprintf(c.env.stderr, "%s FAILED (exit 2): %v\n", watch.Tag, err)
+		return exitWatchFailed
+	}
+	if !*asJSON {
+		fmt.Fprintln(c.env.stdout, watchSummary(rep))
+	}
+	if rep.Denials > 0 {
+		return exitWatchDenials
+	}
+	return exitWatchClean
+}
+
+// watchSummary is the one line a run prints: what was found, and what the
+// alert did.
+func watchSummary(r *watch.Report) string {
+	window := alert.FormatWindow(r.Window)
+	var b strings.Builder
+	b.WriteString(watch.Tag + " ")
+	if r.Denials == 0 {
+		fmt.Fprintf(&b, "clean: no DENY_NOT_EXIT_OWNER in the last %s (%d results scanned, %d canary denials counted apart)",
+			window, r.Scanned, r.CanaryDenials)
+		if r.StreamMissing {
+			b.WriteString("; no result stream under this prefix")
+		}
+		if r.Alert.Outcome == alert.Resolved {
+			fmt.Fprintf(&b, "; resolved alert published alert_id=%s entry_id=%s", r.Alert.AlertID, r.Alert.EntryID)
+		}
+		return b.String()
+	}
+	fmt.Fprintf(&b, "DENIALS: deny_count=%d window=%s sources=%s symbols=%s first_plan_id=%s last_plan_id=%s canary_deny_count=%d; ",
+		r.Denials, window, strings.Join(r.Sources, ","), strings.Join(r.Symbols, ","), r.FirstPlanID, r.LastPlanID, r.CanaryDenials)
+	switch r.Alert.Outcome {
+	case alert.Held:
+		fmt.Fprintf(&b, "alert held back by the repeat interval: alert_id=%s is firing and was notified already, next notification due %s",
+			r.Alert.AlertID, r.Alert.Next.UTC().Format(time.RFC3339))
+	default:
+		fmt.Fprintf(&b, "alert published (%s) alert_id=%s entry_id=%s", r.Alert.Outcome, r.Alert.AlertID, r.Alert.EntryID)
+	}
+	return b.String()
+}
+
+func watchJSON(r *watch.Report, err error) map[string]any {
+	out := map[string]any{
+		"outcome": r.Outcome(), "deny_count": r.Denials, "canary_deny_count": r.CanaryDenials,
+		"scanned": r.Scanned, "window": alert.FormatWindow(r.Window), "since_id": r.Since,
+		"sources": nonNil(r.Sources), "symbols": nonNil(r.Symbols), "first_plan_id": r.FirstPlanID, "last_plan_id": r.LastPlanID,
+		"stream_missing": r.StreamMissing, "alert": string(r.Alert.Outcome), "alert_id": r.Alert.AlertID,
+		"alert_entry_id": r.Alert.EntryID, "checked_at": r.Checked.Unix(),
+	}
+	if r.Alert.Outcome == alert.Held {
+		out["next_notification"] = r.Alert.Next.Unix()
+	}
+	if err != nil {
+		out["outcome"], out["error"] = watch.OutcomeError, err.Error()
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
