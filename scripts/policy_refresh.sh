@@ -12,22 +12,6 @@
 #   sudo -u quantum scripts/policy_refresh.sh [flags of quantum policy refresh]
 set -eu
 
-env_file=${QUANTUM_ENV_FILE:-/etc/quantum/quantum.env}
-if [ -r "$env_file" ]; then
-  while IFS= read -r line || [ -n "$line" ]; do
-    case $line in '' | '#'*) continue ;; esac
-    name=${line%%=*}
-    value=${line#*=}
-    case $name in QUANTUM_*) ;; *) continue ;; esac
-    case $name in *[!A-Z0-9_]*) continue ;; esac
-    # systemd's EnvironmentFile strips one pair of surrounding quotes.
-    case $value in
-      \"*\") value=${value#\"}; value=${value%\"} ;;
-      \'*\') value=${value#\'}; value=${value%\'} ;;
-    esac
-    eval "isset=\${$name+x}"
-    [ -n "$isset" ] || export "$name=$value"
-  done <"$env_file"
-fi
+. "$(dirname "$0")/quantum_env.sh"
 
 exec "${QUANTUM_BIN:-/usr/local/bin/quantum}" policy refresh "$@"

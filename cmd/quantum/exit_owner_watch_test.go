@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -198,5 +201,28 @@ func TestExitOwnerWatchFollow(t *testing.T) {
 	}
 	if !strings.Contains(errb.String(), "[EXIT-OWNER-WATCH] follow stopped") {
 		t.Fatalf("stderr:\n%s", errb.String())
+	}
+}
+
+// TestExitOwnerWatchScript: the ledger's wrapper reads quantum.env for the
+// variables not already set, runs the binary and passes its exit code on.
+func TestExitOwnerWatchScript(t *testing.T) {
+	we := newWatchEnv(t)
+	we.now = time.Now()
+	we.deny(1000, "p1", "false")
+	envFile := writeFile(t, t.TempDir(), "quantum.env", fmt.Sprintf(
+		"# test\nQUANTUM_REDIS_URL=%s\nQUANTUM_PREFIX=wrong-prefix\nQUANTUM_WATCH_WINDOW=\"2m\"\nNOT_OURS=1\n", we.rd.Server.URL()))
+	bin := quantumCommand().Path
+	cmd := exec.Command("../../scripts/exit_owner_watch.sh", "--json")
+	cmd.Env = append(os.Environ(), "QUANTUM_TEST_RUN_MAIN=1", "QUANTUM_BIN="+bin, "QUANTUM_ENV_FILE="+envFile,
+		"QUANTUM_PREFIX="+we.rd.Keys.Prefix()) // exported: wins over the file
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("script: %v, want exit 1\n%s", err, out)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(out, &rep); err != nil || rep["deny_count"] != 1.0 || rep["window"] != "2min" {
+		t.Fatalf("script output %s (%v)", out, err)
 	}
 }
