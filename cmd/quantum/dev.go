@@ -18,6 +18,7 @@ import (
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/refresh"
+	"github.com/quantumtrader/quantum/watch"
 )
 
 //go:embed dev_policy.json
@@ -36,6 +37,11 @@ An in-process refresh loop (the same code as 'quantum policy refresh' under
 its timer) publishes the default policy again every --refresh-interval, so
 the policy stays fresh and 'quantum policy audit' grows; a tampered policy is
 replaced at the next refresh. --refresh-interval 0 turns the loop off.
+
+An in-process exit-owner watch (the same code as 'quantum exit-owner watch'
+under its timer) counts DENY_NOT_EXIT_OWNER results of the last 5 minutes
+every --watch-interval, raises EXIT_OWNER_VIOLATION on the alert stream and
+records its heartbeat. --watch-interval 0 turns it off.
 
 Try tampering with it from another terminal (one-shot redis-cli commands work;
 redis-cli's interactive mode does not, with miniredis):
@@ -56,6 +62,7 @@ func runDev(ctx context.Context, c *invocation) int {
 	validity := c.fs.Duration("validity", 2*time.Hour, "validity of the published policy")
 	every := c.fs.Duration("check-interval", time.Second, "how often the live policy is checked")
 	refreshEvery := c.fs.Duration("refresh-interval", time.Minute, "how often the in-process refresh republishes the policy (0: never)")
+	watchEvery := c.fs.Duration("watch-interval", 10*time.Second, "how often the in-process exit-owner watch runs (0: never)")
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
@@ -119,6 +126,15 @@ func runDev(ctx context.Context, c *invocation) int {
 		defer stop()
 		refreshLine = fmt.Sprintf("every %s by the in-process refresh loop (quantum policy audit shows each run)", *refreshEvery)
 	}
+	watchLine := "off (--watch-interval 0)"
+	if *watchEvery > 0 {
+		stop, err := startDevWatch(ctx, rdb, ks, log, now, *watchEvery)
+		if err != nil {
+			return c.errorf("exit-owner watch loop: %v", err)
+		}
+		defer stop()
+		watchLine = fmt.Sprintf("every %s by the in-process exit-owner watch (heartbeat %s)", *watchEvery, ks.Heartbeat(watch.JobTimer))
+	}
 
 	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
@@ -133,6 +149,7 @@ signing key  %s (throwaway, removed on exit)
 public key   %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
 refreshed    %s
+watched      %s
 
 In another terminal:
   %s HGETALL %s
@@ -140,7 +157,7 @@ In another terminal:
   %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
 
 Ctrl-C stops. Live policy verdict, as the apply layer would see it:
-`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine,
+`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine,
 		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent())
 
 	last := ""
@@ -204,6 +221,28 @@ func startDevRefresh(ctx context.Context, rdb *redis.Client, store *policystore.
 	go func() {
 		defer close(done)
 		refresh.Loop(ctx, r, o.every)
+	}()
+	return func() { cancel(); <-done }, nil
+}
+
+// startDevWatch runs the exit-owner watch loop in the background over the
+// default 5-minute window, at once and then every interval (shorter than the
+// timer's 5 minutes, so a denial made in the demo shows quickly). stop ends
+// the loop and waits for it to return.
+func startDevWatch(ctx context.Context, rdb *redis.Client, ks keys.Space, log *slog.Logger, now func() time.Time, every time.Duration) (stop func(), err error) {
+	alerts, err := alert.New(rdb, alert.Options{Keys: ks, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	w, err := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Keys: ks, Log: log, Now: now, Interval: every})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		watch.Loop(ctx, w, every)
 	}()
 	return func() { cancel(); <-done }, nil
 }

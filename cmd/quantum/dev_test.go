@@ -73,7 +73,7 @@ func (d *devRun) stop() {
 // turn to a denial with a reason code.
 func TestDev(t *testing.T) {
 	ctx := context.Background()
-	d := startDev(t, "--port", "0", "--check-interval", "20ms")
+	d := startDev(t, "--port", "0", "--check-interval", "20ms", "--watch-interval", "50ms")
 	waitFor(t, &d.out, "OK policy_seq=1 trading_state=ACTIVE")
 	f, err := d.client.HGetAll(ctx, "quantum:policy:current").Result()
 	if err != nil || f["policy_version"] != "1.0.0-dev" || f["signature"] == "" {
@@ -86,6 +86,21 @@ func TestDev(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, &d.out, "DENY-ALL POLICY_HASH_MISMATCH")
+	// The in-process exit-owner watch ran at start and left its heartbeat.
+	waitFor(t, &d.errb, "[EXIT-OWNER-WATCH] clean")
+	if h, err := d.client.HGetAll(ctx, "quantum:heartbeat:exit-owner-watch").Result(); err != nil || h["outcome"] != "clean" {
+		t.Fatalf("watch heartbeat %v %v", h, err)
+	}
+	// A denial result: the watch's next run raises EXIT_OWNER_VIOLATION.
+	if err := d.client.XAdd(ctx, &redis.XAddArgs{Stream: "quantum:stream:apply.result", Values: []any{
+		"plan_id", "p1", "source", "rogue", "symbol", "BTCUSDT", "reason", "DENY_NOT_EXIT_OWNER", "canary", "false",
+	}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, &d.errb, "[EXIT-OWNER-WATCH] alert published")
+	if al, err := d.client.XRange(ctx, "quantum:stream:alerts", "-", "+").Result(); err != nil || len(al) != 1 || al[0].Values["alert_type"] != "EXIT_OWNER_VIOLATION" {
+		t.Fatalf("alerts %v %v", al, err)
+	}
 	d.stop()
 }
 
