@@ -216,13 +216,19 @@ func startDevRefresh(ctx context.Context, rdb *redis.Client, store *policystore.
 	if err != nil {
 		return nil, err
 	}
+	return background(ctx, func(ctx context.Context) { refresh.Loop(ctx, r, o.every) }), nil
+}
+
+// background runs loop in a goroutine; stop cancels its context and waits
+// for it to return, so that the Redis client outlives it.
+func background(ctx context.Context, loop func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		refresh.Loop(ctx, r, o.every)
+		loop(ctx)
 	}()
-	return func() { cancel(); <-done }, nil
+	return func() { cancel(); <-done }
 }
 
 // startDevWatch runs the exit-owner watch loop in the background over the
@@ -238,11 +244,5 @@ func startDevWatch(ctx context.Context, rdb *redis.Client, ks keys.Space, log *s
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		watch.Loop(ctx, w, every)
-	}()
-	return func() { cancel(); <-done }, nil
+	return background(ctx, func(ctx context.Context) { watch.Loop(ctx, w, every) }), nil
 }
