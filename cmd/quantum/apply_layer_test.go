@@ -313,15 +313,22 @@ func TestMetricsHealthAndAuthOff(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"status":"ok"`) || !strings.Contains(body, `"auth":"off"`) || !strings.Contains(body, "AUTH OFF") {
 		t.Fatalf("/healthz %d %s", code, body)
 	}
-	code, body = get("/metrics")
+	// The counters move just after a result is written: poll until they
+	// show, for at most 10 s (a bound, not a timing assertion).
 	for _, want := range []string{
 		`quantum_apply_plans_total{decision="EXECUTED",reason=""} 1`,
 		`quantum_apply_plans_total{decision="DENIED",reason="DENY_NOT_EXIT_OWNER"} 1`,
 		"quantum_apply_auth_off 1", "quantum_apply_gate_seconds_count", "quantum_apply_exchange_seconds_count",
 		"quantum_apply_policy_age_seconds",
 	} {
-		if code != 200 || !strings.Contains(body, want) {
-			t.Fatalf("/metrics lacks %q (status %d)", want, code)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			code, body = get("/metrics")
+			if code == 200 && strings.Contains(body, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/metrics lacks %q (status %d)", want, code)
+			}
 		}
 	}
 	if !strings.Contains(logs.String(), "AUTH OFF") {
