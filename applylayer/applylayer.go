@@ -95,10 +95,11 @@ type Service struct {
 	venue    exchange.Venue
 	cfg      Config
 	pol      policyCache
-	levSet   map[string]int // leverage last set per symbol, by this process
-	lastLoop atomic.Int64   // unix nanos of the last loop iteration (health, watchdog)
-	polCode  atomic.Value   // reason.Code of the cached policy, "" when valid (for /healthz)
-	pending  []finishing    // results of the batch in hand, written by flush
+	levSet   map[string]int     // leverage last set per symbol, by this process
+	lastLoop atomic.Int64       // unix nanos of the last loop iteration (health, watchdog)
+	polCode  atomic.Value       // reason.Code of the cached policy, "" when valid (for /healthz)
+	pending  []finishing        // results of the batch in hand, written by flush
+	batchPos map[string]float64 // positions read for the batch in hand (readPositions)
 }
 
 // New returns a Service. store reads the policy; venue executes.
@@ -144,7 +145,7 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]int{}}, nil
+	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]int{}, batchPos: map[string]float64{}}, nil
 }
 
 // SetMetrics attaches metrics; call it before Run.
@@ -377,6 +378,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 		items[i] = s.prepare(m)
 	}
 	s.reserveAll(ctx, items)
+	s.readPositions(ctx, items)
 	if s.cfg.Metrics != nil && s.pol.signed != nil {
 		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
 	}
@@ -526,7 +528,7 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, coid string) (outcome, error) {
 	in := gate.Input{Plan: p, Policy: s.pol.signed, PolicyErr: s.pol.err, Now: s.cfg.Now()}
 	if in.Policy != nil {
-		pos, err := s.venue.Position(ctx, p.Symbol)
+		pos, err := s.position(ctx, p.Symbol)
 		if err != nil {
 			return denied(reason.ExchangeUnavailable, "position of "+p.Symbol+": "+err.Error()), nil
 		}
@@ -587,6 +589,7 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 		s.cfg.Metrics.exchangeSeconds.Observe(time.Since(start).Seconds())
 	}
 	if errors.Is(err, exchange.ErrUnknownOutcome) {
+		delete(s.batchPos, p.Symbol) // whatever happened, read it again
 		found := false
 		o, found, err = s.venue.LookupOrder(ctx, p.Symbol, coid)
 		if err != nil || !found {
@@ -594,9 +597,75 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 		}
 	}
 	if err != nil {
+		delete(s.batchPos, p.Symbol)
 		return venueFailure(err, "place order"), nil
 	}
+	s.filled(p, o)
 	return executedOutcome(o), nil
+}
+
+// positionsReader is what a venue may offer to read several positions in
+// one round trip (the paper venue does).
+type positionsReader interface {
+	PositionsOf(ctx context.Context, symbols []string) (map[string]float64, error)
+}
+
+// readPositions reads, in one round trip when the venue can, the positions
+// of the symbols the batch's plans will trade. Plans of the batch then see
+// these positions moved by the batch's own fills (filled), which is what a
+// read before each plan would see unless something outside this consumer
+// traded the symbol within the batch: the same race a per-plan read has,
+// between the read and the order.
+func (s *Service) readPositions(ctx context.Context, items []*item) {
+	clear(s.batchPos)
+	r, ok := s.venue.(positionsReader)
+	if !ok || s.pol.signed == nil {
+		return
+	}
+	var symbols []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.early == nil && it.err == nil && it.p.Decision == plan.Execute && !seen[it.p.Symbol] &&
+			(it.status == "new" || it.status == "resume") {
+			seen[it.p.Symbol] = true
+			symbols = append(symbols, it.p.Symbol)
+		}
+	}
+	if len(symbols) == 0 {
+		return
+	}
+	pos, err := r.PositionsOf(ctx, symbols)
+	if err != nil {
+		return // each plan reads its own position, and is denied if that fails
+	}
+	maps.Copy(s.batchPos, pos)
+}
+
+// position returns the symbol's position: from the batch's read, else from
+// the venue.
+func (s *Service) position(ctx context.Context, symbol string) (float64, error) {
+	if pos, ok := s.batchPos[symbol]; ok {
+		return pos, nil
+	}
+	return s.venue.Position(ctx, symbol)
+}
+
+// filled moves the batch's copy of a position by an order this consumer
+// placed; when the fill cannot be read, the copy is dropped.
+func (s *Service) filled(p *plan.Plan, o exchange.OrderState) {
+	pos, ok := s.batchPos[p.Symbol]
+	if !ok {
+		return
+	}
+	q, err := strconv.ParseFloat(o.FilledQty, 64)
+	if err != nil {
+		delete(s.batchPos, p.Symbol)
+		return
+	}
+	if p.Side == exchange.Sell {
+		q = -q
+	}
+	s.batchPos[p.Symbol] = pos + q
 }
 
 func executedOutcome(o exchange.OrderState) outcome {

@@ -449,3 +449,28 @@ func TestReplicasShareTheGroup(t *testing.T) {
 	}
 	t.Logf("consumers that did work: %v", consumers)
 }
+
+// TestPositionsWithinABatch: plans read in one batch see the positions left
+// by the batch's earlier fills, so an entry followed by a non-owner's
+// opposite-side order in the same batch is still an exit, and denied.
+func TestPositionsWithinABatch(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	open := sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.02", false))
+	sneak := sign(w.fields("intent_bridge", "BTCUSDT", "SELL", "0.02", false))
+	flip := sign(w.fields("rogue", "BTCUSDT", "SELL", "0.05", false))
+	close := sign(w.fields("exitbrain_v3_5", "BTCUSDT", "SELL", "0.02", true))
+	again := sign(w.fields("exitbrain_v3_5", "BTCUSDT", "SELL", "0.01", true))
+	for _, f := range []map[string]string{open, sneak, flip, close, again} {
+		w.xadd(f) // all waiting before the consumer starts: one batch
+	}
+	w.start(nil)
+	wantResult(t, w.result(open["plan_id"], 1)[0], "EXECUTED", "")
+	wantResult(t, w.result(sneak["plan_id"], 1)[0], "DENIED", reason.DenyNotExitOwner)
+	wantResult(t, w.result(flip["plan_id"], 1)[0], "DENIED", reason.DenyNotExitOwner)
+	wantResult(t, w.result(close["plan_id"], 1)[0], "EXECUTED", "")
+	wantResult(t, w.result(again["plan_id"], 1)[0], "DENIED", reason.ReduceOnlyWouldIncrease)
+	if p := w.position("BTCUSDT"); p != 0 {
+		t.Fatalf("position %v, want 0", p)
+	}
+}

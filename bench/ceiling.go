@@ -22,9 +22,9 @@ var (
 
 // bareConsumer consumes ks's plan stream with the apply layer's command mix
 // and no logic: per batch one XREADGROUP, one pipeline of the policy HGETALL
-// and a reserve script per plan, then per plan a position read and a place
-// script, and last one pipeline of a finalize script per plan (append the
-// result, acknowledge).
+// and a reserve script per plan, one position read (the bench trades one
+// symbol), then per plan a place script, and last one pipeline of a
+// finalize script per plan (append the result, acknowledge).
 func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 	stream, group := ks.ApplyPlan(), "bare"
 	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
@@ -49,8 +49,8 @@ func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 			bareReserve.EvalSha(ctx, pipe, []string{ks.Key("bare:plan:" + ids[i])}, m.ID)
 		}
 		pipe.Exec(ctx)
+		rdb.HGet(ctx, ks.Key("bare:position"), "BTCUSDT")
 		for i := range msgs {
-			rdb.HGet(ctx, ks.Key("bare:position"), "BTCUSDT")
 			barePlace.Run(ctx, rdb, []string{ks.Key("bare:order:" + ids[i]), ks.Key("bare:seq")}, "0.001")
 		}
 		pipe = rdb.Pipeline()

@@ -280,6 +280,40 @@ func (v *Venue) LookupOrder(ctx context.Context, symbol, clientOrderID string) (
 // never traded). It reads what Redis holds even for a symbol that has no
 // mark price (any more); a symbol that is not ^[A-Z0-9]{2,20}$ is rejected
 // (-1121).
+// PositionsOf returns the signed positions of symbols in one pipelined
+// round trip (flat symbols are 0): the apply layer reads a whole batch's
+// positions with it.
+func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]float64, error) {
+	pipe := v.rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(symbols))
+	for i, sym := range symbols {
+		if !validSymbol(sym) {
+			return nil, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", sym)
+		}
+		cmds[i] = pipe.HGet(ctx, v.positionKey(sym), "amount")
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("paper: positions: %w: %w", exchange.ErrUnavailable, err)
+	}
+	out := make(map[string]float64, len(symbols))
+	for i, sym := range symbols {
+		s, err := cmds[i].Result()
+		if errors.Is(err, redis.Nil) {
+			out[sym] = 0
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("paper: position %s: %w: %w", sym, exchange.ErrUnavailable, err)
+		}
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("paper: position %s: corrupt amount %q: %w", sym, s, err)
+		}
+		out[sym] = f
+	}
+	return out, nil
+}
+
 func (v *Venue) Position(ctx context.Context, symbol string) (float64, error) {
 	if !validSymbol(symbol) {
 		return 0, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", symbol)

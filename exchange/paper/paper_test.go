@@ -597,3 +597,25 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("MarkPrice needs no Redis: %v, %v", p, err)
 	}
 }
+
+func TestPositionsOf(t *testing.T) {
+	env := redistest.New(t)
+	v := newVenue(t, env, map[string]string{"BTCUSDT": "65000", "ETHUSDT": "3000"})
+	place(t, v, market("a", "BTCUSDT", exchange.Buy, "0.3"))
+	place(t, v, market("b", "ETHUSDT", exchange.Sell, "2"))
+	got, err := v.PositionsOf(context.Background(), []string{"BTCUSDT", "ETHUSDT", "SOLUSDT"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["BTCUSDT"] != 0.3 || got["ETHUSDT"] != -2 || got["SOLUSDT"] != 0 || len(got) != 3 {
+		t.Fatalf("PositionsOf = %v", got)
+	}
+	for _, sym := range []string{"BTCUSDT", "ETHUSDT"} {
+		if p, _ := v.Position(context.Background(), sym); p != got[sym] {
+			t.Fatalf("%s: PositionsOf %v, Position %v", sym, got[sym], p)
+		}
+	}
+	if _, err := v.PositionsOf(context.Background(), []string{"bad symbol"}); err == nil {
+		t.Fatal("a bad symbol was accepted")
+	}
+}
