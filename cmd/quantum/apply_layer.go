@@ -76,8 +76,11 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
-	fs.StringVar(&a.venue, "exchange", "paper", "`venue`: paper (simulated, state in Redis) or binance")
-	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable); a symbol without one is rejected")
+	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
+	for _, p := range policy.SplitPaths(getenv("QUANTUM_PAPER_PRICES")) {
+		a.prices = append(a.prices, p)
+	}
+	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
 	a.binance.register(fs, getenv)
 	fs.StringVar(&a.group, "group", applylayer.DefaultGroup, "consumer `group` name")
 	fs.StringVar(&a.consumer, "consumer", "", "consumer `name` (default: host-pid-random, unique per process)")
