@@ -112,6 +112,12 @@ func TestApplyLayerRefusesBadConfig(t *testing.T) {
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "kraken")...).want(t, 2, "want paper or binance")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--paper-price", "BTC=abc")...).want(t, 2, "--paper-price")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--break-glass", "nobody")...).want(t, 2, "no key in the keyring")
+	ae.env["QUANTUM_EXCHANGE"] = "kraken"
+	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub)...).want(t, 2, "kraken")
+	ae.env["QUANTUM_EXCHANGE"] = ""
+	ae.env["QUANTUM_PAPER_PRICES"] = "BTCUSDT=65000,NOPE"
+	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub)...).want(t, 2, "--paper-price")
+	ae.env["QUANTUM_PAPER_PRICES"] = ""
 	if err := os.Chmod(ae.keyring, 0o644); err != nil {
 		t.Fatal(err)
 	}
