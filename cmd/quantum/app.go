@@ -17,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
 )
 
 // Exit codes shared by every command; some commands define more (SPEC.md).
@@ -212,6 +214,22 @@ func init() {
 type discardRedisLog struct{}
 
 func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
+// policyStore returns a store over a new Redis client for --redis and
+// --prefix, trusting ring (nil for commands that only read raw fields or
+// publish-check with their own), and a function that closes the client.
+func (c *invocation) policyStore(ring *policy.Keyring, skew time.Duration) (*policystore.Store, func(), error) {
+	rdb, err := c.redis()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Keyring: ring, Now: c.env.clock(), ClockSkew: skew})
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	return store, func() { rdb.Close() }, nil
+}
 
 // redisClient is what the long-running commands hand to their services.
 type redisClient = *redis.Client

@@ -29,15 +29,11 @@ func runPolicyAudit(ctx context.Context, c *invocation) int {
 		fmt.Fprintln(c.env.stderr, "quantum policy audit: --count must be at least 1")
 		return exitUsage
 	}
-	rdb, err := c.redis()
+	store, closeStore, err := c.policyStore(nil, 0)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	defer rdb.Close()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Now: c.env.clock()})
-	if err != nil {
-		return c.errorf("%v", err)
-	}
+	defer closeStore()
 	entries, err := store.Audit(ctx, *count)
 	if err != nil {
 		return c.errorf("%v", err)

@@ -68,16 +68,11 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 
-	rdb, err := c.redis()
+	store, closeStore, err := c.policyStore(ring, 0)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	defer rdb.Close()
-	now := c.env.clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Keyring: ring, Now: now})
-	if err != nil {
-		return c.errorf("%v", err)
-	}
+	defer closeStore()
 	sp, pub, err := store.SignAndPublish(ctx, content, key, policystore.Release{
 		Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor,
 	})

@@ -31,15 +31,11 @@ func runPolicyShow(ctx context.Context, c *invocation) int {
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
-	rdb, err := c.redis()
+	store, closeStore, err := c.policyStore(nil, 0)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	defer rdb.Close()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Now: c.env.clock()})
-	if err != nil {
-		return c.errorf("%v", err)
-	}
+	defer closeStore()
 	fields, err := store.Raw(ctx)
 	if err != nil {
 		return c.errorf("%v", err)

@@ -117,15 +117,11 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
 	}
-	rdb, err := c.redis()
+	store, closeStore, err := c.policyStore(ring, skew)
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
 	}
-	defer rdb.Close()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Keyring: ring, Now: c.env.clock(), ClockSkew: skew})
-	if err != nil {
-		return nil, err
-	}
+	defer closeStore()
 	return store.Load(ctx)
 }
 
