@@ -6,7 +6,10 @@ import (
 	_ "embed"
 	"fmt"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -30,8 +35,22 @@ func init() {
 		summary: "run the system in one process on an embedded Redis, for a first look",
 		help: `Starts an embedded Redis-protocol server (miniredis) on 127.0.0.1:--port with
 throwaway keys, creates a throwaway signing key, publishes the embedded default
-policy, then checks the live policy every --check-interval the way the apply
-layer does and prints a line whenever the verdict changes, until Ctrl-C.
+policy, and runs the whole system in this process until Ctrl-C: the apply layer
+(consumer "dev") on the paper venue, the policy refresh, the exit-owner watch,
+and a traffic simulator.
+
+The simulator sends --rate plans per second, each signed with its source's
+throwaway key (written to the temporary directory for 'quantum plan send'):
+intent_bridge opens positions, exitbrain_v3_5 closes them, and rogue_service
+tries a reduceOnly close, an opposite-side close, a plan claiming
+source=exitbrain_v3_5 signed with its own key, and an unsigned plan: every
+one of those is denied, and the watch raises EXIT_OWNER_VIOLATION.
+
+A summary (plans by decision, denials by reason, alerts firing, policy seq and
+age, positions) is redrawn every --summary-interval in a terminal; when stdout
+is not a terminal it is printed as a block every --summary-interval, and the
+live policy is checked every --check-interval the way the apply layer does, a
+line printed whenever the verdict changes.
 
 An in-process refresh loop (the same code as 'quantum policy refresh' under
 its timer) publishes the default policy again every --refresh-interval, so
@@ -63,8 +82,20 @@ func runDev(ctx context.Context, c *invocation) int {
 	every := c.fs.Duration("check-interval", time.Second, "how often the live policy is checked")
 	refreshEvery := c.fs.Duration("refresh-interval", time.Minute, "how often the in-process refresh republishes the policy (0: never)")
 	watchEvery := c.fs.Duration("watch-interval", 10*time.Second, "how often the in-process exit-owner watch runs (0: never)")
+	rate := c.fs.Float64("rate", 2, "simulated plans per second (0: no traffic)")
+	summaryEvery := c.fs.Duration("summary-interval", 2*time.Second, "how often the summary is redrawn (in a terminal) or printed")
 	if code, ok := c.parse(0); !ok {
 		return code
+	}
+	if *rate < 0 || *rate > 1000 || *summaryEvery <= 0 || *every <= 0 {
+		fmt.Fprintln(c.env.stderr, "quantum dev: want 0 <= --rate <= 1000, --summary-interval > 0 and --check-interval > 0")
+		return exitUsage
+	}
+	out := c.env.stdout
+	term := isTerminal(out)
+	if term && !c.flagSet("log-level") {
+		// The summary tells what the logs would; they would scroll it away.
+		c.g.logLevel = "error"
 	}
 	log := c.logger()
 	var rdb *redis.Client
@@ -135,6 +166,26 @@ func runDev(ctx context.Context, c *invocation) int {
 		defer stop()
 		watchLine = fmt.Sprintf("every %s by the in-process exit-owner watch (heartbeat %s)", *watchEvery, ks.Heartbeat(watch.JobTimer))
 	}
+	secrets, err := devSecrets(dir)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	venue, err := paper.New(rdb, ks, devPrices)
+	if err != nil {
+		return c.errorf("paper venue: %v", err)
+	}
+	stopApply, err := startDevApplyLayer(ctx, rdb, store, venue, secrets, log, now)
+	if err != nil {
+		return c.errorf("apply layer: %v", err)
+	}
+	defer stopApply()
+	trafficLine := "off (--rate 0)"
+	if *rate > 0 {
+		sim := &simulator{rdb: rdb, ks: ks, venue: venue, secrets: secrets, now: now, log: log, rng: rand.New(rand.NewPCG(uint64(now().UnixNano()), 8))}
+		defer background(ctx, func(ctx context.Context) { sim.loop(ctx, *rate) })()
+		trafficLine = fmt.Sprintf("%g plans/s: %s opens, %s closes, %s tries reduceOnly and opposite-side closes, a spoofed %s and unsigned plans",
+			*rate, simEntry, gate.DefaultExitOwner, simRogue, gate.DefaultExitOwner)
+	}
 
 	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
@@ -143,39 +194,73 @@ func runDev(ctx context.Context, c *invocation) int {
 		redisFlag = "--redis redis://" + addr + "/0"
 		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
-	out := c.env.stdout
 	fmt.Fprintf(out, `quantum dev: %s, key prefix %q
 signing key  %s (throwaway, removed on exit)
 public key   %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
 refreshed    %s
 watched      %s
+apply layer  consumer "dev" of group apply_layer, paper venue (prices %s)
+traffic      %s
+plan keys    %s/{%s,%s,%s}.key (for quantum plan send --key-file)
 
 In another terminal:
   %s HGETALL %s
   quantum policy verify %s --prefix %s --pubkey %s
   %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
+  %s XREVRANGE %s + - COUNT 5
+  quantum status %s --prefix %s --pubkey %s
 
 Ctrl-C stops. Live policy verdict, as the apply layer would see it:
 `, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine,
-		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent())
+		priceList(), trafficLine, dir, simEntry, gate.DefaultExitOwner, simRogue,
+		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent(),
+		cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
 
+	sum := &devSummary{rdb: rdb, store: store, venue: venue, ring: policy.NewKeyring(key.Public()), now: now, started: now()}
 	last := ""
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
+	sumTick := time.NewTicker(*summaryEvery)
+	defer sumTick.Stop()
 	for {
-		line := verdictLine(ctx, store, now())
-		if line != last {
-			fmt.Fprintf(out, "%s %s\n", now().UTC().Format("15:04:05"), line)
-			last = line
+		if !term {
+			line := verdictLine(ctx, store, now())
+			if line != last {
+				fmt.Fprintf(out, "%s %s\n", now().UTC().Format("15:04:05"), line)
+				last = line
+			}
 		}
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out, "quantum dev: stopped")
 			return exitOK
 		case <-tick.C:
+		case <-sumTick.C:
+			var b bytes.Buffer
+			if term {
+				// Clear the screen and home the cursor: one screen, redrawn.
+				fmt.Fprintf(&b, "\x1b[H\x1b[2Jquantum dev on %s (Ctrl-C stops)\n  %s XREVRANGE %s + - COUNT 5\n  quantum status %s --prefix %s --pubkey %s\n\n",
+					where, cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
+			}
+			if err := sum.render(ctx, &b); err != nil {
+				if ctx.Err() != nil {
+					continue
+				}
+				fmt.Fprintf(&b, "summary: could not read: %v\n", err)
+			}
+			out.Write(b.Bytes())
 		}
 	}
+}
+
+// priceList renders the paper venue's marks.
+func priceList() string {
+	var parts []string
+	for _, s := range slices.Sorted(maps.Keys(devPrices)) {
+		parts = append(parts, s+" "+devPrices[s])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -73,7 +74,7 @@ func (d *devRun) stop() {
 // turn to a denial with a reason code.
 func TestDev(t *testing.T) {
 	ctx := context.Background()
-	d := startDev(t, "--port", "0", "--check-interval", "20ms", "--watch-interval", "50ms")
+	d := startDev(t, "--port", "0", "--rate", "0", "--check-interval", "20ms", "--watch-interval", "50ms")
 	waitFor(t, &d.out, "OK policy_seq=1 trading_state=ACTIVE")
 	f, err := d.client.HGetAll(ctx, "quantum:policy:current").Result()
 	if err != nil || f["policy_version"] != "1.0.0-dev" || f["signature"] == "" {
@@ -109,7 +110,7 @@ func TestDev(t *testing.T) {
 // trail grows, and a tampered policy is replaced by a later refresh.
 func TestDevRefreshLoop(t *testing.T) {
 	ctx := context.Background()
-	d := startDev(t, "--port", "0", "--check-interval", "20ms", "--refresh-interval", "100ms")
+	d := startDev(t, "--port", "0", "--rate", "0", "--check-interval", "20ms", "--refresh-interval", "100ms")
 	waitFor(t, &d.out, "refreshed    every 100ms by the in-process refresh loop")
 	waitFor(t, &d.out, "OK policy_seq=3 trading_state=ACTIVE")
 	if n, err := d.client.XLen(ctx, "quantum:stream:policy.audit").Result(); err != nil || n < 3 {
@@ -129,4 +130,110 @@ func TestDevRefreshLoop(t *testing.T) {
 	}
 	waitFor(t, &d.out, fmt.Sprintf("OK policy_seq=%d trading_state=ACTIVE", seq+2))
 	d.stop()
+}
+
+// eventually polls cond every 50ms until it holds or fails the test after
+// limit, with what cond last said.
+func eventually(t *testing.T, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s (last: %s)", what, limit, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDevSubprocess runs `quantum dev` as a new user would (a separate
+// process, stdout not a terminal), waits for its summary, and checks from
+// outside with a Redis client that the simulated plans flow through the
+// apply layer, that a rogue exit produced an EXIT_OWNER_VIOLATION alert,
+// and that the in-process refresh republished the policy.
+func TestDevSubprocess(t *testing.T) {
+	cmd := quantumCommand("dev", "--port", "0", "--rate", "8", "--summary-interval", "300ms",
+		"--watch-interval", "500ms", "--refresh-interval", "1s")
+	var out, errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	})
+	eventually(t, 60*time.Second, "summary", func() (bool, string) {
+		return strings.Contains(out.String(), "=== quantum dev summary"), out.String() + errb.String()
+	})
+	m := regexp.MustCompile(`miniredis\) on (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no address in banner:\n%s", out.String())
+	}
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: m[1]})
+	defer rdb.Close()
+
+	// Plans flow: entries and owner exits executed, rogue plans denied
+	// for ownership and for authentication.
+	eventually(t, 30*time.Second, "results", func() (bool, string) {
+		msgs, err := rdb.XRange(ctx, "quantum:stream:apply.result", "-", "+").Result()
+		if err != nil {
+			return false, err.Error()
+		}
+		seen := map[string]bool{}
+		for _, r := range msgs {
+			seen[fmt.Sprint(r.Values["decision"])+"/"+fmt.Sprint(r.Values["source"])] = true
+			seen[fmt.Sprint(r.Values["reason"])] = true
+		}
+		ok := seen["EXECUTED/intent_bridge"] && seen["EXECUTED/exitbrain_v3_5"] &&
+			seen["DENY_NOT_EXIT_OWNER"] && seen["AUTH_INVALID"] && seen["AUTH_MISSING"]
+		return ok, fmt.Sprint(seen)
+	})
+	// The rogue's denial raised the alert.
+	eventually(t, 30*time.Second, "EXIT_OWNER_VIOLATION alert", func() (bool, string) {
+		al, err := rdb.XRange(ctx, "quantum:stream:alerts", "-", "+").Result()
+		for _, a := range al {
+			if a.Values["alert_type"] == "EXIT_OWNER_VIOLATION" && a.Values["status"] == "firing" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(al, err)
+	})
+	// The refresh republished the policy, and it is audited.
+	eventually(t, 30*time.Second, "policy refreshed", func() (bool, string) {
+		seq, err := rdb.HGet(ctx, "quantum:policy:current", "policy_seq").Int()
+		n, _ := rdb.XLen(ctx, "quantum:stream:policy.audit").Result()
+		return err == nil && seq >= 2 && n >= 2, fmt.Sprintf("seq %d audit %d %v", seq, n, err)
+	})
+	// The summary reports what the stream holds.
+	eventually(t, 30*time.Second, "summary contents", func() (bool, string) {
+		s := out.String()
+		i := strings.LastIndex(s, "=== quantum dev summary")
+		last := s[i:]
+		return strings.Contains(last, "EXIT_OWNER_VIOLATION firing") && strings.Contains(last, "EXECUTED") &&
+			strings.Contains(last, "DENY_NOT_EXIT_OWNER"), last
+	})
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("dev exited with %v\n%s", err, errb.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("dev did not stop on SIGINT")
+	}
+	if !strings.Contains(out.String(), "quantum dev: stopped") {
+		t.Fatalf("no stop line:\n%s", out.String())
+	}
 }

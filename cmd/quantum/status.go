@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/status"
+)
+
+// Exit codes of quantum status.
+const (
+	exitStatusOK        = 0
+	exitStatusAttention = 1
+	exitStatusUnknown   = 2
+)
+
+func init() {
+	register(&command{
+		name:    "status",
+		summary: "the deployment's health at a glance: policy, apply layer, results, alerts, watch, last proof",
+		help: `Reads, never writes:
+
+  policy       version, seq, age, remaining validity, signature (verified with
+               --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one)
+  apply layer  the consumers of group apply_layer on quantum:stream:apply.plan
+               (name, pending, idle), the group's pending and lag
+  results      results of the last --window by decision, denials by reason
+               (a range of stream ids on quantum:stream:apply.result)
+  alerts       alerts whose latest status on quantum:stream:alerts in the last
+               --alert-lookback is not resolved
+  watch        age of the exit-owner watch's heartbeat (the timer's or
+               --follow's, whichever is fresher)
+  last proof   the newest entry of quantum:stream:proof.runs, fields as written
+
+Needs attention (exit 1): no valid policy, a signature not checked, under
+--min-remaining of validity left; no apply-layer group, plans waiting
+(pending or lag) with no consumer served in the last 30s, or a backlog over
+1000; an open alert; a watch
+heartbeat missing or older than 3 of its intervals (+30s); a last proof run
+whose result is not PASS. The output lists each item.
+
+--json prints the same report as one JSON object (the "attention" array is
+empty when healthy).
+
+Exit status: 0 healthy; 1 something needs attention; 2 could not check
+(Redis unreachable, a permission missing, an unreadable public key) and for
+usage errors.`,
+		run: runStatus,
+	})
+}
+
+func runStatus(ctx context.Context, c *invocation) int {
+	ef := newEnvFlags(c)
+	asJSON := c.fs.Bool("json", false, "print the report as JSON")
+	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	window := ef.duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
+	lookback := c.fs.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
+	minLeft := c.fs.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	if !ef.check(c.env.stderr) {
+		return exitStatusUnknown
+	}
+	var ring *policy.Keyring
+	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
+		var err error
+		if ring, err = policy.LoadKeyring(paths...); err != nil {
+			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+			return exitStatusUnknown
+		}
+	}
+	rdb, err := c.redis()
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		return exitStatusUnknown
+	}
+	defer rdb.Close()
+	rep, err := status.Collect(ctx, rdb, status.Options{
+		Keys: c.keys(), Keyring: ring, Now: c.env.clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
+	})
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		return exitStatusUnknown
+	}
+	if *asJSON {
+		enc := json.NewEncoder(c.env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return c.errorf("%v", err)
+		}
+	} else {
+		printStatus(c.env.stdout, rep)
+	}
+	if len(rep.Attention) > 0 {
+		return exitStatusAttention
+	}
+	return exitStatusOK
+}
+
+// printStatus writes the report as aligned text.
+func printStatus(w io.Writer, r *status.Report) {
+	tw := table(w)
+	p := r.Policy
+	if p.Present {
+		fmt.Fprintf(tw, "policy\tversion %s  seq %d  state %s\n", p.Version, p.Seq, p.TradingState)
+		fmt.Fprintf(tw, "\tage %s  remaining %s  signature %s\n", secs(p.AgeSec), secs(p.RemainingSec), p.Signature)
+	} else {
+		fmt.Fprintf(tw, "policy\tnone (%s)\n", p.Signature)
+	}
+	g := r.Group
+	if g.Exists {
+		fmt.Fprintf(tw, "apply layer\tgroup %s: pending %d  lag %s  plans in stream %d\n", status.DefaultGroup, g.Pending, lag(g.Lag), g.PlanLen)
+		for _, cs := range g.Consumers {
+			fmt.Fprintf(tw, "\tconsumer %s: pending %d  idle %s\n", cs.Name, cs.Pending, (time.Duration(cs.IdleMs) * time.Millisecond).Truncate(time.Millisecond))
+		}
+		if len(g.Consumers) == 0 {
+			fmt.Fprintf(tw, "\tno consumers\n")
+		}
+	} else {
+		fmt.Fprintf(tw, "apply layer\tno group %s\n", status.DefaultGroup)
+	}
+	res := r.Results
+	fmt.Fprintf(tw, "results (%s)\t%d%s\n", secs(res.WindowSec), res.Total, counts(res.ByDecision))
+	fmt.Fprintf(tw, "denials\t%s\n", cmpOr(strings.TrimPrefix(counts(res.Denials), ": "), "none"))
+	if len(r.Alerts) == 0 {
+		fmt.Fprintf(tw, "open alerts\tnone\n")
+	}
+	for i, a := range r.Alerts {
+		label := ""
+		if i == 0 {
+			label = "open alerts"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s %s %s since %s\n", label, a.Type, a.Status, a.Severity, a.AlertID, time.Unix(a.Timestamp, 0).UTC().Format(time.RFC3339))
+	}
+	wt := r.Watch
+	switch {
+	case !wt.Present:
+		fmt.Fprintf(tw, "watch\tno heartbeat\n")
+	default:
+		fmt.Fprintf(tw, "watch\t%s: last ok %s ago, outcome %s%s\n", wt.Job, secs(wt.AgeSec), wt.Outcome, map[bool]string{true: " (STALE)"}[wt.Stale])
+	}
+	if r.LastProof == nil {
+		fmt.Fprintf(tw, "last proof\tnone recorded\n")
+	} else {
+		var parts []string
+		for _, k := range slices.Sorted(maps.Keys(r.LastProof.Fields)) {
+			parts = append(parts, k+"="+r.LastProof.Fields[k])
+		}
+		fmt.Fprintf(tw, "last proof\t%s %s\n", r.LastProof.ID, strings.Join(parts, " "))
+	}
+	if len(r.Attention) == 0 {
+		fmt.Fprintf(tw, "attention\tnone: healthy\n")
+	}
+	for i, a := range r.Attention {
+		label := ""
+		if i == 0 {
+			label = "ATTENTION"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, a)
+	}
+	tw.Flush()
+}
+
+func secs(s int64) string { return (time.Duration(s) * time.Second).String() }
+
+func lag(l int64) string {
+	if l < 0 {
+		return "unknown"
+	}
+	return fmt.Sprint(l)
+}
+
+// counts renders ": a 1, b 2" in name order, or "" for none.
+func counts(m map[string]int64) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return ": " + strings.Join(parts, ", ")
+}
