@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/proof"
+	"github.com/quantumtrader/quantum/refresh"
+)
+
+const proofHelp = `Runs behavioural proofs against the live deployment found through the
+environment (the units' EnvironmentFile): QUANTUM_REDIS_URL, QUANTUM_PREFIX,
+QUANTUM_POLICY_PUBKEY (the trusted policy keys), QUANTUM_PROOF_KEY_FILE (the
+keyring line of source quantum_proof, which the apply layer's keyring must list;
+it signs canary plans), QUANTUM_EXIT_OWNER, QUANTUM_POLICY_REFRESH_INTERVAL.
+
+A proof never changes what production relies on: it works in scratch namespaces
+(a random prefix proof-scratch-* on the same Redis, deleted afterwards by SCAN
+of that prefix only, with keys generated for the run), sends canary plans
+(canary=true: every gate runs, nothing reaches a venue) to the live apply layer,
+and reads live keys read-only. The canaries, their results and the ledger entry
+are all it adds to production streams. Each proof's run is appended to
+quantum:stream:proof.runs ('quantum proof ledger' shows it).
+
+--format text prints one PASS/FAIL/SKIP line per test with its evidence, then
+"N passed, N failed, N skipped"; tap, junit and json are for CI and machines.
+
+Exit status: 0 when no test failed (SKIP is not FAIL), 1 otherwise, 2 for usage
+errors. Guide: docs/proofs.md.`
+
+func init() {
+	register(&command{name: "proof list", summary: "list the proofs and their tests", run: runProofList})
+	register(&command{name: "proof run", args: "NAME...", summary: "run the named proofs against the live deployment and record them in the ledger",
+		help: proofHelp, run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, false) }})
+	register(&command{name: "proof all", summary: "run every proof against the live deployment and record them in the ledger",
+		help: proofHelp, run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, true) }})
+	register(&command{name: "proof ledger", summary: "print the proofs ledger (Markdown) or the newest runs from quantum:stream:proof.runs",
+		help: `Without --count, renders the ledger in Markdown: each proof's script, purpose,
+tests and the status of its newest run. --count N lists the newest N runs of any
+proof instead; --json prints them as JSON (the stream's field names).`,
+		run: runProofLedger})
+}
+
+func runProofList(ctx context.Context, c *invocation) int {
+	asJSON := c.fs.Bool("json", false, "print as JSON")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	if *asJSON {
+		type test struct{ Name, Doc string }
+		var out []map[string]any
+		for _, p := range proof.All() {
+			var ts []test
+			for _, t := range p.Tests {
+				ts = append(ts, test{t.Name, t.Doc})
+			}
+			out = append(out, map[string]any{"name": p.Name, "script": p.Script, "purpose": p.Purpose, "tests": ts})
+		}
+		return writeJSON(c.env.stdout, out)
+	}
+	for _, p := range proof.All() {
+		fmt.Fprintf(c.env.stdout, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
+		tw := table(c.env.stdout)
+		for _, t := range p.Tests {
+			fmt.Fprintf(tw, "    %s\t%s\n", t.Name, t.Doc)
+		}
+		tw.Flush()
+	}
+	return exitOK
+}
+
+func runProofs(ctx context.Context, c *invocation, all bool) int {
+	ef := newEnvFlags(c)
+	pubkeys := ef.string("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted policy public key `FILES`, comma-separated")
+	proofKey := ef.string("proof-key", "QUANTUM_PROOF_KEY_FILE", "`FILE` holding the keyring line of source quantum_proof (mode 0600), which signs canary plans")
+	timeout := ef.duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
+	interval := ef.duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
+	owner := c.fs.String("exit-owner", envOr(c.env.getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
+	format := c.fs.String("format", "text", "output `format`: text, tap, junit or json")
+	nargs := -1
+	if all {
+		nargs = 0
+	}
+	if code, ok := c.parse(nargs); !ok {
+		return code
+	}
+	if !ef.check(c.env.stderr) {
+		return exitUsage
+	}
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(c.env.stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.cmd.name}, args...), c.cmd.name)...)
+		return exitUsage
+	}
+	switch *format {
+	case "text", "tap", "junit", "json":
+	default:
+		return usage("--format %q: want text, tap, junit or json", *format)
+	}
+	if *timeout <= 0 || *interval <= 0 {
+		return usage("--timeout and --refresh-interval must be positive")
+	}
+	var proofs []*proof.Proof
+	if all {
+		proofs = proof.All()
+	} else {
+		if len(c.args) == 0 {
+			return usage("name at least one proof: %s", strings.Join(proof.Names(), ", "))
+		}
+		for _, n := range c.args {
+			p := proof.Lookup(n)
+			if p == nil {
+				return usage("unknown proof %q: want one of %s", n, strings.Join(proof.Names(), ", "))
+			}
+			proofs = append(proofs, p)
+		}
+	}
+	rdb, err := c.redis()
+	if err != nil {
+		return usage("%v", err)
+	}
+	defer rdb.Close()
+	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout,
+		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
+	if paths := policy.SplitPaths(*pubkeys); len(paths) == 0 {
+		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
+	} else if cfg.PolicyKeys, err = policy.LoadKeyring(paths...); err != nil {
+		cfg.PolicyKeys, cfg.PolicyKeysErr = nil, err
+	}
+	if *proofKey == "" {
+		cfg.ProofKeyErr = fmt.Errorf("QUANTUM_PROOF_KEY_FILE / --proof-key is not set")
+	} else if cfg.ProofSource, cfg.ProofSecret, err = loadKeyLine(*proofKey); err != nil {
+		cfg.ProofKeyErr = err
+	}
+
+	meta := proofMeta()
+	var reports []*proof.Report
+	code := exitOK
+	for _, p := range proofs {
+		rep := proof.Run(ctx, cfg, p)
+		reports = append(reports, rep)
+		if !rep.OK() {
+			code = exitFail
+		}
+		if _, err := proof.Record(ctx, rdb, c.keys(), rep, meta); err != nil {
+			fmt.Fprintf(c.env.stderr, "quantum %s: ledger: %v\n", c.cmd.name, err)
+			code = exitFail
+		}
+	}
+	writeProofReports(c.env.stdout, *format, reports)
+	return code
+}
+
+func proofMeta() proof.Meta {
+	m := proof.Meta{Version: version}
+	m.Host, _ = os.Hostname()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				m.Commit = s.Value[:12]
+			}
+		}
+	}
+	return m
+}
+
+func writeProofReports(w io.Writer, format string, reports []*proof.Report) {
+	var passed, failed, skipped int
+	for _, r := range reports {
+		passed, failed, skipped = passed+r.Passed, failed+r.Failed, skipped+r.Skipped
+	}
+	switch format {
+	case "json":
+		writeJSON(w, map[string]any{"proofs": reports, "passed": passed, "failed": failed, "skipped": skipped})
+	case "tap":
+		fmt.Fprintf(w, "TAP version 13\n1..%d\n", passed+failed+skipped)
+		n := 0
+		for _, r := range reports {
+			for _, t := range r.Results {
+				n++
+				switch t.Status {
+				case proof.Pass:
+					fmt.Fprintf(w, "ok %d - %s/%s # %s\n", n, r.Proof, t.Test, t.Evidence)
+				case proof.Skip:
+					fmt.Fprintf(w, "ok %d - %s/%s # SKIP %s\n", n, r.Proof, t.Test, t.Evidence)
+				default:
+					fmt.Fprintf(w, "not ok %d - %s/%s\n  ---\n  message: %q\n  ...\n", n, r.Proof, t.Test, t.Evidence)
+				}
+			}
+		}
+	case "junit":
+		writeJUnit(w, reports)
+	default:
+		for _, r := range reports {
+			for _, t := range r.Results {
+				fmt.Fprintf(w, "%s %s/%s: %s\n", t.Status, r.Proof, t.Test, t.Evidence)
+			}
+		}
+		fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	}
+}
+
+type junitSuites struct {
+	XMLName xml.Name     `xml:"testsuites"`
+	Suites  []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name     string      `xml:"name,attr"`
+	Tests    int         `xml:"tests,attr"`
+	Failures int         `xml:"failures,attr"`
+	Skipped  int         `xml:"skipped,attr"`
+	Time     string      `xml:"time,attr"`
+	Cases    []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string     `xml:"name,attr"`
+	Classname string     `xml:"classname,attr"`
+	Time      string     `xml:"time,attr"`
+	Failure   *junitText `xml:"failure,omitempty"`
+	Skipped   *junitText `xml:"skipped,omitempty"`
+	Output    string     `xml:"system-out,omitempty"`
+}
+
+type junitText struct {
+	Message string `xml:"message,attr"`
+}
+
+func writeJUnit(w io.Writer, reports []*proof.Report) {
+	var out junitSuites
+	for _, r := range reports {
+		s := junitSuite{Name: r.Proof, Tests: len(r.Results), Failures: r.Failed, Skipped: r.Skipped, Time: junitSecs(r.Duration)}
+		for _, t := range r.Results {
+			jc := junitCase{Name: t.Test, Classname: "proof." + r.Proof, Time: junitSecs(t.Duration), Output: t.Evidence}
+			switch t.Status {
+			case proof.Fail:
+				jc.Failure = &junitText{Message: t.Evidence}
+			case proof.Skip:
+				jc.Skipped = &junitText{Message: t.Evidence}
+			}
+			s.Cases = append(s.Cases, jc)
+		}
+		out.Suites = append(out.Suites, s)
+	}
+	fmt.Fprint(w, xml.Header)
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	enc.Encode(out)
+	fmt.Fprintln(w)
+}
+
+func junitSecs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
+
+func runProofLedger(ctx context.Context, c *invocation) int {
+	count := c.fs.Int("count", 0, "list the newest `N` runs instead of the Markdown ledger")
+	asJSON := c.fs.Bool("json", false, "print the newest runs (--count, default 20) as JSON")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	if *count < 0 {
+		fmt.Fprintf(c.env.stderr, "quantum proof ledger: --count %d: want N > 0\n", *count)
+		return exitUsage
+	}
+	rdb, err := c.redis()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer rdb.Close()
+	n := int64(*count)
+	if n == 0 && *asJSON {
+		n = 20
+	}
+	if n == 0 {
+		entries, err := proof.Entries(ctx, rdb, c.keys(), 1000)
+		if err != nil {
+			return c.errorf("%v", err)
+		}
+		proof.WriteMarkdown(c.env.stdout, proof.Latest(entries))
+		return exitOK
+	}
+	entries, err := proof.Entries(ctx, rdb, c.keys(), n)
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	if *asJSON {
+		return writeJSON(c.env.stdout, entries)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintf(c.env.stdout, "no proof runs on %s\n", c.keys().ProofRuns())
+		return exitOK
+	}
+	tw := table(c.env.stdout)
+	fmt.Fprintln(tw, "TIME\tPROOF\tRESULT\tPASSED\tFAILED\tSKIPPED\tHOST\tVERSION\tFAILED TESTS")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", time.Unix(e.Timestamp, 0).UTC().Format(time.RFC3339), e.Proof, e.Result,
+			e.Passed, e.Failed, e.Skipped, e.Host, e.Version, strings.Join(e.FailedTests, ","))
+	}
+	tw.Flush()
+	return exitOK
+}
