@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -202,6 +203,18 @@ func TestProofsOnLiveDeployment(t *testing.T) {
 		t.Fatalf("%d ledger entries for two runs of four proofs:\n%s", n, r.stdout)
 	}
 	pd.run("proof", "ledger").want(t, 0, "## exit-owner-gate", "`scripts/proof_exit_owner_gate.sh`", "**Status:** PASS (9/9 PASS)")
+
+	// The ledger's script paths: thin wrappers reading quantum.env.
+	envFile := writeFile(t, t.TempDir(), "quantum.env", fmt.Sprintf("QUANTUM_REDIS_URL=%s\nQUANTUM_PREFIX=%s\nQUANTUM_POLICY_PUBKEY=%s\nQUANTUM_PROOF_KEY_FILE=%s\n",
+		pd.rd.Server.URL(), pd.rd.Keys.Prefix(), pd.env["QUANTUM_POLICY_PUBKEY"], pd.env["QUANTUM_PROOF_KEY_FILE"]))
+	for _, p := range proof.All() {
+		cmd := exec.Command("../../"+p.Script, "--format", "tap")
+		cmd.Env = append(os.Environ(), "QUANTUM_TEST_RUN_MAIN=1", "QUANTUM_BIN="+quantumCommand().Path, "QUANTUM_ENV_FILE="+envFile)
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), "ok 1 - "+p.Name+"/") || strings.Contains(string(out), "not ok") {
+			t.Fatalf("%s: %v\n%s", p.Script, err, out)
+		}
+	}
 
 	type breakCase struct {
 		name, proof, test, evidence string
