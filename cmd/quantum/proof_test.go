@@ -282,6 +282,14 @@ func TestProofCommands(t *testing.T) {
 	// Without a deployment every proof fails, saying why, in every format.
 	r = pe.run("proof", "run", "exit-owner-gate", "--timeout", "1s")
 	r.want(t, 1, "FAIL exit-owner-gate/auth-required: setup failed: no canary key", "0 passed, 9 failed, 0 skipped")
+	// A proof key but no apply layer: every canary test says so.
+	key := pe.run("plan", "keygen", "--source", "quantum_proof")
+	pe.env["QUANTUM_PROOF_KEY_FILE"] = filepath.Join(pe.dir, "proof.key")
+	if err := os.WriteFile(pe.env["QUANTUM_PROOF_KEY_FILE"], []byte(key.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = pe.run("proof", "run", "exit-owner-gate", "--timeout", "300ms")
+	r.want(t, 1, "FAIL exit-owner-gate/forged-owner: plan proof-", "no result within 300ms: is quantum-apply-layer running with this prefix", "0 passed, 8 failed, 1 skipped")
 	r = pe.run("proof", "run", "policy-fail-closed", "--format", "tap")
 	r.want(t, 1, "TAP version 13", "not ok 1 - policy-fail-closed/live-policy-verifies", "ok 3 - policy-fail-closed/missing-policy # store and gate both deny POLICY_MISSING")
 	r = pe.run("proof", "run", "exit-owner-watch", "--format", "junit")
