@@ -270,6 +270,13 @@ func readGroup(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Tim
 		r.attention("no consumer group %s on %s: no apply layer has started", opt.Group, stream)
 		return nil
 	}
+	// XPENDING's count is the group's pending, and the same on every
+	// Redis-protocol server (miniredis's XINFO GROUPS differs).
+	pend, err := rdb.XPending(ctx, stream, opt.Group).Result()
+	if err != nil {
+		return fmt.Errorf("XPENDING %s %s: %w", stream, opt.Group, err)
+	}
+	g.Pending = pend.Count
 	cs, err := rdb.XInfoConsumers(ctx, stream, opt.Group).Result()
 	if err != nil {
 		return fmt.Errorf("XINFO CONSUMERS %s %s: %w", stream, opt.Group, err)
