@@ -35,7 +35,7 @@ func scratchWatcher(r *run, rdb watch.Redis, ks keys.Space, now func() time.Time
 	if err != nil {
 		return nil, err
 	}
-	return watch.New(watch.Config{Redis: rdb, Alerts: al, Keys: ks, Log: r.Log, Now: now,
+	return watch.New(watch.Config{Redis: rdb, Alerts: al, Keys: ks, Log: scratchLog, Now: now,
 		Window: watchWindow, RepeatInterval: time.Hour, Interval: watch.DefaultInterval})
 }
 

@@ -44,7 +44,7 @@ func scratchRefresher(r *run, sp *scratchPolicy, key *policy.PrivateKey, src ref
 		return nil, err
 	}
 	return refresh.New(refresh.Config{
-		Store: st, Alerts: al, Source: src, Log: r.Log, Now: r.Now,
+		Store: st, Alerts: al, Source: src, Log: scratchLog, Now: r.Now,
 		Key:      func() (*policy.PrivateKey, error) { return key, nil },
 		Validity: refresh.DefaultValidity, Interval: refresh.DefaultInterval,
 		ExpiryAlarm: refresh.DefaultExpiryAlarm, RepeatInterval: refresh.DefaultRepeatInterval, Actor: "quantum-proof",

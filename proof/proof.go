@@ -296,6 +296,12 @@ func DeleteScratch(ctx context.Context, rdb redis.UniversalClient, ks keys.Space
 	}
 }
 
+// scratchLog is the logger of the refresh and watch runs in scratch
+// namespaces: silent, since their deliberate refusals and alerts would read
+// as production's [POLICY-REFRESH] and [EXIT-OWNER-WATCH] lines in the
+// journal. Their outcomes are the tests' evidence instead.
+var scratchLog = slog.New(slog.DiscardHandler)
+
 // unreachableRedis returns a client whose every dial fails: what a reader
 // sees when Redis is down, without touching the real server.
 func unreachableRedis() *redis.Client {

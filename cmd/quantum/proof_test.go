@@ -169,6 +169,11 @@ func TestProofsOnLiveDeployment(t *testing.T) {
 	r := pd.run("proof", "all")
 	r.want(t, 0, " 0 failed, ")
 	t.Logf("quantum proof all:\n%s", r.stdout)
+	for _, tag := range []string{"[POLICY-REFRESH]", "[EXIT-OWNER-WATCH]"} {
+		if strings.Contains(r.stderr, tag) {
+			t.Errorf("the proofs' scratch runs logged %s lines that read as production's:\n%s", tag, r.stderr)
+		}
+	}
 	first := proofVerdicts(t, r.stdout)
 	for test, v := range first {
 		if v == "SKIP" && !strings.HasSuffix(test, "-timer-active") {
