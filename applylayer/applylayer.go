@@ -708,8 +708,12 @@ func (s *Service) finish(_ context.Context, entryID string, fields map[string]st
 	k := s.cfg.Keys
 	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen}
 	args = append(args, s.resultFields(entryID, fields, p, out)...)
+	ks := []string{k.Key("apply:done:" + entryID), k.ApplyResult(), k.ApplyPlan()}
+	if recKey != "" {
+		ks = append(ks, recKey)
+	}
 	s.pending = append(s.pending, finishing{
-		keys: []string{k.Key("apply:done:" + entryID), k.ApplyResult(), k.ApplyPlan(), recKey},
+		keys: ks,
 		args: args, entryID: entryID, fields: fields, p: p, out: out,
 	})
 	return nil
