@@ -55,7 +55,15 @@ func exitOwnerGate() *Proof {
 				}
 				return expectDenied(s.c["non-owner-opposite-side"], "DENY_NOT_EXIT_OWNER", s.awaitErr)
 			}},
-		deny("forged-owner", "a reduceOnly canary naming the exit owner as source but signed with another source's key is DENIED AUTH_INVALID", "AUTH_INVALID"),
+		{Name: "forged-owner", Doc: "a reduceOnly canary naming the exit owner as source but signed with another source's key is DENIED AUTH_INVALID",
+			Run: func(ctx context.Context, r *run) (Status, string) {
+				s := r.state["gate"].(*gateState)
+				c := s.c["forged-owner"]
+				if c != nil && c.result != nil && c.result["reason"] == "AUTH_UNKNOWN_SOURCE" {
+					return Fail, fmt.Sprintf("plan %s DENIED AUTH_UNKNOWN_SOURCE: the apply layer's keyring does not list the exit owner %s, so its own exits are denied too", c.fields[plan.FieldPlanID], r.ExitOwner)
+				}
+				return expectDenied(c, "AUTH_INVALID", s.awaitErr)
+			}},
 		deny("unsigned-owner", "an unsigned reduceOnly canary naming the exit owner is DENIED AUTH_MISSING", "AUTH_MISSING"),
 		deny("unknown-source", "a canary from a source the keyring does not list is DENIED AUTH_UNKNOWN_SOURCE", "AUTH_UNKNOWN_SOURCE"),
 		deny("stale-timestamp", "a canary stamped an hour ago is DENIED PLAN_EXPIRED", "PLAN_EXPIRED"),
