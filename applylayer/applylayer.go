@@ -95,11 +95,11 @@ type Service struct {
 	venue    exchange.Venue
 	cfg      Config
 	pol      policyCache
-	levSet   map[string]int     // leverage last set per symbol, by this process
-	lastLoop atomic.Int64       // unix nanos of the last loop iteration (health, watchdog)
-	polCode  atomic.Value       // reason.Code of the cached policy, "" when valid (for /healthz)
-	pending  []finishing        // results of the batch in hand, written by flush
-	batchPos map[string]float64 // positions read for the batch in hand (readPositions)
+	levSet   map[string]leverageSet // leverage last set per symbol, by this process
+	lastLoop atomic.Int64           // unix nanos of the last loop iteration (health, watchdog)
+	polCode  atomic.Value           // reason.Code of the cached policy, "" when valid (for /healthz)
+	pending  []finishing            // results of the batch in hand, written by flush
+	batchPos map[string]float64     // positions read for the batch in hand (readPositions)
 }
 
 // New returns a Service. store reads the policy; venue executes.
@@ -145,7 +145,7 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]int{}, batchPos: map[string]float64{}}, nil
+	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]leverageSet{}, batchPos: map[string]float64{}}, nil
 }
 
 // SetMetrics attaches metrics; call it before Run.
@@ -571,11 +571,13 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 		if p.Leverage > 0 {
 			lev = p.Leverage
 		}
-		if s.levSet[p.Symbol] != lev {
+		// Set again when it differs or a minute has passed: someone may
+		// have changed it at the venue by hand.
+		if set := s.levSet[p.Symbol]; set.lev != lev || time.Since(set.at) > leverageRecheck {
 			if err := s.venue.SetLeverage(ctx, p.Symbol, lev); err != nil {
 				return venueFailure(err, "set leverage"), nil
 			}
-			s.levSet[p.Symbol] = lev
+			s.levSet[p.Symbol] = leverageSet{lev: lev, at: time.Now()}
 		}
 	}
 	// The open execution record (reserveScript) already says that the venue
@@ -603,6 +605,16 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 	s.filled(p, o)
 	return executedOutcome(o), nil
 }
+
+// leverageSet is the leverage this process last set for a symbol, and when.
+type leverageSet struct {
+	lev int
+	at  time.Time
+}
+
+// leverageRecheck bounds how long a leverage set at the venue is trusted
+// before an entry sets it again.
+const leverageRecheck = time.Minute
 
 // positionsReader is what a venue may offer to read several positions in
 // one round trip (the paper venue does).
