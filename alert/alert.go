@@ -29,8 +29,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 
@@ -201,12 +202,7 @@ func (p *Publisher) run(ctx context.Context, mode string, a Alert, repeat time.D
 	}
 	argv := []any{mode, now.Unix(), int64(repeat / time.Second), fp, p.opt.MaxLen, count,
 		a.Type, a.Severity, FormatWindow(a.Window)}
-	names := make([]string, 0, len(a.Details))
-	for k := range a.Details {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(a.Details)) {
 		argv = append(argv, k, a.Details[k])
 	}
 	res, err := notifyScript.Run(ctx, p.rdb, []string{p.opt.Keys.AlertIncident(fp), p.opt.Keys.Alerts()}, argv...).StringSlice()
@@ -257,12 +253,7 @@ func Fingerprint(alertType string, labels map[string]string) string {
 	h := sha256.New()
 	record := func(s string) { fmt.Fprintf(h, "%d:%s\n", len(s), s) }
 	record(alertType)
-	names := make([]string, 0, len(labels))
-	for k := range labels {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		record(k)
 		record(labels[k])
 	}

@@ -6,8 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/quantumtrader/quantum/policy"
@@ -63,12 +64,7 @@ func (k *Keyring) Verify(source string, fields map[string]string, sigHex string)
 
 // Sources lists the keyring's sources, sorted.
 func (k *Keyring) Sources() []string {
-	out := make([]string, 0, len(k.secrets))
-	for s := range k.secrets {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(k.secrets))
 }
 
 // ParseKeyring reads keyring lines: "SOURCE SECRET", SECRET being at least

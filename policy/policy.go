@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 )
 
@@ -224,14 +223,4 @@ func parseErr(field, want string, err error) error {
 		return fmt.Errorf("field %s: want %s: %w", field, want, err)
 	}
 	return fmt.Errorf("field %s: want %s", field, want)
-}
-
-// sortedKeys returns m's keys in byte order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

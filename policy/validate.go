@@ -3,8 +3,10 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -43,7 +45,7 @@ func Validate(p *Policy) error {
 			bad("universe symbol %s has no entry in leverage_by_symbol", s)
 		}
 	}
-	for _, s := range sortedKeys(p.LeverageBySymbol) {
+	for _, s := range slices.Sorted(maps.Keys(p.LeverageBySymbol)) {
 		l := p.LeverageBySymbol[s]
 		if !ValidSymbol(s) {
 			bad("leverage_by_symbol key %q is not a symbol", s)
@@ -53,7 +55,7 @@ func Validate(p *Policy) error {
 		}
 	}
 	checkParams := func(field string, m map[string]float64) {
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			if strings.TrimSpace(k) == "" {
 				bad("%s has an empty name", field)
 			}
@@ -64,7 +66,7 @@ func Validate(p *Policy) error {
 	}
 	checkParams(FieldHarvestParams, p.HarvestParams)
 	checkParams(FieldKillParams, p.KillParams)
-	for _, s := range sortedKeys(p.MaxNotionalUSDTBySymbol) {
+	for _, s := range slices.Sorted(maps.Keys(p.MaxNotionalUSDTBySymbol)) {
 		v := p.MaxNotionalUSDTBySymbol[s]
 		if !ValidSymbol(s) {
 			bad("max_notional_usdt_by_symbol key %q is not a symbol", s)

@@ -2,7 +2,6 @@ package policystore
 
 import (
 	"context"
-	"sort"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -102,13 +101,4 @@ func (s *Store) AppendAudit(ctx context.Context, e AuditEntry) (string, error) {
 		return "", redisErr(err)
 	}
 	return id, nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

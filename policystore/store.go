@@ -15,6 +15,8 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -215,7 +217,7 @@ func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*
 
 func flatten(m map[string]string) []any {
 	out := make([]any, 0, 2*len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, k, m[k])
 	}
 	return out

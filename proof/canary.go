@@ -3,6 +3,8 @@ package proof
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,7 @@ func (r *run) send(ctx context.Context, f map[string]string) (*canary, error) {
 		return nil, fmt.Errorf("proof: refusing to send plan %s without canary=true", f[plan.FieldPlanID])
 	}
 	vals := make([]any, 0, 2*len(f))
-	for _, k := range sortedKeys(f) {
+	for _, k := range slices.Sorted(maps.Keys(f)) {
 		vals = append(vals, k, f[k])
 	}
 	c := &canary{fields: f, sent: time.Now()}

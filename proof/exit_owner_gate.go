@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -139,7 +141,7 @@ func gateSetup(ctx context.Context, r *run) error {
 		plans["non-owner-opposite-side"] = sign(r.canaryFields("opposite", s.symbol, opposite, false))
 	}
 	var sent []*canary
-	for _, name := range sortedKeys(plans) {
+	for _, name := range slices.Sorted(maps.Keys(plans)) {
 		c, err := r.send(ctx, plans[name])
 		if err != nil {
 			return err

@@ -3,6 +3,8 @@ package proof
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,7 +173,7 @@ func exitOwnerWatch() *Proof {
 				v := s.alertsAfterFirst[0].Values
 				want := map[string]string{"alert_type": "EXIT_OWNER_VIOLATION", "status": "firing", "deny_count": "2", "window": "5min",
 					"sources": "proof_rogue", "symbols": "BTCUSDT", "first_plan_id": s.edge, "last_plan_id": s.inside}
-				for _, k := range sortedKeys(want) {
+				for _, k := range slices.Sorted(maps.Keys(want)) {
 					if fmt.Sprint(v[k]) != want[k] {
 						return Fail, fmt.Sprintf("alert field %s=%q, want %q", k, v[k], want[k])
 					}

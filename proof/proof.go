@@ -29,7 +29,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sort"
 	"strings"
 	"time"
 
@@ -314,13 +313,4 @@ func unreachableRedis() *redis.Client {
 // planID returns a plan id unique to this run and test.
 func (r *run) planID(test string) string {
 	return fmt.Sprintf("proof-%s-%s-%s", r.id, test, newID()[:4])
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

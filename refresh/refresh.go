@@ -36,7 +36,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -209,12 +210,7 @@ func (r *Refresher) checkCap(p *policy.Policy) error {
 		return nil
 	}
 	var over []string
-	syms := make([]string, 0, len(p.LeverageBySymbol))
-	for s := range p.LeverageBySymbol {
-		syms = append(syms, s)
-	}
-	sort.Strings(syms)
-	for _, s := range syms {
+	for _, s := range slices.Sorted(maps.Keys(p.LeverageBySymbol)) {
 		if l := p.LeverageBySymbol[s]; l > r.cfg.MaxLeverage {
 			over = append(over, fmt.Sprintf("%s=%d", s, l))
 		}

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 		last = msgs[0].ID
 	}
 	values := make([]any, 0, 2*len(fields))
-	for _, name := range sortedNames(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		values = append(values, name, fields[name])
 	}
 	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.ApplyPlan(), Values: values}).Result()
@@ -161,7 +162,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 		writeJSON(c.env.stdout, res)
 	} else {
 		tw := table(c.env.stdout)
-		for _, name := range sortedNames(res) {
+		for _, name := range slices.Sorted(maps.Keys(res)) {
 			fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
 		}
 		tw.Flush()
@@ -208,13 +209,4 @@ func waitResult(ctx context.Context, rdb *redis.Client, stream, after, planID st
 func deadlineOf(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
-}
-
-func sortedNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
