@@ -65,6 +65,22 @@ func ValidClientOrderID(s string) bool {
 	return true
 }
 
+// ValidSymbol reports whether s has the shape of a futures symbol,
+// ^[A-Z0-9]{2,20}$. It is the one symbol check of the project (the policy,
+// the plan parser and the paper venue use it), written without regexp since
+// it runs for every plan.
+func ValidSymbol(s string) bool {
+	if len(s) < 2 || len(s) > 20 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // Status of an order at the venue.
 type Status string
 

@@ -76,10 +76,9 @@ type Plan struct {
 //
 //	plan_id ^[A-Za-z0-9._:/-]{1,128}$
 //	source  ^[A-Za-z0-9._-]{1,64}$
-//	symbol  ^[A-Z0-9]{2,20}$
+//	symbol  ^[A-Z0-9]{2,20}$ (exchange.ValidSymbol)
 //	decimal ^[0-9]{1,20}(\.[0-9]{1,18})?$ (no sign, exponent or space)
-func validID(s string) bool     { return shape(s, 1, 128, "._:/-", true) }
-func validSymbol(s string) bool { return shape(s, 2, 20, "", false) }
+func validID(s string) bool { return shape(s, 1, 128, "._:/-", true) }
 
 // ValidSource reports whether s can name a producing service.
 func ValidSource(s string) bool { return shape(s, 1, 64, "._-", true) }
@@ -164,7 +163,7 @@ func Parse(f map[string]string) (*Plan, error) {
 	if p.Decision != Execute {
 		return p, nil
 	}
-	if !validSymbol(p.Symbol) {
+	if !exchange.ValidSymbol(p.Symbol) {
 		return nil, invalid(FieldSymbol, "want ^[A-Z0-9]{2,20}$, got %q", clip(p.Symbol))
 	}
 	switch s := exchange.Side(upper(raw[iSide])); s {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
 
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -17,10 +17,8 @@ import (
 // ceiling).
 const MaxLeverage = 125
 
-var symbolRE = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
-
 // ValidSymbol reports whether s has the shape of a futures symbol.
-func ValidSymbol(s string) bool { return symbolRE.MatchString(s) }
+func ValidSymbol(s string) bool { return exchange.ValidSymbol(s) }
 
 // Validate checks the content rules of a policy and returns a POLICY_INVALID
 // error listing every rule broken, or nil. The same function runs before a

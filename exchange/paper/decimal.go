@@ -101,19 +101,6 @@ func formatE8(n int64) string {
 	return sign + strconv.FormatInt(whole, 10) + "." + f
 }
 
-// validSymbol reports whether s matches ^[A-Z0-9]{2,20}$.
-func validSymbol(s string) bool {
-	if len(s) < 2 || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // validClientOrderID reports whether s matches Binance's
 // ^[\.A-Z\:/a-z0-9_-]{1,36}$.
 func validClientOrderID(s string) bool { return exchange.ValidClientOrderID(s) }
@@ -138,7 +125,7 @@ func ParsePrice(s string) (symbol, price string, err error) {
 // canonicalPrice checks a symbol and its mark price and returns the price's
 // canonical text.
 func canonicalPrice(symbol, price string) (string, error) {
-	if !validSymbol(symbol) {
+	if !exchange.ValidSymbol(symbol) {
 		return "", fmt.Errorf("paper price: symbol %q: want 2-20 of A-Z and 0-9", symbol)
 	}
 	n, err := parseE8(price)

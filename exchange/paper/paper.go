@@ -287,7 +287,7 @@ func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]f
 	pipe := v.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(symbols))
 	for i, sym := range symbols {
-		if !validSymbol(sym) {
+		if !exchange.ValidSymbol(sym) {
 			return nil, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", sym)
 		}
 		cmds[i] = pipe.HGet(ctx, v.positionKey(sym), "amount")
@@ -315,7 +315,7 @@ func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]f
 }
 
 func (v *Venue) Position(ctx context.Context, symbol string) (float64, error) {
-	if !validSymbol(symbol) {
+	if !exchange.ValidSymbol(symbol) {
 		return 0, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", symbol)
 	}
 	s, err := v.rdb.HGet(ctx, v.positionKey(symbol), "amount").Result()
