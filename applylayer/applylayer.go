@@ -27,8 +27,6 @@ package applylayer
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -43,6 +41,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -150,13 +149,6 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 
 // SetMetrics attaches metrics; call it before Run.
 func (s *Service) SetMetrics(m *Metrics) { s.cfg.Metrics = m }
-
-// ClientOrderID derives the venue's client order id from a plan id: "qt-"
-// and 32 hex digits of its SHA-256, within Binance's ^[\.A-Z\:/a-z0-9_-]{1,36}$.
-func ClientOrderID(planID string) string {
-	sum := sha256.Sum256([]byte(planID))
-	return "qt-" + hex.EncodeToString(sum[:16])
-}
 
 // policyCache holds the last verified policy and the fields it came from.
 type policyCache struct {
@@ -419,7 +411,7 @@ func (s *Service) prepare(m redis.XMessage) *item {
 		}
 	}
 	it.recKey = s.cfg.Keys.Key("apply:plan:" + p.ID)
-	it.coid = ClientOrderID(p.ID)
+	it.coid = market.ClientOrderID(p.ID)
 	return it
 }
 
@@ -674,7 +666,7 @@ func (s *Service) filled(p *plan.Plan, o exchange.OrderState) {
 		delete(s.batchPos, p.Symbol)
 		return
 	}
-	if p.Side == exchange.Sell {
+	if p.Side == market.Sell {
 		q = -q
 	}
 	s.batchPos[p.Symbol] = pos + q
@@ -791,7 +783,7 @@ func (s *Service) resultFields(entryID string, fields map[string]string, p *plan
 	executed := out.decision == DecisionExecuted
 	coid := ""
 	if p != nil && (executed || out.decision == DecisionFailed) {
-		coid = ClientOrderID(p.ID)
+		coid = market.ClientOrderID(p.ID)
 	}
 	filled, avg := out.order.FilledQty, out.order.AvgPrice
 	if !executed {

@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 )
 
 // MinSecretBytes is the shortest secret a keyring accepts.
@@ -107,7 +107,7 @@ func ParseKeyring(data []byte) (*Keyring, error) {
 // LoadKeyring reads a keyring file after checking that only its owner can
 // read it.
 func LoadKeyring(path string) (*Keyring, error) {
-	if err := policy.CheckSecretFile(path); err != nil {
+	if err := secretfile.Check(path); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(path)

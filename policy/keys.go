@@ -14,7 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
+
+	"github.com/quantumtrader/quantum/internal/secretfile"
 )
 
 // Key files are PEM: the private key as PKCS#8 ("PRIVATE KEY"), public keys
@@ -101,26 +102,10 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 	return nil
 }
 
-// CheckSecretFile refuses a file that holds a secret when its group or others
-// may read or write it: the error says the chmod that fixes it.
-func CheckSecretFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("secret file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("secret file %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("secret file %s has mode %04o: group and others must have no access (chmod 600 %s)", path, perm, path)
-	}
-	return nil
-}
-
 // LoadPrivateKey reads a PEM PKCS#8 Ed25519 key from path after checking
 // that only its owner can read it.
 func LoadPrivateKey(path string) (*PrivateKey, error) {
-	if err := CheckSecretFile(path); err != nil {
+	if err := secretfile.Check(path); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(path)
@@ -173,18 +158,6 @@ func (r *Keyring) Lookup(id string) (ed25519.PublicKey, bool) {
 	}
 	k, ok := r.keys[id]
 	return k, ok
-}
-
-// SplitPaths splits a list of key files given as "a.pub,b.pub" (the form of
-// the QUANTUM_POLICY_PUBKEY variable), dropping empty items.
-func SplitPaths(list string) []string {
-	var out []string
-	for _, p := range strings.Split(list, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // LoadKeyring reads every PEM "PUBLIC KEY" block of every file. A file that

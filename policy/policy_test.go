@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policy/policytest"
 	"github.com/quantumtrader/quantum/reason"
@@ -277,7 +278,7 @@ func TestKeyringRotation(t *testing.T) {
 	if err := os.WriteFile(both, append(a, b...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, paths := range [][]string{policy.SplitPaths(oldPub + ", " + newPub), {both}} {
+	for _, paths := range [][]string{secretfile.SplitList(oldPub + ", " + newPub), {both}} {
 		ring, err := policy.LoadKeyring(paths...)
 		if err != nil {
 			t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -77,7 +78,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
-	for _, p := range policy.SplitPaths(getenv("QUANTUM_PAPER_PRICES")) {
+	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
 		a.prices = append(a.prices, p)
 	}
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
@@ -111,7 +112,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	} else if !authOff {
 		return nil, errors.New("--keyring FILE (or QUANTUM_KEYRING) is required unless --auth off")
 	}
-	paths := policy.SplitPaths(a.pubkeys)
+	paths := secretfile.SplitList(a.pubkeys)
 	if len(paths) == 0 {
 		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
 	}
@@ -123,7 +124,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
 	}
 	breakGlass := map[string]bool{}
-	for _, s := range policy.SplitPaths(a.breakGlass) {
+	for _, s := range secretfile.SplitList(a.breakGlass) {
 		if keyring != nil {
 			if _, ok := keyring.Secret(s); !ok {
 				return nil, fmt.Errorf("--break-glass source %s has no key in the keyring", s)

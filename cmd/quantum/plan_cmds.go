@@ -15,8 +15,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
-	"github.com/quantumtrader/quantum/policy"
 )
 
 func init() {
@@ -60,7 +60,7 @@ func runPlanKeygen(ctx context.Context, c *invocation) int {
 // loadKeyLine reads a file holding one keyring line (permissions checked)
 // and returns its source and secret.
 func loadKeyLine(path string) (string, []byte, error) {
-	if err := policy.CheckSecretFile(path); err != nil {
+	if err := secretfile.Check(path); err != nil {
 		return "", nil, err
 	}
 	data, err := os.ReadFile(path)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -101,7 +102,7 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	if keyErr == nil {
 		ring = policy.NewKeyring(key.Public())
 	}
-	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
+	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		if ring, err = policy.LoadKeyring(paths...); err != nil {
 			ring, keyErr = policy.NewKeyring(), fmt.Errorf("trusted public keys: %w", err)
 		}

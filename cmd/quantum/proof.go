@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/proof"
 	"github.com/quantumtrader/quantum/refresh"
@@ -129,7 +130,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 	defer rdb.Close()
 	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout,
 		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
-	if paths := policy.SplitPaths(*pubkeys); len(paths) == 0 {
+	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
 		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
 	} else if cfg.PolicyKeys, err = policy.LoadKeyring(paths...); err != nil {
 		cfg.PolicyKeys, cfg.PolicyKeysErr = nil, err

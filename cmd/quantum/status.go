@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/status"
 )
@@ -70,7 +71,7 @@ func runStatus(ctx context.Context, c *invocation) int {
 		return exitStatusUnknown
 	}
 	var ring *policy.Keyring
-	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
+	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		var err error
 		if ring, err = policy.LoadKeyring(paths...); err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
