@@ -79,7 +79,7 @@ type Config struct {
 	RecordTTL    time.Duration // how long execution records and done markers live
 	ResultMaxLen int64
 	Freshness    time.Duration
-	Keyring      *plan.Keyring
+	Keyring      *plan.Secrets
 	AuthOff      bool // accept unsigned plans: only to migrate producers; loud everywhere
 	Gate         gate.Config
 	Now          func() time.Time

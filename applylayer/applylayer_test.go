@@ -55,7 +55,7 @@ func newWorld(t *testing.T, rdb *redis.Client, ks keys.Space) *world {
 	t.Helper()
 	w := &world{t: t, rdb: rdb, ks: ks, key: policytest.Key(t), logs: &testkit.Buffer{}}
 	var err error
-	w.store, err = policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(w.key.Public()), Now: time.Now})
+	w.store, err = policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(w.key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func newWorld(t *testing.T, rdb *redis.Client, ks keys.Space) *world {
 	w.publish(func(p *policy.Policy) {})
 	w.cfg = applylayer.Config{
 		Keys: ks, Consumer: "c1", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
-		Keyring: plan.NewKeyring(secrets),
+		Keyring: plan.NewSecrets(secrets),
 		Gate:    gate.Config{ExitOwner: gate.DefaultExitOwner, BreakGlass: map[string]bool{"emergency_stop": true}},
 		Now:     time.Now, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
 	}

@@ -155,7 +155,7 @@ func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) erro
 	if err != nil {
 		return err
 	}
-	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) erro
 	}
 	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
 		Keys: ks, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64,
-		Keyring: plan.NewKeyring(benchSecrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Keyring: plan.NewSecrets(benchSecrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
 		Now: time.Now,
 	})
 	if err != nil {

@@ -66,7 +66,7 @@ func deny(code reason.Code, format string, args ...any) Decision {
 
 // Authenticate checks that the plan's sig is the HMAC of its fields with
 // its source's own secret.
-func Authenticate(p *plan.Plan, ring *plan.Keyring) Decision {
+func Authenticate(p *plan.Plan, ring *plan.Secrets) Decision {
 	if p.Sig == "" {
 		return deny(reason.AuthMissing, "plan %s from %s has no sig", p.ID, p.Source)
 	}

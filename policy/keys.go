@@ -127,16 +127,16 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 	return NewPrivateKey(ek), nil
 }
 
-// Keyring is the set of trusted policy public keys, by key_id. Holding
+// TrustedKeys is the set of trusted policy public keys, by key_id. Holding
 // several keys lets an operator rotate: trust the new key everywhere, switch
 // the signer, then drop the old key.
-type Keyring struct {
+type TrustedKeys struct {
 	keys map[string]ed25519.PublicKey
 }
 
-// NewKeyring trusts the given keys.
-func NewKeyring(pubs ...ed25519.PublicKey) *Keyring {
-	r := &Keyring{keys: make(map[string]ed25519.PublicKey, len(pubs))}
+// NewTrustedKeys trusts the given keys.
+func NewTrustedKeys(pubs ...ed25519.PublicKey) *TrustedKeys {
+	r := &TrustedKeys{keys: make(map[string]ed25519.PublicKey, len(pubs))}
 	for _, p := range pubs {
 		r.keys[KeyIDOf(p)] = p
 	}
@@ -144,7 +144,7 @@ func NewKeyring(pubs ...ed25519.PublicKey) *Keyring {
 }
 
 // IDs returns the trusted key ids, sorted.
-func (r *Keyring) IDs() []string {
+func (r *TrustedKeys) IDs() []string {
 	if r == nil {
 		return nil
 	}
@@ -152,7 +152,7 @@ func (r *Keyring) IDs() []string {
 }
 
 // Lookup returns the key with id.
-func (r *Keyring) Lookup(id string) (ed25519.PublicKey, bool) {
+func (r *TrustedKeys) Lookup(id string) (ed25519.PublicKey, bool) {
 	if r == nil {
 		return nil, false
 	}
@@ -160,11 +160,11 @@ func (r *Keyring) Lookup(id string) (ed25519.PublicKey, bool) {
 	return k, ok
 }
 
-// LoadKeyring reads every PEM "PUBLIC KEY" block of every file. A file that
+// LoadTrustedKeys reads every PEM "PUBLIC KEY" block of every file. A file that
 // others may write is refused: whoever can replace a trusted key can sign
 // policies. It is an error to end up with no key.
-func LoadKeyring(paths ...string) (*Keyring, error) {
-	r := &Keyring{keys: map[string]ed25519.PublicKey{}}
+func LoadTrustedKeys(paths ...string) (*TrustedKeys, error) {
+	r := &TrustedKeys{keys: map[string]ed25519.PublicKey{}}
 	for _, path := range paths {
 		st, err := os.Stat(path)
 		if err != nil {

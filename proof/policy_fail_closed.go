@@ -19,7 +19,7 @@ import (
 type scratchPolicy struct {
 	ks     keys.Space
 	key    *policy.PrivateKey
-	ring   *policy.Keyring
+	ring   *policy.TrustedKeys
 	fields map[string]string // the stored hash
 }
 
@@ -41,7 +41,7 @@ func newScratchPolicy(ctx context.Context, r *run) (*scratchPolicy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scratch key: %w", err)
 	}
-	sp := &scratchPolicy{ks: r.newScratch(), key: key, ring: policy.NewKeyring(key.Public())}
+	sp := &scratchPolicy{ks: r.newScratch(), key: key, ring: policy.NewTrustedKeys(key.Public())}
 	st, err := sp.store(r)
 	if err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func refreshSetup(ctx context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	s := &refreshState{sp: &scratchPolicy{ks: r.newScratch(), key: key, ring: policy.NewKeyring(key.Public())}}
+	s := &refreshState{sp: &scratchPolicy{ks: r.newScratch(), key: key, ring: policy.NewTrustedKeys(key.Public())}}
 	r.state["refresh"] = s
 	good := refresh.SourceFunc(func(context.Context) (*policy.Content, error) { return scratchContent(), nil })
 	rf, err := scratchRefresher(r, s.sp, key, good)

@@ -83,7 +83,7 @@ type Config struct {
 
 	// PolicyKeys are the trusted policy keys (QUANTUM_POLICY_PUBKEY); when
 	// nil, PolicyKeysErr says why and the tests that need them fail.
-	PolicyKeys    *policy.Keyring
+	PolicyKeys    *policy.TrustedKeys
 	PolicyKeysErr error
 	// ProofSource and ProofSecret are the keyring line of
 	// QUANTUM_PROOF_KEY_FILE, which signs canary plans; when empty,

@@ -48,7 +48,7 @@ var DefaultWatchJobs = []string{"exit-owner-watch", "exit-owner-follow"}
 // Options configures Collect. Keys and Now are required.
 type Options struct {
 	Keys          keys.Space
-	Keyring       *policy.Keyring // trusted policy keys; nil: the signature is not checked
+	Keyring       *policy.TrustedKeys // trusted policy keys; nil: the signature is not checked
 	Now           func() time.Time
 	Window        time.Duration // results counted over this window (DefaultWindow)
 	AlertLookback time.Duration // alerts read back this far (DefaultAlertLookback)

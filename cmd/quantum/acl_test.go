@@ -119,7 +119,7 @@ func TestACLUsers(t *testing.T) {
 	wantNoPerm(t, "apply layer HSET policy", apply.HSet(ctx, ks.PolicyCurrent(), "trading_state", "HALTED").Err())
 	wantNoPerm(t, "apply layer XADD policy.update", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.PolicyUpdate(), Values: []any{"a", "b"}}).Err())
 	wantNoPerm(t, "apply layer XADD alert", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"a", "b"}}).Err())
-	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

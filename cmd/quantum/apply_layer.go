@@ -103,10 +103,10 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	default:
 		return nil, fmt.Errorf("--auth %q: want required or off", a.auth)
 	}
-	var keyring *plan.Keyring
+	var keyring *plan.Secrets
 	if a.keyring != "" {
 		var err error
-		if keyring, err = plan.LoadKeyring(a.keyring); err != nil {
+		if keyring, err = plan.LoadSecrets(a.keyring); err != nil {
 			return nil, err
 		}
 	} else if !authOff {
@@ -116,7 +116,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if len(paths) == 0 {
 		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
 	}
-	ring, err := policy.LoadKeyring(paths...)
+	ring, err := policy.LoadTrustedKeys(paths...)
 	if err != nil {
 		return nil, err
 	}

@@ -135,7 +135,7 @@ func runDev(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	now := c.env.clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: now})
+	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: now})
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -217,7 +217,7 @@ Ctrl-C stops. Live policy verdict, as the apply layer would see it:
 		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent(),
 		cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
 
-	sum := &devSummary{rdb: rdb, store: store, venue: venue, ring: policy.NewKeyring(key.Public()), now: now, started: now()}
+	sum := &devSummary{rdb: rdb, store: store, venue: venue, ring: policy.NewTrustedKeys(key.Public()), now: now, started: now()}
 	last := ""
 	tick := time.NewTicker(*every)
 	defer tick.Stop()

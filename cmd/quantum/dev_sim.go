@@ -66,7 +66,7 @@ func devSecrets(dir string) (map[string][]byte, error) {
 func startDevApplyLayer(ctx context.Context, rdb *redis.Client, store *policystore.Store, venue *paper.Venue, secrets map[string][]byte, log *slog.Logger, now func() time.Time) (stop func(), err error) {
 	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
 		Keys: store.Keys(), Consumer: "dev", Block: 200 * time.Millisecond,
-		Keyring: plan.NewKeyring(secrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Keyring: plan.NewSecrets(secrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
 		Now: now, Log: log,
 	})
 	if err != nil {
@@ -186,7 +186,7 @@ type devSummary struct {
 	rdb     *redis.Client
 	store   *policystore.Store
 	venue   *paper.Venue
-	ring    *policy.Keyring
+	ring    *policy.TrustedKeys
 	now     func() time.Time
 	started time.Time
 }

@@ -67,7 +67,7 @@ func loadKeyLine(path string) (string, []byte, error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("key file: %w", err)
 	}
-	ring, err := plan.ParseKeyring(data)
+	ring, err := plan.ParseSecrets(data)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", path, err)
 	}

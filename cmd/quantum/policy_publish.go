@@ -53,9 +53,9 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	ring := policy.NewKeyring(key.Public())
+	ring := policy.NewTrustedKeys(key.Public())
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadKeyring(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
 			return c.errorf("%v", err)
 		}
 	}

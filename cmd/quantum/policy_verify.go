@@ -114,7 +114,7 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 	if len(paths) == 0 {
 		return nil, reason.Errorf(reason.PolicySignatureInvalid, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
 	}
-	ring, err := policy.LoadKeyring(paths...)
+	ring, err := policy.LoadTrustedKeys(paths...)
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
 	}

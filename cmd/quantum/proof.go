@@ -132,7 +132,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
 	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
 		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
-	} else if cfg.PolicyKeys, err = policy.LoadKeyring(paths...); err != nil {
+	} else if cfg.PolicyKeys, err = policy.LoadTrustedKeys(paths...); err != nil {
 		cfg.PolicyKeys, cfg.PolicyKeysErr = nil, err
 	}
 	if *proofKey == "" {

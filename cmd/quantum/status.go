@@ -70,10 +70,10 @@ func runStatus(ctx context.Context, c *invocation) int {
 	if !ef.check(c.env.stderr) {
 		return exitStatusUnknown
 	}
-	var ring *policy.Keyring
+	var ring *policy.TrustedKeys
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		var err error
-		if ring, err = policy.LoadKeyring(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}

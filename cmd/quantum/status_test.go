@@ -36,7 +36,7 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := policystore.New(rd.Client, policystore.Options{Keys: rd.Keys, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(rd.Client, policystore.Options{Keys: rd.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

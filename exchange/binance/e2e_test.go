@@ -40,7 +40,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
 	key := policytest.Key(t)
-	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 	logs := &testkit.Buffer{}
 	svc, err := applylayer.New(env.Client, store, r.c, applylayer.Config{
 		Keys: env.Keys, Consumer: "e2e", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
-		Keyring: plan.NewKeyring(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Keyring: plan.NewSecrets(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
 		Now: time.Now, Log: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
