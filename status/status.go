@@ -33,7 +33,7 @@ const (
 	DefaultWindow        = time.Hour
 	DefaultAlertLookback = 24 * time.Hour
 	DefaultMinRemaining  = 30 * time.Minute
-	DefaultGroup         = "apply_layer" // applylayer.DefaultGroup
+	DefaultGroup         = keys.ApplyGroup
 	// DefaultStaleAfter is how old the watch heartbeat may be when it does
 	// not record its interval: the timer runs every 5 minutes.
 	DefaultStaleAfter = 15 * time.Minute
@@ -43,7 +43,7 @@ const (
 
 // DefaultWatchJobs are the heartbeat jobs of package watch (JobTimer,
 // JobFollow).
-var DefaultWatchJobs = []string{"exit-owner-watch", "exit-owner-follow"}
+var DefaultWatchJobs = []string{keys.JobWatchTimer, keys.JobWatchFollow}
 
 // Options configures Collect. Keys and Now are required.
 type Options struct {

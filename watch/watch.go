@@ -84,8 +84,8 @@ const (
 // Heartbeat job names (keys.Space.Heartbeat): one per way of running, so a
 // dead follower is not hidden by a live timer, or the reverse.
 const (
-	JobTimer  = "exit-owner-watch"
-	JobFollow = "exit-owner-follow"
+	JobTimer  = keys.JobWatchTimer
+	JobFollow = keys.JobWatchFollow
 )
 
 // Outcomes recorded in the heartbeat.
