@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,7 @@ import (
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 // Options configures a run.
@@ -104,7 +106,7 @@ func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error)
 	stopSvc()
 	rep.ThroughputPerS = float64(opt.Plans) / elapsed.Seconds()
 	rep.P50ms, rep.P99ms, rep.P999ms, rep.MaxMs = pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999), pct(lat, 1)
-	rep.Executed, rep.Denied = counts["EXECUTED"], counts["DENIED"]
+	rep.Executed, rep.Denied = counts[string(plan.Executed)], counts[string(plan.Denied)]
 	opt.Log.Info("apply layer measured", "throughput_per_s", rep.ThroughputPerS, "p99_ms", rep.P99ms)
 
 	// The ceiling, in the same run: closed loop at the same concurrency.
@@ -235,16 +237,15 @@ func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, m
 			}
 			for _, m := range res[0].Messages {
 				last = m.ID
-				id, _ := m.Values["plan_id"].(string)
-				i, err := strconv.Atoi(id[1:])
+				r := plan.ParseResult(m.Values)
+				i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
 				if err != nil || i < 0 || i >= n {
 					continue
 				}
 				sentMu.Lock()
 				lat[i] = now.Sub(sentAt[i])
 				sentMu.Unlock()
-				d, _ := m.Values["decision"].(string)
-				counts[d]++
+				counts[string(r.Decision)]++
 				close(waiters[i])
 				if got.Add(1) == int64(n) {
 					close(done)
@@ -259,7 +260,8 @@ func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, m
 		sentMu.Lock()
 		sentAt[i] = at
 		sentMu.Unlock()
-		return rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: f}).Err()
+		_, err := producer.Send(ctx, rdb, ks, f)
+		return err
 	}
 	start := time.Now()
 	errs := make(chan error, 1)

@@ -81,7 +81,7 @@ type Result struct {
 
 // Fields returns the entry's field/value pairs in SPEC order, ready for an
 // XADD. The legacy `error` field always repeats Reason.
-func (r *Result) Fields() []string {
+func (r Result) Fields() []string {
 	return []string{
 		ResultPlanID, r.PlanID, ResultSource, r.Source, ResultSymbol, r.Symbol,
 		ResultDecision, string(r.Decision), ResultExecuted, strconv.FormatBool(r.Executed),
@@ -126,14 +126,14 @@ func ParseResult(values map[string]any) Result {
 // DeniedFor reports whether the result is a denial with code, read from
 // either the reason field or the legacy error field (old writers set only
 // the latter).
-func (r *Result) DeniedFor(code reason.Code) bool { return r.Reason == code || r.Error == code }
+func (r Result) DeniedFor(code reason.Code) bool { return r.Reason == code || r.Error == code }
 
 // Passed reports whether the plan passed every gate: executed, or skipped
 // as a canary or a producer's SKIP/BLOCKED.
-func (r *Result) Passed() bool { return r.Decision == Executed || r.Decision == Skipped }
+func (r Result) Passed() bool { return r.Decision == Executed || r.Decision == Skipped }
 
 // Map returns the entry as a map of its fields, for printing.
-func (r *Result) Map() map[string]string {
+func (r Result) Map() map[string]string {
 	f := r.Fields()
 	m := make(map[string]string, len(f)/2)
 	for i := 0; i < len(f); i += 2 {

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -313,11 +314,10 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 		}
 		for _, m := range msgs {
 			res.Total++
-			d, _ := m.Values["decision"].(string)
-			res.ByDecision[cmpOrS(d, "?")]++
-			if d == "DENIED" {
-				why, _ := m.Values["reason"].(string)
-				res.Denials[cmpOrS(why, "?")]++
+			r := plan.ParseResult(m.Values)
+			res.ByDecision[cmpOrS(string(r.Decision), "?")]++
+			if r.Decision == plan.Denied {
+				res.Denials[cmpOrS(string(r.Reason), "?")]++
 			}
 		}
 		if len(msgs) < 1000 {

@@ -24,6 +24,7 @@ import (
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
+	"github.com/quantumtrader/quantum/producer"
 	"github.com/quantumtrader/quantum/status"
 )
 
@@ -167,11 +168,8 @@ func (s *simulator) step(ctx context.Context) error {
 	if signer != "" {
 		p = plan.SignFields(p, s.secrets[signer])
 	}
-	vals := make([]any, 0, 2*len(p))
-	for _, k := range slices.Sorted(maps.Keys(p)) {
-		vals = append(vals, k, p[k])
-	}
-	return s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.ks.ApplyPlan(), Values: vals}).Err()
+	_, err = producer.Send(ctx, s.rdb, s.ks, p)
+	return err
 }
 
 func abs(f float64) float64 {
