@@ -25,7 +25,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
@@ -173,22 +173,16 @@ func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) erro
 	if err != nil {
 		return err
 	}
-	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
-		Keys: ks, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64,
-		Keyring: plan.NewSecrets(benchSecrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
-		Now: time.Now,
+	svc, err := app.NewApplyLayer(app.ApplyLayerOptions{
+		Redis: rdb, Keys: ks, Venue: venue, Trusted: policy.NewTrustedKeys(key.Public()), Secrets: plan.NewSecrets(benchSecrets),
+		ExitOwner: gate.DefaultExitOwner, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64, Now: time.Now,
 	})
 	if err != nil {
 		return err
 	}
-	ready := make(chan struct{})
-	go svc.Run(ctx, func() { close(ready) })
-	select {
-	case <-ready:
-		return nil
-	case <-time.After(10 * time.Second):
-		return errors.New("bench: the apply layer did not start within 10s")
-	}
+	// The service runs until ctx, the whole bench run, is done.
+	_, err = app.Start(ctx, svc, 10*time.Second, nil)
+	return err
 }
 
 // benchPlan returns plan i, unsigned: mostly entries, every fourth a
