@@ -18,8 +18,8 @@ type canary struct {
 	entryID string            // its apply.plan entry
 	cursor  string            // the result stream's newest id before it was sent
 	sent    time.Time
-	result  map[string]string // nil until its result is read
-	after   time.Duration     // how long the result took
+	result  *plan.Result  // nil until its result is read
+	after   time.Duration // how long the result took
 }
 
 // canaryFields returns the fields of a canary plan from the proof's source:
@@ -68,7 +68,7 @@ func (r *run) await(ctx context.Context, cs ...*canary) error {
 	got, err := producer.Await(ctx, r.Redis, r.Keys, cursor, r.CanaryTimeout, ids...)
 	for _, c := range cs {
 		if res, ok := got[c.fields[plan.FieldPlanID]]; ok {
-			c.result = res.Map()
+			c.result = &res.Result
 			c.after = res.At.Sub(c.sent)
 		}
 	}
@@ -101,9 +101,9 @@ func expectDenied(c *canary, code string, awaitErr error) (Status, string) {
 	if c.result == nil {
 		return Fail, fmt.Sprintf("plan %s: %v", id, awaitErr)
 	}
-	d, rc := c.result["decision"], c.result["reason"]
-	if d == "DENIED" && rc == code {
-		return Pass, fmt.Sprintf("plan %s DENIED %s after %s (canary=%s)", id, rc, c.after.Round(time.Millisecond), c.result["canary"])
+	d, rc := c.result.Decision, c.result.Reason
+	if d == plan.Denied && string(rc) == code {
+		return Pass, fmt.Sprintf("plan %s DENIED %s after %s (canary=%t)", id, rc, c.after.Round(time.Millisecond), c.result.Canary)
 	}
 	return Fail, fmt.Sprintf("plan %s came back %s %s, want DENIED %s", id, d, rc, code)
 }

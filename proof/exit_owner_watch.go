@@ -47,7 +47,7 @@ func scratchWatcher(r *run, rdb watch.Redis, ks keys.Space, now func() time.Time
 // once with its clock moved past the window.
 func watchSetup(ctx context.Context, r *run) error {
 	s := &watchState{ks: r.newScratch()}
-	r.state["watch"] = s
+	r.state = s
 	now := r.Now()
 	s.inside, s.edge, s.outID, s.canaryID = r.planID("inside"), r.planID("edge"), r.planID("outside"), r.planID("canary")
 	add := func(at time.Time, planID, source, canary string) error {
@@ -93,7 +93,7 @@ func watchSetup(ctx context.Context, r *run) error {
 }
 
 func exitOwnerWatch() *Proof {
-	st := func(r *run) *watchState { return r.state["watch"].(*watchState) }
+	st := func(r *run) *watchState { return stateOf[watchState](r) }
 	firstOK := func(s *watchState) (Status, string, bool) {
 		if s.firstErr != nil {
 			return Fail, "the scratch watch run failed: " + s.firstErr.Error(), false
