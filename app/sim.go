@@ -17,6 +17,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/producer"
 	"github.com/redis/go-redis/v9"
@@ -106,30 +107,31 @@ func (s *simulator) step(ctx context.Context) error {
 	if pos != 0 {
 		closeQty = strconv.FormatFloat(abs(pos), 'f', -1, 64)
 	}
-	p := map[string]string{
-		"plan_id": fmt.Sprintf("dev-%d-%d", s.now().UnixNano(), s.n), "decision": "EXECUTE", "symbol": sym,
-		"type": "MARKET", "timestamp": strconv.FormatInt(s.now().Unix(), 10),
-	}
-	signer := ""
+	// source claimed, side, qty, reduceOnly, action, and the key that signs
+	// it ("" for none).
+	type shape struct{ source, side, qty, reduce, action, signer string }
+	var sh shape
 	switch s.n % 10 {
 	case 0, 2, 4, 7: // entries, on the position's side (or a new one)
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = SimEntry, side, devQty[sym], "false", "ENTRY_PROPOSED"
-		signer = SimEntry
+		sh = shape{SimEntry, side, devQty[sym], "false", "ENTRY_PROPOSED", SimEntry}
 	case 3, 8: // the exit owner closes the position
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED"
-		signer = gate.DefaultExitOwner
+		sh = shape{gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED", gate.DefaultExitOwner}
 	case 1: // rogue: a reduceOnly close under its own name
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = SimRogue, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED"
-		signer = SimRogue
+		sh = shape{SimRogue, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED", SimRogue}
 	case 5: // rogue: an opposite-side "entry" that closes the position
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = SimRogue, opposite, closeQty, "false", "ENTRY_PROPOSED"
-		signer = SimRogue
+		sh = shape{SimRogue, opposite, closeQty, "false", "ENTRY_PROPOSED", SimRogue}
 	case 6: // rogue: claims to be the exit owner, signs with its own key
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED"
-		signer = SimRogue
+		sh = shape{gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED", SimRogue}
 	case 9: // rogue: no signature at all
-		p["source"], p["side"], p["qty"], p["reduceOnly"], p["action"] = gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED"
+		sh = shape{gate.DefaultExitOwner, opposite, closeQty, "true", "FULL_CLOSE_PROPOSED", ""}
 	}
+	p := map[string]string{
+		plan.FieldPlanID: fmt.Sprintf("dev-%d-%d", s.now().UnixNano(), s.n), plan.FieldDecision: string(plan.Execute),
+		plan.FieldSymbol: sym, plan.FieldType: string(market.Market), plan.FieldTimestamp: strconv.FormatInt(s.now().Unix(), 10),
+		plan.FieldSource: sh.source, plan.FieldSide: sh.side, plan.FieldQty: sh.qty, plan.FieldReduceOnly: sh.reduce,
+		plan.FieldAction: sh.action,
+	}
+	signer := sh.signer
 	if signer != "" {
 		p = plan.SignFields(p, s.secrets[signer])
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -193,8 +194,9 @@ func benchPlan(i int) map[string]string {
 		src, side, reduce = "bench_rogue", "SELL", "true"
 	}
 	return map[string]string{
-		"plan_id": "b" + strconv.Itoa(i), "decision": "EXECUTE", "symbol": "BTCUSDT", "side": side,
-		"type": "MARKET", "qty": "0.001", "reduceOnly": reduce, "source": src, "action": "BENCH",
+		plan.FieldPlanID: "b" + strconv.Itoa(i), plan.FieldDecision: string(plan.Execute), plan.FieldSymbol: "BTCUSDT",
+		plan.FieldSide: side, plan.FieldType: string(market.Market), plan.FieldQty: "0.001", plan.FieldReduceOnly: reduce,
+		plan.FieldSource: src, plan.FieldAction: "BENCH",
 	}
 }
 
@@ -249,8 +251,8 @@ func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, m
 	}()
 	send := func(i int, at time.Time) error {
 		f := mk(i)
-		f["timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
-		f = plan.SignFields(f, benchSecrets[f["source"]])
+		f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
+		f = plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
 		sentMu.Lock()
 		sentAt[i] = at
 		sentMu.Unlock()
