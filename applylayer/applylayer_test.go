@@ -34,6 +34,7 @@ var secrets = map[string][]byte{
 	"intent_bridge":  []byte("intent-bridge-secret-0123456789abcdef012345"),
 	"rogue":          []byte("rogue-secret-0123456789abcdef0123456789abcd"),
 	"emergency_stop": []byte("emergency-secret-0123456789abcdef012345678"),
+	"quantum_proof":  []byte("proof-secret-0123456789abcdef0123456789abcd"),
 }
 
 var prices = map[string]string{"BTCUSDT": "65000", "ETHUSDT": "3000", "SOLUSDT": "150", "DOGEUSDT": "0.1"}
@@ -405,25 +406,39 @@ func TestMalformedPlans(t *testing.T) {
 	}
 }
 
-// TestCanary: a canary runs every gate and is recorded, but never reaches
-// the venue.
+// TestCanary: a canary of the proof source runs every gate and is
+// recorded, but never reaches the venue; a canary of any other source, and
+// a real plan of the proof source, are denied before any gate.
 func TestCanary(t *testing.T) {
 	env := redistest.New(t)
 	w := newWorld(t, env.Client, env.Keys)
 	w.start(nil)
-	f := w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false)
+	f := w.fields("quantum_proof", "BTCUSDT", "BUY", "0.01", false)
 	f["canary"] = "true"
 	r := w.send(sign(f))
 	wantResult(t, r, "SKIPPED", "")
 	if r["canary"] != "true" || w.orderCount() != 0 {
 		t.Fatalf("canary result %v, %d orders", r, w.orderCount())
 	}
-	f = w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f = w.fields("quantum_proof", "BTCUSDT", "SELL", "0.01", true)
 	f["canary"] = "true"
 	r = w.send(sign(f))
-	wantResult(t, r, "DENIED", reason.DenyNotExitOwner)
+	wantResult(t, r, "DENIED", reason.ReduceOnlyWouldIncrease)
 	if r["canary"] != "true" {
 		t.Fatalf("canary flag lost: %v", r)
+	}
+	// A hostile producer marks its exit canary, so that the watch would
+	// count its denial apart: refused as a canary.
+	f = w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f["canary"] = "true"
+	wantResult(t, w.send(sign(f)), "DENIED", reason.PlanCanaryNotProofSource)
+	f = w.fields("exitbrain_v3_5", "BTCUSDT", "SELL", "0.01", true)
+	f["canary"] = "true"
+	wantResult(t, w.send(sign(f)), "DENIED", reason.PlanCanaryNotProofSource)
+	// The proof key places no real order.
+	wantResult(t, w.send(sign(w.fields("quantum_proof", "BTCUSDT", "BUY", "0.01", false))), "DENIED", reason.AuthProofSourceCanaryOnly)
+	if w.orderCount() != 0 {
+		t.Fatalf("%d orders: canaries and the proof source must never reach the venue", w.orderCount())
 	}
 }
 

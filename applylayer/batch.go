@@ -114,6 +114,11 @@ func (s *Service) prepare(m redis.XMessage) *item {
 			return it
 		}
 	}
+	if d := gate.Canary(p, s.cfg.Gate); !d.Allow {
+		o := denied(d.Code, d.Msg)
+		it.early = &o
+		return it
+	}
 	it.recKey = s.cfg.Keys.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
 	return it
