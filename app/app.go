@@ -47,15 +47,15 @@ type ApplyLayerOptions struct {
 	// ProofSource is the only source that may send canary plans, and only
 	// canaries (gate.DefaultProofSource when "").
 	ProofSource string
-	Group      string
-	Consumer   string // "" means DefaultConsumer()
-	Batch      int64
-	Block      time.Duration
-	ClaimIdle  time.Duration
-	Freshness  time.Duration
-	RecordTTL  time.Duration
-	Now        func() time.Time
-	Log        *slog.Logger
+	Group       string
+	Consumer    string // "" means DefaultConsumer()
+	Batch       int64
+	Block       time.Duration
+	ClaimIdle   time.Duration
+	Freshness   time.Duration
+	RecordTTL   time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 	// Registerer, when set, receives the apply layer's metrics.
 	Registerer prometheus.Registerer
 }
