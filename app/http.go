@@ -30,8 +30,12 @@ func Serve(addr string, reg prometheus.Gatherer, svc *applylayer.Service, authOf
 	return ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// Healthz answers a health probe: 200 while the consume loop runs, 503 when
-// it stalled. A refused policy is reported but keeps the service "ok": it
+// HealthReadWithin is how long /healthz tolerates the plan stream being
+// unreadable before it says so (a read blocks at most a second or so).
+const HealthReadWithin = 10 * time.Second
+
+// Healthz answers a health probe: 200 while the consume loop runs and reads
+// the plan stream, 503 when it stalled or cannot read plans. A refused policy is reported but keeps the service "ok": it
 // is up and fail-closed, denying every plan.
 func Healthz(w http.ResponseWriter, svc *applylayer.Service, authOff bool) {
 	auth := "required"
@@ -46,11 +50,15 @@ func Healthz(w http.ResponseWriter, svc *applylayer.Service, authOff bool) {
 	if authOff {
 		body["warning"] = "AUTH OFF: plan sources are not authenticated"
 	}
-	if svc.Healthy(30 * time.Second) {
-		body["status"] = "ok"
-	} else {
+	switch {
+	case !svc.Healthy(30 * time.Second):
 		body["status"] = "stalled"
 		status = http.StatusServiceUnavailable
+	case !svc.Reading(HealthReadWithin):
+		body["status"] = "plans unreadable" // Redis down, a permission or the group lost: nothing is served
+		status = http.StatusServiceUnavailable
+	default:
+		body["status"] = "ok"
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

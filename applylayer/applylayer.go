@@ -27,6 +27,7 @@ package applylayer
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -79,7 +80,8 @@ type Service struct {
 	cfg      Config
 	pol      policyCache
 	levSet   map[string]leverageSet // leverage last set per symbol, by this process
-	lastLoop atomic.Int64           // unix nanos of the last loop iteration (health, watchdog)
+	lastLoop atomic.Int64           // unix nanos of the last loop iteration (watchdog: the process is alive)
+	lastRead atomic.Int64           // unix nanos of the last successful read of the plan stream (health)
 	polCode  atomic.Value           // reason.Code of the cached policy, "" when valid (for /healthz)
 	pending  []finishing            // results of the batch in hand, written by flush
 	batchPos map[string]float64     // positions read under the symbol lease in hand, moved by its fills
@@ -125,6 +127,11 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	}
 	if cfg.Gate.Freshness <= 0 {
 		cfg.Gate.Freshness = cfg.Freshness
+	}
+	// A replay must find the record of its first delivery for as long as
+	// its timestamp can pass the freshness check (both sides of now).
+	if cfg.RecordTTL < 2*cfg.Freshness {
+		return nil, fmt.Errorf("applylayer: record TTL %s is shorter than twice the freshness window %s: a replay could execute again", cfg.RecordTTL, cfg.Freshness)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

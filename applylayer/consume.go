@@ -52,6 +52,9 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 			Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Keys.ApplyPlan(), ">"},
 			Count: s.cfg.Batch, Block: s.cfg.Block,
 		}).Result()
+		if err == nil || errors.Is(err, redis.Nil) {
+			s.lastRead.Store(time.Now().UnixNano())
+		}
 		switch {
 		case errors.Is(err, redis.Nil):
 			s.observeLag(ctx)
@@ -82,9 +85,17 @@ func (s *Service) authMode() string {
 	return "required"
 }
 
-// Healthy reports whether the consume loop ran within the last interval.
+// Healthy reports whether the consume loop ran within the last interval
+// (the process is alive: the systemd watchdog).
 func (s *Service) Healthy(within time.Duration) bool {
 	return time.Since(time.Unix(0, s.lastLoop.Load())) < within
+}
+
+// Reading reports whether the plan stream was read successfully within the
+// last interval: false during a Redis outage, a lost permission or a
+// deleted group, when no plan can be served (/healthz).
+func (s *Service) Reading(within time.Duration) bool {
+	return time.Since(time.Unix(0, s.lastRead.Load())) < within
 }
 
 // PolicyStatus returns the reason code of the policy in use: "" when a
