@@ -60,9 +60,6 @@ func parseReservation(s string) (reservation, error) {
 	return "", fmt.Errorf("unknown reservation %q", s)
 }
 
-// mayPlace reports whether this consumer holds the record and may go on to
-// the venue.
-func (r reservation) mayPlace() bool { return r == reservedNew || r == reservedResume }
 
 // handleBatch decides the entries of a batch in order. Parsing and
 // authentication need no I/O; then one pipelined round trip re-reads the
