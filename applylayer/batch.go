@@ -60,7 +60,6 @@ func parseReservation(s string) (reservation, error) {
 	return "", fmt.Errorf("unknown reservation %q", s)
 }
 
-
 // handleBatch decides the entries of a batch in order. Parsing and
 // authentication need no I/O; then one pipelined round trip re-reads the
 // policy and reserves every authenticated plan; then each plan is finished
