@@ -70,7 +70,7 @@ var benchSecrets = map[string][]byte{
 }
 
 // Apply runs the benchmark against rdb.
-func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error) {
+func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report, error) {
 	if opt.Plans <= 0 {
 		return nil, errors.New("bench: --plans must be positive")
 	}
@@ -135,7 +135,7 @@ func scratch() (keys.Space, error) {
 }
 
 // cleanup deletes every key of the scratch prefix.
-func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	iter := rdb.Scan(ctx, 0, ks.Prefix()+":*", 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -150,7 +150,7 @@ func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 	}
 }
 
-func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) error {
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) error {
 	key, err := policy.GenerateKey()
 	if err != nil {
 		return err
@@ -204,7 +204,7 @@ func benchPlan(i int) map[string]string {
 
 // drive sends the plans and returns each plan's latency (XADD to result),
 // the time from the first send to the last result, and results by decision.
-func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
+func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
 	n := opt.Plans
 	sentAt := make([]time.Time, n)
 	lat := make([]time.Duration, n)

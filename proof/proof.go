@@ -78,7 +78,7 @@ type Proof struct {
 // Config is what the proofs know of the deployment, from the environment of
 // SPEC.md.
 type Config struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	Keys  keys.Space // the live namespace (QUANTUM_PREFIX)
 
 	// PolicyKeys are the trusted policy keys (QUANTUM_POLICY_PUBKEY); when

@@ -98,7 +98,7 @@ func runDev(ctx context.Context, c *invocation) int {
 		c.g.logLevel = "error"
 	}
 	log := c.logger()
-	var rdb *redis.Client
+	var rdb redisClient
 	var where string
 	if c.flagSet("redis") {
 		var err error
@@ -190,7 +190,7 @@ func runDev(ctx context.Context, c *invocation) int {
 	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
 	if !c.flagSet("redis") {
-		addr := rdb.Options().Addr
+		addr := rdb.(*redis.Client).Options().Addr
 		redisFlag = "--redis redis://" + addr + "/0"
 		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
@@ -285,7 +285,7 @@ type devRefreshOptions struct {
 // startDevRefresh runs the refresh loop in the background with the embedded
 // policy as its template. stop ends the loop and waits for it to return, so
 // that the Redis client outlives it.
-func startDevRefresh(ctx context.Context, rdb *redis.Client, store *policystore.Store, key *policy.PrivateKey, o devRefreshOptions) (stop func(), err error) {
+func startDevRefresh(ctx context.Context, rdb redisClient, store *policystore.Store, key *policy.PrivateKey, o devRefreshOptions) (stop func(), err error) {
 	alerts, err := alert.New(rdb, alert.Options{Keys: store.Keys(), Now: o.now})
 	if err != nil {
 		return nil, err
@@ -320,7 +320,7 @@ func background(ctx context.Context, loop func(context.Context)) (stop func()) {
 // default 5-minute window, at once and then every interval (shorter than the
 // timer's 5 minutes, so a denial made in the demo shows quickly). stop ends
 // the loop and waits for it to return.
-func startDevWatch(ctx context.Context, rdb *redis.Client, ks keys.Space, log *slog.Logger, now func() time.Time, every time.Duration) (stop func(), err error) {
+func startDevWatch(ctx context.Context, rdb redisClient, ks keys.Space, log *slog.Logger, now func() time.Time, every time.Duration) (stop func(), err error) {
 	alerts, err := alert.New(rdb, alert.Options{Keys: ks, Now: now})
 	if err != nil {
 		return nil, err

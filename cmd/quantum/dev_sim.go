@@ -63,7 +63,7 @@ func devSecrets(dir string) (map[string][]byte, error) {
 
 // startDevApplyLayer runs an apply-layer consumer on the paper venue in the
 // background and waits until it consumes. stop ends it and waits.
-func startDevApplyLayer(ctx context.Context, rdb *redis.Client, store *policystore.Store, venue *paper.Venue, secrets map[string][]byte, log *slog.Logger, now func() time.Time) (stop func(), err error) {
+func startDevApplyLayer(ctx context.Context, rdb redisClient, store *policystore.Store, venue *paper.Venue, secrets map[string][]byte, log *slog.Logger, now func() time.Time) (stop func(), err error) {
 	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
 		Keys: store.Keys(), Consumer: "dev", Block: 200 * time.Millisecond,
 		Keyring: plan.NewSecrets(secrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
@@ -95,7 +95,7 @@ func startDevApplyLayer(ctx context.Context, rdb *redis.Client, store *policysto
 // must refuse. Every plan is signed with its claimed source's key except
 // the spoofed and unsigned ones.
 type simulator struct {
-	rdb     *redis.Client
+	rdb     redisClient
 	ks      keys.Space
 	venue   *paper.Venue
 	secrets map[string][]byte
@@ -183,7 +183,7 @@ func abs(f float64) float64 {
 
 // devSummary is the live one-screen summary of quantum dev.
 type devSummary struct {
-	rdb     *redis.Client
+	rdb     redisClient
 	store   *policystore.Store
 	venue   *paper.Venue
 	ring    *policy.TrustedKeys

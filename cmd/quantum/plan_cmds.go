@@ -175,7 +175,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 
 // waitResult follows the result stream after id until the result of planID
 // arrives or wait elapses.
-func waitResult(ctx context.Context, rdb *redis.Client, stream, after, planID string, wait time.Duration) (map[string]string, error) {
+func waitResult(ctx context.Context, rdb redisClient, stream, after, planID string, wait time.Duration) (map[string]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	for {
