@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/quantumtrader/quantum/internal/redisconn"
+	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/keys"
+)
+
+// loadWriter writes to a stream through the opener's client as fast as it
+// can, confirming each entry with WAIT 1 (the replica has it), and records
+// when writes started succeeding again after a failover.
+type loadWriter struct {
+	rdb    redis.UniversalClient
+	stream string
+
+	mu        sync.Mutex
+	confirmed []string // ids WAIT said the replica holds
+	acked     int      // XADD replies, confirmed or not
+	errors    int
+	okAt      []time.Time // when each XADD was acknowledged
+}
+
+func (lw *loadWriter) run(ctx context.Context) {
+	for i := 0; ctx.Err() == nil; i++ {
+		id, err := lw.rdb.XAdd(ctx, &redis.XAddArgs{Stream: lw.stream, Values: []any{"n", i}}).Result()
+		if err != nil {
+			lw.mu.Lock()
+			lw.errors++
+			lw.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		n, werr := lw.rdb.Do(ctx, "WAIT", 1, 200).Int64()
+		lw.mu.Lock()
+		lw.acked++
+		lw.okAt = append(lw.okAt, time.Now())
+		if werr == nil && n >= 1 {
+			lw.confirmed = append(lw.confirmed, id)
+		}
+		lw.mu.Unlock()
+	}
+}
+
+// firstOKAfter returns how long after t0 the first write was acknowledged,
+// or false when none was yet.
+func (lw *loadWriter) firstOKAfter(t0 time.Time) (time.Duration, bool) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	for _, at := range lw.okAt {
+		if at.After(t0) {
+			return at.Sub(t0), true
+		}
+	}
+	return 0, false
+}
+
+// TestSentinelFailover: a real primary, replica and three sentinels; the
+// commands run against the redis+sentinel:// URL before and after a
+// SIGKILL of the primary under load; the opener's client follows the
+// promotion by itself (measured: SIGKILL to the first write the promoted
+// replica accepted through it), every write the replica had confirmed is on
+// the new primary, and a running `exit-owner watch --follow` process keeps
+// working across the failover: a denial written afterwards raises its alert.
+func TestSentinelFailover(t *testing.T) {
+	ss := redistest.StartSentinels(t)
+	ks := keys.MustNew(keys.DefaultPrefix)
+	dir := t.TempDir()
+	h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": ss.URL()})
+	h.run("policy", "keygen", "--out", filepath.Join(dir, "k")).want(t, 0, "key_id")
+	key, pub := filepath.Join(dir, "k", "policy.key"), filepath.Join(dir, "k", "policy.pub")
+	tmpl := writeFile(t, dir, "policy.json", samplePolicy)
+	refresh := func(seq int) {
+		t.Helper()
+		h.run("policy", "refresh", "--template", tmpl, "--key", key, "--pubkey", pub).want(t, 0, fmt.Sprintf("policy_seq=%d", seq))
+		h.run("policy", "verify", "--pubkey", pub).want(t, 0, fmt.Sprintf("OK policy_version=1.0.0-ai-v1 policy_seq=%d", seq))
+		h.run("exit-owner", "watch").want(t, 0, "[EXIT-OWNER-WATCH] clean")
+	}
+	refresh(1)
+
+	follow := quantumCommand("exit-owner", "watch", "--follow", "--redis", ss.URL())
+	var fout, ferr syncBuffer
+	follow.Stdout, follow.Stderr = &fout, &ferr
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- follow.Wait() }()
+	t.Cleanup(func() { follow.Process.Kill() })
+	waitFor(t, &ferr, "[EXIT-OWNER-WATCH] clean")
+
+	rdb, err := redisconn.Open(ss.URL(), redisconn.Options{Prefix: ks.Prefix()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// The policy is replicated before the crash (the refresh does not WAIT).
+	if n, err := rdb.Do(ctx, "WAIT", 1, 5000).Int64(); err != nil || n < 1 {
+		t.Fatalf("WAIT 1: %d %v", n, err)
+	}
+	lw := &loadWriter{rdb: rdb, stream: ks.Key("test:load")}
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	loadDone := make(chan struct{})
+	go func() { lw.run(loadCtx); close(loadDone) }()
+	eventually(t, 10*time.Second, "load running", func() (bool, string) {
+		lw.mu.Lock()
+		defer lw.mu.Unlock()
+		return len(lw.confirmed) >= 50, fmt.Sprintf("%d confirmed", len(lw.confirmed))
+	})
+
+	old := ss.Primary.Addr()
+	ss.Primary.Kill()
+	killed := time.Now()
+	promoted, err := ss.WaitPromoted(ctx, old)
+	if err != nil {
+		t.Fatalf("no promotion: %v", err)
+	}
+	promotedAfter := time.Since(killed)
+	// The promise: the client follows by itself within 10 s of the crash.
+	eventually(t, 10*time.Second-time.Since(killed), "a write through the sentinel URL after the SIGKILL", func() (bool, string) {
+		_, ok := lw.firstOKAfter(killed)
+		return ok, "none yet"
+	})
+	followed, _ := lw.firstOKAfter(killed)
+	stopLoad()
+	<-loadDone
+	t.Logf("SIGKILL of the primary %s: sentinels promoted %s after %s; the opener's client wrote to it %s after the SIGKILL (%d writes, %d confirmed by WAIT 1, %d failed during the failover)",
+		old, promoted, promotedAfter.Round(time.Millisecond), followed.Round(time.Millisecond), lw.acked, len(lw.confirmed), lw.errors)
+
+	// Every write the replica had confirmed survived on the promoted one.
+	np := ss.Replica.TCPClient()
+	defer np.Close()
+	msgs, err := np.XRange(ctx, lw.stream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, m := range msgs {
+		have[m.ID] = true
+	}
+	lost := 0
+	for _, id := range lw.confirmed {
+		if !have[id] {
+			lost++
+		}
+	}
+	if lost > 0 {
+		t.Fatalf("%d of %d WAIT-confirmed writes missing on the promoted replica", lost, len(lw.confirmed))
+	}
+
+	// The commands work through the same URL after the failover.
+	refresh(2)
+
+	// The follow process survived the failover and still raises the alert.
+	select {
+	case err := <-exited:
+		t.Fatalf("watch --follow exited during the failover: %v\n%s", err, ferr.String())
+	default:
+	}
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyResult(), Values: []any{
+		"plan_id", "after-failover", "source", "rogue", "symbol", "ETHUSDT", "reason", "DENY_NOT_EXIT_OWNER", "canary", "false",
+	}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "EXIT_OWNER_VIOLATION from the follow process after the failover", func() (bool, string) {
+		a, err := np.XRange(ctx, ks.Alerts(), "-", "+").Result()
+		for _, m := range a {
+			if m.Values["first_plan_id"] == "after-failover" && m.Values["status"] == "firing" {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d alerts, %v", len(a), err)
+	})
+	if err := follow.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, ferr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no exit within 10s of SIGTERM\n%s", ferr.String())
+	}
+	if !strings.Contains(ferr.String(), "follow stopped") {
+		t.Fatalf("follow stderr:\n%s", ferr.String())
+	}
+}
