@@ -64,6 +64,8 @@ const (
 	RefreshLeverageAboveCap Code = "REFRESH_LEVERAGE_ABOVE_CAP" // a leverage above --max-leverage
 	RefreshValidityTooShort Code = "REFRESH_VALIDITY_TOO_SHORT" // validity < interval + margin
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
+	RefreshClockSkew        Code = "REFRESH_CLOCK_SKEW"         // this clock is too far from Redis TIME (issue 16)
+	RefreshInterrupted      Code = "REFRESH_INTERRUPTED"        // a run was killed before it finished (its audit entry, issue 16)
 )
 
 // All lists every code in the order of SPEC.md, then the codes this project
@@ -80,7 +82,7 @@ var All = []Code{
 	DenyNotExitOwner, ReduceOnlyWouldIncrease, NotionalExceedsMaxPerOrder,
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
-	RefreshValidityTooShort, RefreshConfigInvalid,
+	RefreshValidityTooShort, RefreshConfigInvalid, RefreshClockSkew, RefreshInterrupted,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an
