@@ -43,6 +43,57 @@ func TestClusterRefusesUntaggedPrefix(t *testing.T) {
 	}
 }
 
+// deployment is a fresh namespace on a Redis of the test's own (Sentinel,
+// Cluster): a harness pointed at it, a policy key pair, a template with
+// SOLUSDT, producers' keys and their keyring.
+type deployment struct {
+	harness          *harness
+	key, pub, tmpl   string
+	keyring          string
+	keyFiles         map[string]string
+	redisURL, prefix string
+}
+
+func newDeployment(t *testing.T, url, prefix string) *deployment {
+	t.Helper()
+	dir := t.TempDir()
+	vars := map[string]string{"QUANTUM_REDIS_URL": url}
+	if prefix != "" {
+		vars["QUANTUM_PREFIX"] = prefix
+	}
+	d := &deployment{harness: newHarness(t, vars), keyFiles: map[string]string{}, redisURL: url, prefix: prefix}
+	d.harness.run("policy", "keygen", "--out", filepath.Join(dir, "k")).want(t, 0, "key_id")
+	d.key, d.pub = filepath.Join(dir, "k", "policy.key"), filepath.Join(dir, "k", "policy.pub")
+	var lines []string
+	for _, src := range []string{"intent_bridge", "exitbrain_v3_5", "rogue"} {
+		r := d.harness.run("plan", "keygen", "--source", src)
+		r.want(t, 0, src+" ")
+		lines = append(lines, strings.TrimSpace(r.stdout))
+		d.keyFiles[src] = filepath.Join(dir, src+".key")
+		if err := os.WriteFile(d.keyFiles[src], []byte(r.stdout), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.keyring = filepath.Join(dir, "keyring")
+	if err := os.WriteFile(d.keyring, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	content := strings.Replace(samplePolicy, `"ETHUSDT"]`, `"ETHUSDT", "SOLUSDT"]`, 1)
+	content = strings.Replace(content, `"ETHUSDT": 6}`, `"ETHUSDT": 6, "SOLUSDT": 5}`, 1)
+	d.tmpl = writeFile(t, dir, "policy.json", content)
+	return d
+}
+
+// applyLayerArgs are the arguments of an apply layer on the deployment.
+func (d *deployment) applyLayerArgs() []string {
+	args := []string{"apply-layer", "--redis", d.redisURL, "--keyring", d.keyring, "--pubkey", d.pub,
+		"--paper-price", "SOLUSDT=150", "--metrics-addr", "", "--log-format", "json"}
+	if d.prefix != "" {
+		args = append(args, "--prefix", d.prefix)
+	}
+	return args
+}
+
 // TestClusterFlow: with --prefix '{quantum}' on a real three-master Redis
 // Cluster, whose keys then all live on the node owning slot of "quantum",
 // the whole flow works through redis+cluster://: policy publish, refresh
@@ -51,28 +102,8 @@ func TestClusterRefusesUntaggedPrefix(t *testing.T) {
 func TestClusterFlow(t *testing.T) {
 	rc := redistest.StartCluster(t)
 	ks := keys.MustNew("{quantum}")
-	dir := t.TempDir()
-	h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": rc.URL(), "QUANTUM_PREFIX": ks.Prefix()})
-	h.run("policy", "keygen", "--out", filepath.Join(dir, "k")).want(t, 0, "key_id")
-	key, pub := filepath.Join(dir, "k", "policy.key"), filepath.Join(dir, "k", "policy.pub")
-	var lines []string
-	keyFiles := map[string]string{}
-	for _, src := range []string{"intent_bridge", "exitbrain_v3_5", "rogue"} {
-		r := h.run("plan", "keygen", "--source", src)
-		r.want(t, 0, src+" ")
-		lines = append(lines, strings.TrimSpace(r.stdout))
-		keyFiles[src] = filepath.Join(dir, src+".key")
-		if err := os.WriteFile(keyFiles[src], []byte(r.stdout), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	keyring := filepath.Join(dir, "keyring")
-	if err := os.WriteFile(keyring, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	content := strings.Replace(samplePolicy, `"ETHUSDT"]`, `"ETHUSDT", "SOLUSDT"]`, 1)
-	content = strings.Replace(content, `"ETHUSDT": 6}`, `"ETHUSDT": 6, "SOLUSDT": 5}`, 1)
-	tmpl := writeFile(t, dir, "policy.json", content)
+	d := newDeployment(t, rc.URL(), ks.Prefix())
+	h, key, pub, tmpl, keyFiles := d.harness, d.key, d.pub, d.tmpl, d.keyFiles
 	h.run("policy", "publish", tmpl, "--key", key).want(t, 0, "policy_seq=1")
 	h.run("policy", "refresh", "--template", tmpl, "--key", key, "--pubkey", pub).want(t, 0, "policy_seq=2")
 	h.run("policy", "verify", "--pubkey", pub).want(t, 0, "OK policy_version=1.0.0-ai-v1 policy_seq=2")
@@ -82,8 +113,7 @@ func TestClusterFlow(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"apply-layer", "--redis", rc.URL(), "--prefix", ks.Prefix(),
-			"--keyring", keyring, "--pubkey", pub, "--paper-price", "SOLUSDT=150", "--metrics-addr", "", "--log-format", "json"},
+		done <- run(ctx, d.applyLayerArgs(),
 			&env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" }})
 	}()
 	h.run("plan", "send", "--key-file", keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "2", "--wait", "10s").

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,11 +27,15 @@ type loadWriter struct {
 	confirmed []string // ids WAIT said the replica holds
 	acked     int      // XADD replies, confirmed or not
 	errors    int
-	okAt      []time.Time // when each XADD was acknowledged
+	oks       []ok // each acknowledged XADD
 }
+
+// ok is one acknowledged XADD: when it was sent and when its reply came.
+type ok struct{ sent, acked time.Time }
 
 func (lw *loadWriter) run(ctx context.Context) {
 	for i := 0; ctx.Err() == nil; i++ {
+		sent := time.Now()
 		id, err := lw.rdb.XAdd(ctx, &redis.XAddArgs{Stream: lw.stream, Values: []any{"n", i}}).Result()
 		if err != nil {
 			lw.mu.Lock()
@@ -41,10 +44,11 @@ func (lw *loadWriter) run(ctx context.Context) {
 			time.Sleep(5 * time.Millisecond)
 			continue
 		}
+		acked := time.Now()
 		n, werr := lw.rdb.Do(ctx, "WAIT", 1, 200).Int64()
 		lw.mu.Lock()
 		lw.acked++
-		lw.okAt = append(lw.okAt, time.Now())
+		lw.oks = append(lw.oks, ok{sent, acked})
 		if werr == nil && n >= 1 {
 			lw.confirmed = append(lw.confirmed, id)
 		}
@@ -52,14 +56,15 @@ func (lw *loadWriter) run(ctx context.Context) {
 	}
 }
 
-// firstOKAfter returns how long after t0 the first write was acknowledged,
-// or false when none was yet.
+// firstOKAfter returns how long after t0 the first write sent after t0 was
+// acknowledged, or false when none was yet. With t0 the death of the
+// primary, that write reached the promoted replica.
 func (lw *loadWriter) firstOKAfter(t0 time.Time) (time.Duration, bool) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	for _, at := range lw.okAt {
-		if at.After(t0) {
-			return at.Sub(t0), true
+	for _, o := range lw.oks {
+		if o.sent.After(t0) {
+			return o.acked.Sub(t0), true
 		}
 	}
 	return 0, false
@@ -75,11 +80,8 @@ func (lw *loadWriter) firstOKAfter(t0 time.Time) (time.Duration, bool) {
 func TestSentinelFailover(t *testing.T) {
 	ss := redistest.StartSentinels(t)
 	ks := keys.MustNew(keys.DefaultPrefix)
-	dir := t.TempDir()
-	h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": ss.URL()})
-	h.run("policy", "keygen", "--out", filepath.Join(dir, "k")).want(t, 0, "key_id")
-	key, pub := filepath.Join(dir, "k", "policy.key"), filepath.Join(dir, "k", "policy.pub")
-	tmpl := writeFile(t, dir, "policy.json", samplePolicy)
+	d := newDeployment(t, ss.URL(), "")
+	h, key, pub, tmpl := d.harness, d.key, d.pub, d.tmpl
 	refresh := func(seq int) {
 		t.Helper()
 		h.run("policy", "refresh", "--template", tmpl, "--key", key, "--pubkey", pub).want(t, 0, fmt.Sprintf("policy_seq=%d", seq))
@@ -87,6 +89,24 @@ func TestSentinelFailover(t *testing.T) {
 		h.run("exit-owner", "watch").want(t, 0, "[EXIT-OWNER-WATCH] clean")
 	}
 	refresh(1)
+
+	// An apply layer, a process of its own, on the sentinel URL.
+	apply := quantumCommand(d.applyLayerArgs()...)
+	var alogs syncBuffer
+	apply.Stdout, apply.Stderr = &alogs, &alogs
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	applyExited := make(chan error, 1)
+	go func() { applyExited <- apply.Wait() }()
+	t.Cleanup(func() { apply.Process.Kill() })
+	waitLog(t, &alogs, `"msg":"apply layer consuming"`)
+	sendPlan := func(wait time.Duration) {
+		t.Helper()
+		h.run("plan", "send", "--key-file", d.keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "1",
+			"--wait", wait.String()).want(t, 0, "EXECUTED")
+	}
+	sendPlan(10 * time.Second)
 
 	follow := quantumCommand("exit-owner", "watch", "--follow", "--redis", ss.URL())
 	var fout, ferr syncBuffer
@@ -134,10 +154,14 @@ func TestSentinelFailover(t *testing.T) {
 		return ok, "none yet"
 	})
 	followed, _ := lw.firstOKAfter(killed)
+	// The apply layer follows by itself: a plan sent now is executed, its
+	// result back, within 10 s of the crash.
+	sendPlan(10*time.Second - time.Since(killed))
+	applied := time.Since(killed)
 	stopLoad()
 	<-loadDone
-	t.Logf("SIGKILL of the primary %s: sentinels promoted %s after %s; the opener's client wrote to it %s after the SIGKILL (%d writes, %d confirmed by WAIT 1, %d failed during the failover)",
-		old, promoted, promotedAfter.Round(time.Millisecond), followed.Round(time.Millisecond), lw.acked, len(lw.confirmed), lw.errors)
+	t.Logf("SIGKILL of the primary %s: sentinels promoted %s after %s; the opener's client wrote to it %s after the SIGKILL (%d writes, %d confirmed by WAIT 1, %d failed during the failover); a plan sent then had its EXECUTED result from the apply layer %s after the SIGKILL",
+		old, promoted, promotedAfter.Round(time.Millisecond), followed.Round(time.Millisecond), lw.acked, len(lw.confirmed), lw.errors, applied.Round(time.Millisecond))
 
 	// Every write the replica had confirmed survived on the promoted one.
 	np := ss.Replica.TCPClient()
@@ -183,6 +207,18 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%d alerts, %v", len(a), err)
 	})
+	select {
+	case err := <-applyExited:
+		t.Fatalf("apply layer exited during the failover: %v\n%s", err, alogs.String())
+	default:
+	}
+	sendPlan(10 * time.Second)
+	if err := apply.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-applyExited; err != nil {
+		t.Fatalf("apply layer exit after SIGTERM: %v\n%s", err, tail(alogs.String(), 20))
+	}
 	if err := follow.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
