@@ -252,8 +252,10 @@ func newID() string {
 const ScratchPrefix = "proof-scratch-"
 
 // newScratch returns a fresh scratch namespace, deleted when the run ends.
+// Its prefix holds a hash tag, proof-scratch-{ID-N}, so that on a Redis
+// Cluster all of its keys share a slot, as the scripts run in it need.
 func (r *run) newScratch() keys.Space {
-	ks := keys.MustNew(fmt.Sprintf("%s%s-%d", ScratchPrefix, r.id, len(r.scratch)))
+	ks := keys.MustNew(fmt.Sprintf("%s{%s-%d}", ScratchPrefix, r.id, len(r.scratch)))
 	r.scratch = append(r.scratch, ks)
 	return ks
 }
@@ -277,6 +279,14 @@ func DeleteScratch(ctx context.Context, rdb redis.UniversalClient, ks keys.Space
 	if !strings.HasPrefix(ks.Prefix(), ScratchPrefix) || strings.ContainsAny(ks.Prefix(), "*?[]\\") {
 		return fmt.Errorf("proof: refusing to delete under %q: not a scratch prefix", ks.Prefix())
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// SCAN walks one node: walk every master.
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return deleteScan(ctx, c, ks) })
+	}
+	return deleteScan(ctx, rdb, ks)
+}
+
+func deleteScan(ctx context.Context, rdb redis.Cmdable, ks keys.Space) error {
 	var cursor uint64
 	for {
 		found, next, err := rdb.Scan(ctx, cursor, ks.Prefix()+":*", 500).Result()

@@ -51,6 +51,7 @@ type deployment struct {
 	key, pub, tmpl   string
 	keyring          string
 	keyFiles         map[string]string
+	proofKey         string
 	redisURL, prefix string
 }
 
@@ -74,6 +75,14 @@ func newDeployment(t *testing.T, url, prefix string) *deployment {
 			t.Fatal(err)
 		}
 	}
+	r := d.harness.run("plan", "keygen", "--source", "quantum_proof")
+	r.want(t, 0, "quantum_proof ")
+	lines = append(lines, strings.TrimSpace(r.stdout))
+	d.proofKey = filepath.Join(dir, "proof.key")
+	if err := os.WriteFile(d.proofKey, []byte(r.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.harness.env["QUANTUM_PROOF_KEY_FILE"] = d.proofKey
 	d.keyring = filepath.Join(dir, "keyring")
 	if err := os.WriteFile(d.keyring, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -81,13 +90,14 @@ func newDeployment(t *testing.T, url, prefix string) *deployment {
 	content := strings.Replace(samplePolicy, `"ETHUSDT"]`, `"ETHUSDT", "SOLUSDT"]`, 1)
 	content = strings.Replace(content, `"ETHUSDT": 6}`, `"ETHUSDT": 6, "SOLUSDT": 5}`, 1)
 	d.tmpl = writeFile(t, dir, "policy.json", content)
+	d.harness.env["QUANTUM_POLICY_PUBKEY"] = d.pub
 	return d
 }
 
 // applyLayerArgs are the arguments of an apply layer on the deployment.
 func (d *deployment) applyLayerArgs() []string {
 	args := []string{"apply-layer", "--redis", d.redisURL, "--keyring", d.keyring, "--pubkey", d.pub,
-		"--paper-price", "SOLUSDT=150", "--metrics-addr", "", "--log-format", "json"}
+		"--paper-price", "SOLUSDT=150", "--paper-price", "BTCUSDT=65000", "--metrics-addr", "", "--log-format", "json"}
 	if d.prefix != "" {
 		args = append(args, "--prefix", d.prefix)
 	}
@@ -98,7 +108,7 @@ func (d *deployment) applyLayerArgs() []string {
 // Cluster, whose keys then all live on the node owning slot of "quantum",
 // the whole flow works through redis+cluster://: policy publish, refresh
 // and verify, an apply layer executing and denying plans, exit-owner watch
-// raising the alert for the denial, status.
+// raising the alert for the denial, status, and every proof.
 func TestClusterFlow(t *testing.T) {
 	rc := redistest.StartCluster(t)
 	ks := keys.MustNew("{quantum}")
@@ -124,6 +134,18 @@ func TestClusterFlow(t *testing.T) {
 		want(t, 0, "EXECUTED")
 	h.run("exit-owner", "watch").want(t, 1, "DENY_NOT_EXIT_OWNER")
 	h.run("status").want(t, 1)
+	// The proofs, whose scratch namespaces carry a hash tag of their own:
+	// every test passes (the timer tests skip without systemd), and the
+	// scratch keys are gone afterwards (checked below: no key off the tag).
+	h.run("plan", "send", "--key-file", keyFiles["intent_bridge"], "--symbol", "BTCUSDT", "--side", "BUY", "--qty", "0.01", "--wait", "10s").
+		want(t, 0, "EXECUTED")
+	pr := h.run("proof", "all")
+	pr.want(t, 0, " 0 failed, ")
+	for test, v := range proofVerdicts(t, pr.stdout) {
+		if v != "PASS" && !strings.HasSuffix(test, "-timer-active") {
+			t.Errorf("proof %s: %s\n%s", test, v, pr.stdout)
+		}
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("apply-layer exited %d:\n%s", code, logs.String())
