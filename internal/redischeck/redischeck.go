@@ -137,6 +137,17 @@ func (r *Report) Err() error {
 // ErrUnsafe is wrapped by Report.Err.
 var ErrUnsafe = errors.New("unsafe Redis configuration")
 
+// MemoryWarnFraction is the used_memory / maxmemory above which status
+// warns: past it, Redis is one burst away from refusing writes (noeviction).
+const MemoryWarnFraction = 0.8
+
+// MemoryNearLimit reports whether used memory is above MemoryWarnFraction of
+// maxmemory; false without a limit or without the figures.
+func (r *Report) MemoryNearLimit() bool {
+	f, ok := r.MemoryFraction()
+	return ok && f >= MemoryWarnFraction
+}
+
 // MemoryFraction returns used_memory / maxmemory, and false when there is
 // no limit or the figures could not be read.
 func (r *Report) MemoryFraction() (float64, bool) {

@@ -3,6 +3,7 @@ package redischeck_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,8 +70,33 @@ func TestAcceptsAOF(t *testing.T) {
 		t.Errorf("findings %+v", r.Findings)
 	}
 	f, ok := r.MemoryFraction()
-	if !ok || f <= 0 || f >= 1 || r.Maxmemory != 64<<20 || r.UsedMemory <= 0 {
+	if !ok || f <= 0 || f >= 1 || r.Maxmemory != 64<<20 || r.UsedMemory <= 0 || r.MemoryNearLimit() {
 		t.Errorf("memory: fraction %v %v, used %d max %d", f, ok, r.UsedMemory, r.Maxmemory)
+	}
+}
+
+// TestMemoryNearLimit fills a real server to most of a small maxmemory.
+func TestMemoryNearLimit(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "yes", "--maxmemory", "4mb"}})
+	c := srv.Client()
+	defer c.Close()
+	ctx := context.Background()
+	big := strings.Repeat("x", 64<<10)
+	for i := 0; ; i++ {
+		err := c.Set(ctx, fmt.Sprintf("k%d", i), big, 0).Err()
+		if err != nil {
+			if !strings.Contains(err.Error(), "OOM") {
+				t.Fatal(err)
+			}
+			break // noeviction: the write is refused, nothing evicted
+		}
+	}
+	r, err := redischeck.Check(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := r.MemoryFraction(); !r.MemoryNearLimit() {
+		t.Fatalf("full Redis not near its limit: fraction %v (used %d, max %d)", f, r.UsedMemory, r.Maxmemory)
 	}
 }
 
