@@ -34,29 +34,47 @@ const (
 type Sentinels struct {
 	Primary, Replica *Server
 	procs            []*proc
+	opt              SentinelOptions
 }
 
-// StartSentinels starts the set and waits until the replica is in sync and
-// every sentinel knows the replica and the two other sentinels, so that a
-// failover can start as soon as the primary dies. Everything is stopped
+// SentinelOptions configures StartSentinelsWith.
+type SentinelOptions struct {
+	// Password is the servers' requirepass (and masterauth, so that the
+	// replica syncs and the old primary can rejoin); the sentinels use it
+	// as auth-pass. Empty: no auth.
+	Password string
+	// SentinelPassword is the sentinels' own requirepass. Empty: no auth.
+	SentinelPassword string
+}
+
+// StartSentinels starts a set without auth (StartSentinelsWith).
+func StartSentinels(t testing.TB) *Sentinels { return StartSentinelsWith(t, SentinelOptions{}) }
+
+// StartSentinelsWith starts the set and waits until the replica is in sync
+// and every sentinel knows the replica and the two other sentinels, so that
+// a failover can start as soon as the primary dies. Everything is stopped
 // when the test ends.
-func StartSentinels(t testing.TB) *Sentinels {
+func StartSentinelsWith(t testing.TB, opt SentinelOptions) *Sentinels {
 	t.Helper()
 	bin, err := exec.LookPath("redis-sentinel")
 	if err != nil {
 		t.Fatalf("%s (%v)", SentinelInstallHint, err)
 	}
-	s := &Sentinels{}
-	s.Primary = Start(t, Options{TCP: true})
-	s.Replica = Start(t, Options{TCP: true, Args: []string{"--replicaof", "127.0.0.1", fmt.Sprint(s.Primary.port),
-		"--repl-diskless-load", "disabled"}})
+	s := &Sentinels{opt: opt}
+	var auth []string
+	if opt.Password != "" {
+		auth = []string{"--requirepass", opt.Password, "--masterauth", opt.Password}
+	}
+	s.Primary = Start(t, Options{TCP: true, Args: auth})
+	s.Replica = Start(t, Options{TCP: true, Args: append([]string{"--replicaof", "127.0.0.1", fmt.Sprint(s.Primary.port),
+		"--repl-diskless-load", "disabled"}, auth...)})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := waitInfo(ctx, s.Replica.Client(), "replication", "master_link_status:up"); err != nil {
+	if err := waitInfo(ctx, s.serverClient(s.Replica.Addr()), "replication", "master_link_status:up"); err != nil {
 		t.Fatalf("redistest: replica did not sync: %v\n%s", err, s.Replica.logTail())
 	}
 	for range 3 {
-		p, err := startSentinel(bin, s.Primary.port)
+		p, err := startSentinel(bin, s.Primary.port, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +82,7 @@ func StartSentinels(t testing.TB) *Sentinels {
 		s.procs = append(s.procs, p)
 	}
 	for _, p := range s.procs {
-		c := redis.NewClient(&redis.Options{Addr: p.addr()})
+		c := s.sentinelClient(p.addr())
 		err := poll(ctx, func() (bool, error) {
 			replicas, err := c.Do(ctx, "SENTINEL", "REPLICAS", MasterName).Slice()
 			if err != nil {
@@ -99,11 +117,19 @@ func (s *Sentinels) SentinelAddrs() []string {
 	return out
 }
 
+func (s *Sentinels) serverClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Password: s.opt.Password})
+}
+
+func (s *Sentinels) sentinelClient(addr string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, Password: s.opt.SentinelPassword})
+}
+
 // MasterAddr asks the first sentinel that answers for the primary's address.
 func (s *Sentinels) MasterAddr(ctx context.Context) (string, error) {
 	var last error
 	for _, p := range s.procs {
-		c := redis.NewSentinelClient(&redis.Options{Addr: p.addr()})
+		c := redis.NewSentinelClient(&redis.Options{Addr: p.addr(), Password: s.opt.SentinelPassword})
 		a, err := c.GetMasterAddrByName(ctx, MasterName).Result()
 		c.Close()
 		if err == nil && len(a) == 2 {
@@ -123,7 +149,7 @@ func (s *Sentinels) WaitPromoted(ctx context.Context, old string) (string, error
 		if err != nil || a == old {
 			return false, err
 		}
-		c := redis.NewClient(&redis.Options{Addr: a})
+		c := s.serverClient(a)
 		defer c.Close()
 		role, err := c.Do(ctx, "ROLE").Slice()
 		if err != nil || len(role) == 0 || role[0] != "master" {
@@ -205,7 +231,7 @@ func (p *proc) close() {
 	os.RemoveAll(p.dir)
 }
 
-func startSentinel(bin string, primaryPort int) (*proc, error) {
+func startSentinel(bin string, primaryPort int, opt SentinelOptions) (*proc, error) {
 	dir, err := os.MkdirTemp("", "qrs")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: temp dir: %w", err)
@@ -227,6 +253,12 @@ sentinel failover-timeout %s %d
 sentinel parallel-syncs %s 1
 `, port, dir, filepath.Join(dir, "redis.log"), MasterName, primaryPort,
 		MasterName, DownAfter.Milliseconds(), MasterName, FailoverTimeout.Milliseconds(), MasterName)
+	if opt.Password != "" {
+		conf += fmt.Sprintf("sentinel auth-pass %s %s\n", MasterName, opt.Password)
+	}
+	if opt.SentinelPassword != "" {
+		conf += fmt.Sprintf("requirepass %s\n", opt.SentinelPassword)
+	}
 	path := filepath.Join(dir, "sentinel.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		os.RemoveAll(dir)
@@ -240,15 +272,15 @@ sentinel parallel-syncs %s 1
 		return nil, fmt.Errorf("redistest: start redis-sentinel: %w", err)
 	}
 	go func() { p.cmd.Wait(); close(p.exited) }()
-	if err := p.waitPing(); err != nil {
+	if err := p.waitPing(opt.SentinelPassword); err != nil {
 		p.close()
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *proc) waitPing() error {
-	c := redis.NewClient(&redis.Options{Addr: p.addr(), MaxRetries: -1})
+func (p *proc) waitPing(password string) error {
+	c := redis.NewClient(&redis.Options{Addr: p.addr(), Password: password, MaxRetries: -1})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
