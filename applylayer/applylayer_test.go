@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redistest"
@@ -87,14 +88,20 @@ func (w *world) publish(mutate func(p *policy.Policy)) {
 	}
 }
 
-// start runs a service until the test ends.
+// start runs a service on the paper venue until the test ends.
 func (w *world) start(mod func(c *applylayer.Config)) {
+	w.t.Helper()
+	w.startOn(w.venue, mod)
+}
+
+// startOn runs a service on venue until the test ends.
+func (w *world) startOn(venue exchange.Venue, mod func(c *applylayer.Config)) {
 	w.t.Helper()
 	cfg := w.cfg
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := applylayer.New(w.rdb, w.store, w.venue, cfg)
+	svc, err := applylayer.New(w.rdb, w.store, venue, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
