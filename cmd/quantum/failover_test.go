@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,16 +92,8 @@ func TestSentinelFailover(t *testing.T) {
 	refresh(1)
 
 	// An apply layer, a process of its own, on the sentinel URL.
-	apply := quantumCommand(d.applyLayerArgs()...)
-	var alogs syncBuffer
-	apply.Stdout, apply.Stderr = &alogs, &alogs
-	if err := apply.Start(); err != nil {
-		t.Fatal(err)
-	}
-	applyExited := make(chan error, 1)
-	go func() { applyExited <- apply.Wait() }()
-	t.Cleanup(func() { apply.Process.Kill() })
-	waitLog(t, &alogs, `"msg":"apply layer consuming"`)
+	apply := startProcess(t, d.applyLayerArgs()...)
+	waitLog(t, &apply.out, `"msg":"apply layer consuming"`)
 	sendPlan := func(wait time.Duration) {
 		t.Helper()
 		h.run("plan", "send", "--key-file", d.keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "1",
@@ -108,16 +101,8 @@ func TestSentinelFailover(t *testing.T) {
 	}
 	sendPlan(10 * time.Second)
 
-	follow := quantumCommand("exit-owner", "watch", "--follow", "--redis", ss.URL())
-	var fout, ferr syncBuffer
-	follow.Stdout, follow.Stderr = &fout, &ferr
-	if err := follow.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- follow.Wait() }()
-	t.Cleanup(func() { follow.Process.Kill() })
-	waitFor(t, &ferr, "[EXIT-OWNER-WATCH] clean")
+	follow := startProcess(t, "exit-owner", "watch", "--follow", "--redis", ss.URL())
+	waitFor(t, &follow.out, "[EXIT-OWNER-WATCH] clean")
 
 	rdb, err := redisconn.Open(ss.URL(), redisconn.Options{Prefix: ks.Prefix()})
 	if err != nil {
@@ -188,11 +173,7 @@ func TestSentinelFailover(t *testing.T) {
 	refresh(2)
 
 	// The follow process survived the failover and still raises the alert.
-	select {
-	case err := <-exited:
-		t.Fatalf("watch --follow exited during the failover: %v\n%s", err, ferr.String())
-	default:
-	}
+	follow.running("watch --follow")
 	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyResult(), Values: []any{
 		"plan_id", "after-failover", "source", "rogue", "symbol", "ETHUSDT", "reason", "DENY_NOT_EXIT_OWNER", "canary", "false",
 	}}).Err(); err != nil {
@@ -207,30 +188,58 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		return false, fmt.Sprintf("%d alerts, %v", len(a), err)
 	})
+	apply.running("apply layer")
+	sendPlan(10 * time.Second)
+	apply.stop("apply layer")
+	follow.stop("watch --follow")
+	if !strings.Contains(follow.out.String(), "follow stopped") {
+		t.Fatalf("follow stderr:\n%s", follow.out.String())
+	}
+}
+
+// process is this test binary re-executed as a long-running quantum
+// command, killed when the test ends.
+type process struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	out    syncBuffer // stdout and stderr
+	exited chan error
+}
+
+func startProcess(t *testing.T, args ...string) *process {
+	t.Helper()
+	p := &process{t: t, cmd: quantumCommand(args...), exited: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.exited <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+// running fails the test if the process has exited.
+func (p *process) running(what string) {
+	p.t.Helper()
 	select {
-	case err := <-applyExited:
-		t.Fatalf("apply layer exited during the failover: %v\n%s", err, alogs.String())
+	case err := <-p.exited:
+		p.t.Fatalf("%s exited: %v\n%s", what, err, tail(p.out.String(), 30))
 	default:
 	}
-	sendPlan(10 * time.Second)
-	if err := apply.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-applyExited; err != nil {
-		t.Fatalf("apply layer exit after SIGTERM: %v\n%s", err, tail(alogs.String(), 20))
-	}
-	if err := follow.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
+}
+
+// stop sends SIGTERM and wants exit 0 within 10 s.
+func (p *process) stop(what string) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
+	case err := <-p.exited:
 		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, ferr.String())
+			p.t.Fatalf("%s exit after SIGTERM: %v\n%s", what, err, tail(p.out.String(), 30))
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("no exit within 10s of SIGTERM\n%s", ferr.String())
-	}
-	if !strings.Contains(ferr.String(), "follow stopped") {
-		t.Fatalf("follow stderr:\n%s", ferr.String())
+		p.t.Fatalf("%s: no exit within 10s of SIGTERM\n%s", what, tail(p.out.String(), 30))
 	}
 }

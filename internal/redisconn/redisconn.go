@@ -307,34 +307,29 @@ func (t *Target) Open(o Options) (redis.UniversalClient, error) {
 	switch t.Kind {
 	case Sentinel:
 		fo := *t.failover
-		fo.DialerRetries, fo.DialTimeout, fo.ReadTimeout, fo.WriteTimeout, fo.MaxRetries =
-			orInt(fo.DialerRetries, 2), or(fo.DialTimeout, DefaultDialTimeout), or(fo.ReadTimeout, DefaultReadTimeout),
-			or(fo.WriteTimeout, DefaultWriteTimeout), orInt(fo.MaxRetries, 1)
-		if o.Blocking {
-			fo.ContextTimeoutEnabled, fo.ReadTimeout = true, BlockingReadTimeout
-		}
+		tune(o, &fo.DialerRetries, &fo.MaxRetries, &fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.ContextTimeoutEnabled)
 		return redis.NewFailoverClient(&fo), nil
 	case Cluster:
 		if !HasHashTag(o.Prefix) {
 			return nil, fmt.Errorf("--redis %s with --prefix %q: %w", t.redacted, o.Prefix, ErrClusterPrefix)
 		}
 		co := *t.cluster
-		co.DialerRetries, co.DialTimeout, co.ReadTimeout, co.WriteTimeout, co.MaxRetries =
-			orInt(co.DialerRetries, 2), or(co.DialTimeout, DefaultDialTimeout), or(co.ReadTimeout, DefaultReadTimeout),
-			or(co.WriteTimeout, DefaultWriteTimeout), orInt(co.MaxRetries, 1)
-		if o.Blocking {
-			co.ContextTimeoutEnabled, co.ReadTimeout = true, BlockingReadTimeout
-		}
+		tune(o, &co.DialerRetries, &co.MaxRetries, &co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.ContextTimeoutEnabled)
 		return redis.NewClusterClient(&co), nil
 	}
 	opt := *t.single
-	opt.DialerRetries, opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries =
-		orInt(opt.DialerRetries, 2), or(opt.DialTimeout, DefaultDialTimeout), or(opt.ReadTimeout, DefaultReadTimeout),
-		or(opt.WriteTimeout, DefaultWriteTimeout), orInt(opt.MaxRetries, 1)
-	if o.Blocking {
-		opt.ContextTimeoutEnabled, opt.ReadTimeout = true, BlockingReadTimeout
-	}
+	tune(o, &opt.DialerRetries, &opt.MaxRetries, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.ContextTimeoutEnabled)
 	return redis.NewClient(&opt), nil
+}
+
+// tune sets the defaults of the fields the URL left zero, and the blocking
+// read settings, on any of go-redis's option structs.
+func tune(o Options, dialerRetries, maxRetries *int, dial, read, write *time.Duration, ctxTimeout *bool) {
+	*dialerRetries, *maxRetries = orInt(*dialerRetries, 2), orInt(*maxRetries, 1)
+	*dial, *read, *write = or(*dial, DefaultDialTimeout), or(*read, DefaultReadTimeout), or(*write, DefaultWriteTimeout)
+	if o.Blocking {
+		*ctxTimeout, *read = true, BlockingReadTimeout
+	}
 }
 
 func or(d, def time.Duration) time.Duration {

@@ -34,7 +34,7 @@ func TestSentinelAuth(t *testing.T) {
 		t.Fatalf("both passwords: %v", err)
 	}
 	for _, bad := range []string{
-		"redis+sentinel://:srv-secret@" + hosts + "/" + redistest.MasterName + "/0",                             // no sentinel password
+		"redis+sentinel://:srv-secret@" + hosts + "/" + redistest.MasterName + "/0",                                // no sentinel password
 		"redis+sentinel://:wrong-secret@" + hosts + "/" + redistest.MasterName + "/0?sentinel_password=snt-secret", // wrong server password
 		"redis+sentinel://" + hosts + "/" + redistest.MasterName + "/0?sentinel_password=snt-secret",               // no server password
 		"redis+sentinel://:srv-secret@" + hosts + "/nosuchmaster/0?sentinel_password=snt-secret",                   // unknown master

@@ -44,11 +44,7 @@ func StartCluster(t testing.TB) *RedisCluster {
 			"--cluster-port", fmt.Sprint(bus), "--cluster-node-timeout", "2000",
 		}}))
 	}
-	args := []string{"--cluster", "create"}
-	for _, n := range rc.Nodes {
-		args = append(args, n.Addr())
-	}
-	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	args := append(append([]string{"--cluster", "create"}, rc.Addrs()...), "--cluster-replicas", "0", "--cluster-yes")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, cli, args...).CombinedOutput(); err != nil {
@@ -68,22 +64,21 @@ func StartCluster(t testing.TB) *RedisCluster {
 	return rc
 }
 
-// URL returns the redis+cluster:// URL naming every node.
-func (rc *RedisCluster) URL() string {
+// Addrs returns every node's host:port.
+func (rc *RedisCluster) Addrs() []string {
 	addrs := make([]string, len(rc.Nodes))
 	for i, n := range rc.Nodes {
 		addrs[i] = n.Addr()
 	}
-	return "redis+cluster://" + strings.Join(addrs, ",")
+	return addrs
 }
+
+// URL returns the redis+cluster:// URL naming every node.
+func (rc *RedisCluster) URL() string { return "redis+cluster://" + strings.Join(rc.Addrs(), ",") }
 
 // Client returns a new cluster client over every node; the caller closes it.
 func (rc *RedisCluster) Client() *redis.ClusterClient {
-	addrs := make([]string, len(rc.Nodes))
-	for i, n := range rc.Nodes {
-		addrs[i] = n.Addr()
-	}
-	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs()})
 }
 
 // NodeFor returns the node that owns key's slot.

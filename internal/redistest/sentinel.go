@@ -101,11 +101,7 @@ func StartSentinelsWith(t testing.TB, opt SentinelOptions) *Sentinels {
 
 // URL returns the redis+sentinel:// URL of the set, database 0.
 func (s *Sentinels) URL() string {
-	addrs := make([]string, len(s.procs))
-	for i, p := range s.procs {
-		addrs[i] = p.addr()
-	}
-	return "redis+sentinel://" + strings.Join(addrs, ",") + "/" + MasterName + "/0"
+	return "redis+sentinel://" + strings.Join(s.SentinelAddrs(), ",") + "/" + MasterName + "/0"
 }
 
 // SentinelAddrs returns the sentinels' host:port.
@@ -216,14 +212,7 @@ type proc struct {
 
 func (p *proc) addr() string { return fmt.Sprintf("127.0.0.1:%d", p.port) }
 
-func (p *proc) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(p.dir, "redis.log"))
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 10 {
-		lines = lines[len(lines)-10:]
-	}
-	return strings.Join(lines, "\n")
-}
+func (p *proc) logTail() string { return logTail(p.dir) }
 
 func (p *proc) close() {
 	p.cmd.Process.Kill()
