@@ -44,15 +44,18 @@ type ApplyLayerOptions struct {
 	AuthOff    bool                // accept unsigned plans: only to migrate producers
 	ExitOwner  string
 	BreakGlass []string // other sources that may close positions, each with its own secret
-	Group      string
-	Consumer   string // "" means DefaultConsumer()
-	Batch      int64
-	Block      time.Duration
-	ClaimIdle  time.Duration
-	Freshness  time.Duration
-	RecordTTL  time.Duration
-	Now        func() time.Time
-	Log        *slog.Logger
+	// ProofSource is the only source that may send canary plans, and only
+	// canaries (gate.DefaultProofSource when "").
+	ProofSource string
+	Group       string
+	Consumer    string // "" means DefaultConsumer()
+	Batch       int64
+	Block       time.Duration
+	ClaimIdle   time.Duration
+	Freshness   time.Duration
+	RecordTTL   time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
 	// Registerer, when set, receives the apply layer's metrics.
 	Registerer prometheus.Registerer
 }
@@ -101,7 +104,7 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,
-		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness},
+		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness, ProofSource: opt.ProofSource},
 		Now:  opt.Now, Log: opt.Log,
 	})
 	if err != nil {

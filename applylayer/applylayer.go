@@ -82,7 +82,8 @@ type Service struct {
 	lastLoop atomic.Int64           // unix nanos of the last loop iteration (health, watchdog)
 	polCode  atomic.Value           // reason.Code of the cached policy, "" when valid (for /healthz)
 	pending  []finishing            // results of the batch in hand, written by flush
-	batchPos map[string]float64     // positions read for the batch in hand (readPositions)
+	batchPos map[string]float64     // positions read under the symbol lease in hand, moved by its fills
+	held     *symbolLease           // the one symbol lease this consumer holds (lease.go)
 }
 
 // New returns a Service. store reads the policy; venue executes.

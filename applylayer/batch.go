@@ -7,7 +7,6 @@ package applylayer
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strconv"
 	"time"
 
@@ -75,7 +74,6 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 		items[i] = s.prepare(m)
 	}
 	s.reserveAll(ctx, items)
-	s.readPositions(ctx, items)
 	if s.cfg.Metrics != nil && s.pol.signed != nil {
 		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
 	}
@@ -85,6 +83,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 			s.cfg.Log.Error("plan left pending, will be retried", "entry", it.msg.ID, "error", err)
 		}
 	}
+	s.releaseSymbol(ctx)
 	s.flush(ctx)
 }
 
@@ -114,6 +113,11 @@ func (s *Service) prepare(m redis.XMessage) *item {
 			it.early = &o
 			return it
 		}
+	}
+	if d := gate.Canary(p, s.cfg.Gate); !d.Allow {
+		o := denied(d.Code, d.Msg)
+		it.early = &o
+		return it
 	}
 	it.recKey = s.cfg.Keys.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
@@ -160,50 +164,18 @@ func (s *Service) reserveArgs(it *item) []any {
 	return []any{it.msg.ID, s.cfg.Consumer, s.cfg.ClaimIdle.Milliseconds(), int64(s.cfg.RecordTTL / time.Second), it.coid}
 }
 
-// positionsReader is what a venue may offer to read several positions in
-// one round trip (the paper venue does).
-type positionsReader interface {
-	PositionsOf(ctx context.Context, symbols []string) (map[string]float64, error)
-}
-
-// readPositions reads, in one round trip when the venue can, the positions
-// of the symbols the batch's plans will trade. Plans of the batch then see
-// these positions moved by the batch's own fills (filled), which is what a
-// read before each plan would see unless something outside this consumer
-// traded the symbol within the batch: the same race a per-plan read has,
-// between the read and the order.
-func (s *Service) readPositions(ctx context.Context, items []*item) {
-	clear(s.batchPos)
-	r, ok := s.venue.(positionsReader)
-	if !ok || s.pol.signed == nil {
-		return
-	}
-	var symbols []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		if it.early == nil && it.err == nil && it.p.Decision == plan.Execute && !seen[it.p.Symbol] &&
-			it.status.mayPlace() {
-			seen[it.p.Symbol] = true
-			symbols = append(symbols, it.p.Symbol)
-		}
-	}
-	if len(symbols) == 0 {
-		return
-	}
-	pos, err := r.PositionsOf(ctx, symbols)
-	if err != nil {
-		return // each plan reads its own position, and is denied if that fails
-	}
-	maps.Copy(s.batchPos, pos)
-}
-
-// position returns the symbol's position: from the batch's read, else from
-// the venue.
+// position returns the symbol's position: the copy read under the symbol
+// lease in hand (moved by its fills), else read from the venue and kept
+// while the lease is held.
 func (s *Service) position(ctx context.Context, symbol string) (float64, error) {
 	if pos, ok := s.batchPos[symbol]; ok {
 		return pos, nil
 	}
-	return s.venue.Position(ctx, symbol)
+	pos, err := s.venue.Position(ctx, symbol)
+	if err == nil && s.held != nil && s.held.symbol == symbol {
+		s.batchPos[symbol] = pos
+	}
+	return pos, err
 }
 
 // filled moves the batch's copy of a position by an order this consumer

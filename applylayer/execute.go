@@ -70,7 +70,14 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 	if p.Decision != plan.Execute {
 		return s.finish(ctx, m.ID, fields, p, recKey, outcome{decision: plan.Skipped, detail: "producer decision " + string(p.Decision)})
 	}
-	out, err := s.decideAndExecute(ctx, p, recKey, coid)
+	out, err := s.decideAndExecute(ctx, it)
+	if errors.Is(err, errSymbolLost) { // decide again on a fresh read, once
+		out, err = s.decideAndExecute(ctx, it)
+	}
+	if errors.Is(err, errLeaseLost) {
+		s.cfg.Log.Warn("plan taken over by another consumer: not acting on it", "plan_id", p.ID, "entry", m.ID)
+		return nil // the new owner writes its result
+	}
 	if err != nil {
 		return err
 	}
@@ -78,9 +85,17 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 }
 
 // decideAndExecute gates an authenticated, fresh EXECUTE plan and, when it
-// passes, places its order.
-func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, coid string) (outcome, error) {
+// passes, places its order. A plan that can reach the venue (not a canary,
+// under a policy) is decided while this consumer holds its symbol's lease,
+// on a position read under that lease, and every venue call is fenced.
+func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, error) {
+	p, coid := it.p, it.coid
 	in := gate.Input{Plan: p, Policy: s.pol.signed, PolicyErr: s.pol.err, Now: s.cfg.Now()}
+	if in.Policy != nil && !p.Canary {
+		if err := s.holdSymbol(ctx, p.Symbol); err != nil {
+			return outcome{}, err
+		}
+	}
 	if in.Policy != nil {
 		pos, err := s.position(ctx, p.Symbol)
 		if err != nil {
@@ -128,6 +143,9 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 		// Set again when it differs or a minute has passed: someone may
 		// have changed it at the venue by hand.
 		if set := s.levSet[p.Symbol]; set.lev != lev || time.Since(set.at) > leverageRecheck {
+			if err := s.fence(ctx, it); err != nil {
+				return outcome{}, err
+			}
 			if err := s.venue.SetLeverage(ctx, p.Symbol, lev); err != nil {
 				return venueFailure(err, "set leverage"), nil
 			}
@@ -136,6 +154,9 @@ func (s *Service) decideAndExecute(ctx context.Context, p *plan.Plan, recKey, co
 	}
 	// The open execution record (reserveScript) already says that the venue
 	// may hold this order from here on.
+	if err := s.fence(ctx, it); err != nil {
+		return outcome{}, err
+	}
 	start = time.Now()
 	o, err := s.venue.PlaceOrder(ctx, exchange.Order{
 		ClientOrderID: coid, Symbol: p.Symbol, Side: p.Side, Type: p.Type,

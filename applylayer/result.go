@@ -34,7 +34,7 @@ type finishing struct {
 // when the entry is claimed again.
 func (s *Service) finish(_ context.Context, entryID string, fields map[string]string, p *plan.Plan, recKey string, out outcome) error {
 	k := s.cfg.Keys
-	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen}
+	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen, s.cfg.Consumer}
 	r := s.result(entryID, fields, p, out)
 	for _, f := range r.Fields() {
 		args = append(args, f)

@@ -32,3 +32,16 @@ var rateScript = redis.NewScript(rateLua)
 
 //go:embed rate.lua
 var rateLua string
+
+// leaseScript takes, renews or gives up a symbol's lease. See lease.lua.
+var leaseScript = redis.NewScript(leaseLua)
+
+//go:embed lease.lua
+var leaseLua string
+
+// guardScript checks and renews the plan record and the symbol's lease
+// immediately before a venue call. See guard.lua.
+var guardScript = redis.NewScript(guardLua)
+
+//go:embed guard.lua
+var guardLua string

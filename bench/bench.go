@@ -41,6 +41,7 @@ type Options struct {
 	Plans       int     // how many plans
 	Rate        float64 // plans per second, open loop; 0: closed loop
 	Concurrency int     // closed loop: plans in flight
+	Replicas    int     // apply-layer replicas sharing the group (default 1)
 	// Baseline drives the bare loop (see bareConsumer) instead of the apply
 	// layer, in the same mode: the latency the machine and Redis impose on
 	// this command mix with no logic at all.
@@ -56,6 +57,7 @@ type Report struct {
 	Baseline       bool    `json:"baseline,omitempty"`
 	Rate           float64 `json:"rate_per_s,omitempty"`
 	Concurrency    int     `json:"concurrency,omitempty"`
+	Replicas       int     `json:"replicas"`
 	ThroughputPerS float64 `json:"throughput_per_s"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
@@ -83,6 +85,7 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	opt.Replicas = max(opt.Replicas, 1)
 	ks, err := scratch()
 	if err != nil {
 		return nil, err
@@ -93,10 +96,10 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report
 	defer stopSvc()
 	if opt.Baseline {
 		go bareConsumer(svcCtx, rdb, ks)
-	} else if err := startApplyLayer(svcCtx, rdb, ks); err != nil {
+	} else if err := startApplyLayer(svcCtx, rdb, ks, opt.Replicas); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline}
+	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline, Replicas: opt.Replicas}
 	if opt.Rate > 0 {
 		rep.Mode, rep.Rate, rep.Concurrency = "open", opt.Rate, 0
 	}
@@ -153,7 +156,10 @@ func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	}
 }
 
-func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) error {
+// startApplyLayer publishes the bench policy and starts replicas apply
+// layers sharing the group (each its own consumer and Redis connections
+// from the shared pool), running until ctx is done.
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int) error {
 	key, err := policy.GenerateKey()
 	if err != nil {
 		return err
@@ -174,16 +180,20 @@ func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Spa
 	if err != nil {
 		return err
 	}
-	svc, err := app.NewApplyLayer(app.ApplyLayerOptions{
-		Redis: rdb, Keys: ks, Venue: venue, Trusted: policy.NewTrustedKeys(key.Public()), Secrets: plan.NewSecrets(benchSecrets),
-		ExitOwner: gate.DefaultExitOwner, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64, Now: time.Now,
-	})
-	if err != nil {
-		return err
+	for i := range replicas {
+		svc, err := app.NewApplyLayer(app.ApplyLayerOptions{
+			Redis: rdb, Keys: ks, Venue: venue, Trusted: policy.NewTrustedKeys(key.Public()), Secrets: plan.NewSecrets(benchSecrets),
+			ExitOwner: gate.DefaultExitOwner, Consumer: "bench-" + strconv.Itoa(i), Block: 100 * time.Millisecond, Batch: 64, Now: time.Now,
+		})
+		if err != nil {
+			return err
+		}
+		// The service runs until ctx, the whole bench run, is done.
+		if _, err := app.Start(ctx, svc, 10*time.Second, nil); err != nil {
+			return err
+		}
 	}
-	// The service runs until ctx, the whole bench run, is done.
-	_, err = app.Start(ctx, svc, 10*time.Second, nil)
-	return err
+	return nil
 }
 
 // benchPlan returns plan i, unsigned: mostly entries, every fourth a

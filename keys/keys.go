@@ -82,6 +82,10 @@ const (
 // entry it came on, its state, the lease and the client order id.
 func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
 
+// ApplySymbolLease is the lease that serializes one symbol's position
+// read, decision and order across every apply-layer replica.
+func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symbol:" + symbol) }
+
 // ApplyDone marks a plan stream entry whose result was written.
 func (s Space) ApplyDone(entryID string) string { return s.Key("apply:done:" + entryID) }
 

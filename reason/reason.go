@@ -68,6 +68,15 @@ const (
 	RefreshInterrupted      Code = "REFRESH_INTERRUPTED"        // a run was killed before it finished (its audit entry, issue 16)
 )
 
+// Codes added for canary plans: only the proof source may send canaries,
+// and it may send nothing else, so that canary=true can neither hide a
+// real producer's denials from the exit-owner watch nor the proof key
+// place a real order.
+const (
+	PlanCanaryNotProofSource  Code = "PLAN_CANARY_NOT_PROOF_SOURCE"  // canary=true from a source other than the proof source
+	AuthProofSourceCanaryOnly Code = "AUTH_PROOF_SOURCE_CANARY_ONLY" // a plan of the proof source without canary=true
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -82,7 +91,9 @@ var All = []Code{
 	DenyNotExitOwner, ReduceOnlyWouldIncrease, NotionalExceedsMaxPerOrder,
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
-	RefreshValidityTooShort, RefreshConfigInvalid, RefreshClockSkew, RefreshInterrupted,
+	RefreshValidityTooShort, RefreshConfigInvalid,
+	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
+	RefreshClockSkew, RefreshInterrupted,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an

@@ -54,6 +54,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
+	proofSource                                          string
 	prices                                               stringList
 	group, consumer                                      string
 	batch                                                int64
@@ -66,6 +67,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.pubkeys, "pubkey", getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
+	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
@@ -140,7 +142,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	}
 	return app.NewApplyLayer(app.ApplyLayerOptions{
 		Redis: rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
-		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass),
+		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
 		Now: c.env.clock(), Log: c.logger(), Registerer: reg,
