@@ -106,3 +106,8 @@ func (s Space) AlertIncident(fingerprint string) string {
 // moving is a dead job (package watch writes job "exit-owner-watch" and
 // "exit-owner-follow").
 func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }
+
+// RefreshRuns is the hash of the policy refreshes in progress (package
+// refresh): one field per run, removed when it ends, so that the next run
+// finds, and audits, one that was killed.
+func (s Space) RefreshRuns() string { return s.Key("refresh:running") }

@@ -64,6 +64,8 @@ const (
 	RefreshLeverageAboveCap Code = "REFRESH_LEVERAGE_ABOVE_CAP" // a leverage above --max-leverage
 	RefreshValidityTooShort Code = "REFRESH_VALIDITY_TOO_SHORT" // validity < interval + margin
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
+	RefreshClockSkew        Code = "REFRESH_CLOCK_SKEW"         // this clock is too far from Redis TIME (issue 16)
+	RefreshInterrupted      Code = "REFRESH_INTERRUPTED"        // a run was killed before it finished (its audit entry, issue 16)
 )
 
 // Codes added for canary plans: only the proof source may send canaries,
@@ -91,6 +93,7 @@ var All = []Code{
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
 	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
+	RefreshClockSkew, RefreshInterrupted,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an
