@@ -263,6 +263,13 @@ func (c *invocation) errorf(format string, args ...any) int {
 	return exitFail
 }
 
+// usageErr reports a usage error (a bad flag value, a missing option) and
+// returns exitUsage.
+func (c *invocation) usageErr(format string, args ...any) int {
+	fmt.Fprintf(c.env.stderr, "quantum %s: %s\nRun 'quantum help %s' for usage.\n", c.cmd.name, fmt.Sprintf(format, args...), c.cmd.name)
+	return exitUsage
+}
+
 // table returns a tabwriter for aligned text output.
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
