@@ -344,6 +344,7 @@ func (s *Service) observeLag(ctx context.Context) {
 	if s.cfg.Metrics == nil {
 		return
 	}
+	s.observePolicy()
 	groups, err := s.rdb.XInfoGroups(ctx, s.cfg.Keys.ApplyPlan()).Result()
 	if err != nil {
 		return
@@ -379,9 +380,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 	}
 	s.reserveAll(ctx, items)
 	s.readPositions(ctx, items)
-	if s.cfg.Metrics != nil && s.pol.signed != nil {
-		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
-	}
+	s.observePolicy()
 	for _, it := range items {
 		if err := s.handle(ctx, it); err != nil {
 			// The entry stays pending and is claimed again after ClaimIdle.
@@ -764,7 +763,7 @@ func (s *Service) flush(ctx context.Context) {
 func (s *Service) finished(f finishing) {
 	out, p := f.out, f.p
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.plans.WithLabelValues(out.decision, string(out.code)).Inc()
+		s.cfg.Metrics.finished(out.decision, out.code, s.metricSource(f.fields[plan.FieldSource]))
 	}
 	if out.decision == DecisionExecuted {
 		s.cfg.Log.Info("plan executed", "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,

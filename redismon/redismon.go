@@ -30,7 +30,7 @@ type Redis interface {
 	Pipeline() redis.Pipeliner
 }
 
-// Collector is a prometheus.Collector over Redis.
+// Collector is a prometheus.Collector over Redis. The heartbeat metrics carry the label task (the job name of keys.Space.Heartbeat): "job" is Prometheus's own target label.
 type Collector struct {
 	rdb  Redis
 	keys keys.Space
@@ -42,16 +42,16 @@ type Collector struct {
 // New returns a collector of the heartbeats of jobs (keys.Space.Heartbeat)
 // and of Redis memory.
 func New(rdb Redis, ks keys.Space, jobs []string) *Collector {
-	job := []string{"job"}
+	task := []string{"task"}
 	return &Collector{
 		rdb: rdb, keys: ks, jobs: jobs,
 		ok: prometheus.NewDesc("quantum_redis_scrape_ok", "1 when this scrape could read Redis (heartbeats, INFO memory), else 0.", nil, nil),
 		lastRun: prometheus.NewDesc("quantum_heartbeat_last_run_timestamp_seconds",
-			"Unix time of the job's last run, from its heartbeat hash (any outcome).", job, nil),
+			"Unix time of the job's last run, from its heartbeat hash (any outcome).", task, nil),
 		lastOK: prometheus.NewDesc("quantum_heartbeat_last_ok_timestamp_seconds",
-			"Unix time of the job's last run without error, from its heartbeat hash.", job, nil),
+			"Unix time of the job's last run without error, from its heartbeat hash.", task, nil),
 		interval: prometheus.NewDesc("quantum_heartbeat_interval_seconds",
-			"How often the job says it runs (interval_sec of its heartbeat).", job, nil),
+			"How often the job says it runs (interval_sec of its heartbeat).", task, nil),
 		used:   prometheus.NewDesc("quantum_redis_used_memory_bytes", "Redis INFO memory used_memory.", nil, nil),
 		maxMem: prometheus.NewDesc("quantum_redis_maxmemory_bytes", "Redis INFO memory maxmemory (0: no limit).", nil, nil),
 	}
