@@ -155,6 +155,7 @@ func New(cfg Config) (*Forwarder, error) {
 				return nil, fmt.Errorf("alertforward: target %s given twice", t.name)
 			}
 			seen[t.url] = true
+			cfg.Metrics.addTarget(t.name)
 			f.targets = append(f.targets, t)
 		}
 	}

@@ -59,6 +59,14 @@ func (m *Metrics) forwarded(alertType, status string, now time.Time) {
 	m.lastForwarded.Set(float64(now.Unix()))
 }
 
+// addTarget starts a target's failure counter at 0, so that increase()
+// sees its first failure.
+func (m *Metrics) addTarget(target string) {
+	if m != nil {
+		m.failures.WithLabelValues(target)
+	}
+}
+
 func (m *Metrics) sendFailed(target string) {
 	if m != nil {
 		m.failures.WithLabelValues(target).Inc()
