@@ -66,6 +66,14 @@ const (
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
 )
 
+// Codes added by this project for the readers' own configuration (issue
+// 14): a trusted public key file that is missing, unreadable, writable by
+// others or holds no key is not a signature problem, and must not read as
+// tampering.
+const (
+	PolicyKeyUnavailable Code = "POLICY_KEY_UNAVAILABLE"
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -81,6 +89,7 @@ var All = []Code{
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
+	PolicyKeyUnavailable,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an
