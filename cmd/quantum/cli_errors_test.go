@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"runtime/debug"
 	"strings"
@@ -86,4 +87,15 @@ func TestVersion(t *testing.T) {
 	if got, want := v.String(), "quantum dev\nmodule   github.com/quantumtrader/quantum@v1.4.0\nrevision 8a335c8f00+dirty (2026-12-01T08:00:00Z)\ngo       go1.26.0"; got != want {
 		t.Fatalf("version:\n%s\nwant:\n%s", got, want)
 	}
+}
+
+// TestPolicyJSONErrorsSayWhere: a syntax error in a policy file names the
+// file, the line and the column, for publish and for the refresh's
+// template.
+func TestPolicyJSONErrorsSayWhere(t *testing.T) {
+	pe := newPolicyEnv(t)
+	bad := writeFile(t, pe.dir, "bad.json", "{\n  \"universe_symbols\": [\"BTCUSDT\"]\n  \"policy_version\": \"x\"\n}\n")
+	pe.run("policy", "publish", bad, "--key", pe.key).want(t, 1, bad+":3:3: invalid character")
+	pe.runIn(context.Background(), "{\n\n ]", "policy", "publish", "-", "--key", pe.key).want(t, 1, "stdin:3:2: invalid character ']'")
+	pe.run("policy", "refresh", "--template", bad, "--key", pe.key, "--pubkey", pe.pub).want(t, 2, "POLICY_PARSE_ERROR", bad+":3:3")
 }
