@@ -59,20 +59,32 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, rdb: rdb, keys: env.Keys, clock: clock, watch: w, pub: pub, log: &testkit.Buffer{}}
 }
 
-// deny writes an ownership denial as the apply layer writes it, stamped at
-// the watch clock's now, and runs the watch.
+// denyAndWatch writes an ownership denial as the apply layer writes it,
+// stamped at the watch clock's now, and runs the watch, which must fire a
+// new incident.
 func (f *fixture) denyAndWatch(planID, source string) watch.Report {
 	f.t.Helper()
-	ctx := context.Background()
+	return f.denyExpect(planID, source, alert.Fired)
+}
+
+// denyAndWatch2 is denyAndWatch for a later denial of a firing incident:
+// the watch must re-notify it.
+func (f *fixture) denyAndWatch2(planID, source string) watch.Report {
+	f.t.Helper()
+	return f.denyExpect(planID, source, alert.Renotified)
+}
+
+func (f *fixture) denyExpect(planID, source string, want alert.Outcome) watch.Report {
+	f.t.Helper()
 	id := strconv.FormatInt(f.clock.Now().UnixMilli(), 10) + "-1"
-	err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: f.keys.ApplyResult(), ID: id, Values: map[string]any{
+	err := f.rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: f.keys.ApplyResult(), ID: id, Values: map[string]any{
 		"plan_id": planID, "source": source, "symbol": "BTCUSDT", "decision": "DENIED", "executed": "false",
 		"reason": "DENY_NOT_EXIT_OWNER", "error": "DENY_NOT_EXIT_OWNER", "canary": "false",
 	}}).Err()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return f.runWatch(alert.Fired)
+	return f.runWatch(want)
 }
 
 func (f *fixture) runWatch(want alert.Outcome) watch.Report {
@@ -403,5 +415,123 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		if _, err := alertforward.New(cfg); err == nil {
 			t.Errorf("%s: New accepted %+v", name, cfg)
 		}
+	}
+}
+
+// amRecorder is an Alertmanager stand-in that records every POSTed alert.
+type amRecorder struct {
+	mu    sync.Mutex
+	posts [][]postedAlert
+}
+
+type postedAlert struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+	StartsAt    string            `json:"startsAt"`
+	EndsAt      string            `json:"endsAt"`
+}
+
+func (a *amRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var batch []postedAlert
+	if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	a.mu.Lock()
+	a.posts = append(a.posts, batch)
+	a.mu.Unlock()
+}
+
+func (a *amRecorder) all() [][]postedAlert {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([][]postedAlert{}, a.posts...)
+}
+
+// TestRestartRebuildsTheFiringSet: a new forwarder process, with nothing
+// new on the stream, re-sends the alert still firing (so Alertmanager
+// does not expire it) and not the one already resolved.
+func TestRestartRebuildsTheFiringSet(t *testing.T) {
+	f := newFixture(t)
+	rec := &amRecorder{}
+	am := httptest.NewServer(rec)
+	defer am.Close()
+	ctx := context.Background()
+	expiring := alert.Alert{Type: alert.TypePolicyExpiring, Severity: alert.SeverityWarning, Count: alert.CountOccurrences, Window: time.Minute}
+	refresh := alert.Alert{Type: alert.TypePolicyRefreshFailed, Severity: alert.SeverityCritical, Count: alert.CountOccurrences, Window: time.Minute}
+	fired, err := f.pub.Fire(ctx, expiring, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pub.Fire(ctx, refresh, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.pub.Resolve(ctx, refresh); err != nil {
+		t.Fatal(err)
+	}
+	edit := func(c *alertforward.Config) { c.Alertmanagers = []string{am.URL} }
+	first, _ := f.forwarder(edit)
+	if n, err := first.Drain(ctx); err != nil || n != 3 {
+		t.Fatalf("Drain: %d %v", n, err)
+	}
+	sent := len(rec.all())
+	second, _ := f.forwarder(edit) // a restart: nothing pending, nothing new
+	f.run(second)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.all()) == sent {
+		if time.Now().After(deadline) {
+			t.Fatal("no re-send after the restart")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resend := rec.all()[sent]
+	if len(resend) != 1 || resend[0].Labels["alert_id"] != fired.AlertID || resend[0].Labels["alertname"] != alert.TypePolicyExpiring || resend[0].EndsAt != "" {
+		t.Fatalf("re-send after restart %+v, want only the firing %s without endsAt", resend, fired.AlertID)
+	}
+	if ids := second.Firing(); len(ids) != 1 || ids[0] != fired.AlertID {
+		t.Fatalf("firing set %v", ids)
+	}
+}
+
+// TestChangedLabelsResolveTheOldSet: the watch re-notifies an incident
+// with more sources; Alertmanager sees new labels, so the forwarder
+// resolves the label set it sent before, and the resolution (which
+// carries no sources) resolves the current one.
+func TestChangedLabelsResolveTheOldSet(t *testing.T) {
+	f := newFixture(t)
+	rec := &amRecorder{}
+	am := httptest.NewServer(rec)
+	defer am.Close()
+	ctx := context.Background()
+	w, err := watch.New(watch.Config{Redis: f.rdb, Alerts: f.pub, Keys: f.keys, Now: f.clock.Now, RepeatInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.watch = w
+	fwd, _ := f.forwarder(func(c *alertforward.Config) { c.Alertmanagers = []string{am.URL}; c.ResendInterval = time.Hour })
+	f.denyAndWatch("p-1", "rogue_a")
+	f.clock.Advance(2 * time.Second)
+	f.denyAndWatch2("p-2", "rogue_b")
+	f.clock.Advance(6 * time.Minute)
+	f.runWatch(alert.Resolved)
+	if n, err := fwd.Drain(ctx); err != nil || n != 3 {
+		t.Fatalf("Drain: %d %v", n, err)
+	}
+	posts := rec.all()
+	if len(posts) != 3 {
+		t.Fatalf("%d posts, want 3: %+v", len(posts), posts)
+	}
+	if len(posts[0]) != 1 || posts[0][0].Labels["sources"] != "rogue_a" || posts[0][0].EndsAt != "" {
+		t.Fatalf("first post %+v", posts[0])
+	}
+	if len(posts[1]) != 2 || posts[1][0].Labels["sources"] != "rogue_a,rogue_b" || posts[1][0].EndsAt != "" ||
+		posts[1][1].Labels["sources"] != "rogue_a" || posts[1][1].EndsAt == "" {
+		t.Fatalf("second post %+v: want the new label set firing and the old one resolved", posts[1])
+	}
+	if len(posts[2]) != 1 || posts[2][0].Labels["sources"] != "rogue_a,rogue_b" || posts[2][0].EndsAt == "" {
+		t.Fatalf("resolution %+v: want the current label set resolved", posts[2])
+	}
+	if len(fwd.Firing()) != 0 {
+		t.Fatalf("still firing: %v", fwd.Firing())
 	}
 }
