@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantumtrader/quantum/alertforward"
 	"github.com/quantumtrader/quantum/policy"
@@ -116,20 +113,14 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 	if *metricsAddr != "" {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			redismon.New(rdb, c.keys(), []string{watch.JobTimer, watch.JobFollow}))
-		ln, err := net.Listen("tcp", *metricsAddr)
-		if err != nil {
-			return c.errorf("--metrics-addr: %v", err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		stop, err := serveMetrics(log, *metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"ok"}` + "\n"))
 		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("metrics listening", "addr", ln.Addr().String())
+		if err != nil {
+			return c.errorf("%v", err)
+		}
+		defer stop()
 	}
 	daemon.SdNotify(false, daemon.SdNotifyReady)
 	if err := fwd.Run(ctx); err != nil {

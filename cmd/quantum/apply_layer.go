@@ -8,7 +8,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
@@ -221,19 +219,11 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	svc.SetMetrics(applylayer.NewMetrics(reg, a.auth == "off"))
 
 	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+		stop, err := serveMetrics(log, *metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) { healthz(w, svc, a.auth) })
 		if err != nil {
-			return c.errorf("--metrics-addr: %v", err)
+			return c.errorf("%v", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-			healthz(w, svc, a.auth)
-		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("metrics listening", "addr", ln.Addr().String())
+		defer stop()
 	}
 
 	ready := func() {
