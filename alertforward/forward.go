@@ -107,6 +107,8 @@ type Forwarder struct {
 	hc      *http.Client
 	targets []target
 
+	nextResend time.Time // Run only: when firing alerts are re-sent next
+
 	mu     sync.Mutex
 	firing map[string][]amAlert // alert_id -> label sets sent while firing; the last is current
 	types  map[string][2]string // alert_id -> alert_type, severity (for the firing gauge)
@@ -175,14 +177,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 	}
 	f.log.Info(Tag+" forwarding", "stream", f.cfg.Keys.Alerts(), "group", f.cfg.Group, "consumer", f.cfg.Consumer,
 		"targets", sortedTargets(f.targets), "resend_interval", f.cfg.ResendInterval)
-	nextResend := f.cfg.Now().Add(f.cfg.ResendInterval)
+	f.nextResend = f.cfg.Now().Add(f.cfg.ResendInterval)
 	readErrs := newBackoff(f.cfg.MinBackoff, f.cfg.MaxBackoff)
 	ownPending := true
 	for ctx.Err() == nil {
-		if now := f.cfg.Now(); !now.Before(nextResend) {
-			f.resend(ctx)
-			nextResend = now.Add(f.cfg.ResendInterval)
-		}
+		f.resendIfDue(ctx)
 		msgs, err := f.read(ctx, ownPending, true)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -355,6 +354,11 @@ func (f *Forwarder) deliver(ctx context.Context, m redis.XMessage, retryFor time
 			return fmt.Errorf("entry %s (alert_id %s) not delivered after %d attempts, left pending: %w", m.ID, fields["alert_id"], attempt, err)
 		}
 		f.log.Warn(Tag+" delivery failed: retrying", "entry", m.ID, "alert_id", fields["alert_id"], "attempt", attempt, "retry_in", d, "error", err)
+		if retryFor == 0 {
+			// One Alertmanager of a pair down stalls this entry: the other
+			// must still hear of the firing alerts, or it resolves them.
+			f.resendIfDue(ctx)
+		}
 		if !sleep(ctx, d) {
 			return fmt.Errorf("entry %s not delivered, left pending: %w", m.ID, ctx.Err())
 		}
@@ -413,6 +417,15 @@ func (f *Forwarder) track(fields map[string]string) {
 	}
 	f.firing[id] = []amAlert{fromEntry(fields)}
 	f.types[id] = [2]string{fields["alert_type"], fields["severity"]}
+}
+
+// resendIfDue re-sends the firing alerts when the resend interval has
+// passed (Run only).
+func (f *Forwarder) resendIfDue(ctx context.Context) {
+	if now := f.cfg.Now(); !now.Before(f.nextResend) {
+		f.resend(ctx)
+		f.nextResend = now.Add(f.cfg.ResendInterval)
+	}
 }
 
 // resend re-sends every firing alert to every Alertmanager, best effort:

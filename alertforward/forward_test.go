@@ -535,3 +535,46 @@ func TestChangedLabelsResolveTheOldSet(t *testing.T) {
 		t.Fatalf("still firing: %v", fwd.Firing())
 	}
 }
+
+// TestResendWhileOnePeerIsDown: with one Alertmanager of a pair down, a
+// new entry waits (it must reach both), yet the healthy peer keeps
+// getting the firing alerts re-sent, so it does not resolve them after
+// resolve_timeout.
+func TestResendWhileOnePeerIsDown(t *testing.T) {
+	f := newFixture(t)
+	up := &amRecorder{}
+	healthy := httptest.NewServer(up)
+	defer healthy.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	ctx := context.Background()
+	expiring := alert.Alert{Type: alert.TypePolicyExpiring, Severity: alert.SeverityWarning, Count: alert.CountOccurrences, Window: time.Minute}
+	fired, err := f.pub.Fire(ctx, expiring, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd, reg := f.forwarder(func(c *alertforward.Config) { c.Alertmanagers = []string{healthy.URL, down.URL} })
+	f.run(fwd)
+	// The entry reaches the healthy peer once, then re-sends follow while
+	// the other keeps refusing it.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(up.all()) < 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("healthy peer got %d posts; log:\n%s", len(up.all()), f.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for i, batch := range up.all() {
+		if len(batch) != 1 || batch[0].Labels["alert_id"] != fired.AlertID {
+			t.Fatalf("post %d: %+v", i, batch)
+		}
+	}
+	if p := f.pending(); p != 1 {
+		t.Fatalf("pending %d, want 1: the entry has not reached both peers", p)
+	}
+	if n := sumMetric(t, reg, "quantum_alerts_send_failures_total", map[string]string{"target": down.URL + "/api/v2/alerts"}); n < 2 {
+		t.Fatalf("failures counted for the down peer: %v", n)
+	}
+}
