@@ -218,10 +218,11 @@ func TestDashboardMetricsExist(t *testing.T) {
 	}
 	ae.run("exit-owner", "watch").want(t, 1, "DENY_NOT_EXIT_OWNER")
 
-	// The forwarder has the watch's alert once it counts it firing.
+	// The forwarder has the watch's alert once it counts it firing and
+	// forwarded (the counter moves after the acknowledgement).
 	var fwdNames map[string]bool
 	deadline := time.Now().Add(15 * time.Second)
-	for fwdNames = scrape(t, fwdURL); !fwdNames["quantum_alerts_firing"]; fwdNames = scrape(t, fwdURL) {
+	for fwdNames = scrape(t, fwdURL); !fwdNames["quantum_alerts_firing"] || !fwdNames["quantum_alerts_forwarded_total"]; fwdNames = scrape(t, fwdURL) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the forwarder never counted the alert firing:\n%s", fwdLog.String())
 		}
