@@ -27,8 +27,10 @@
 // carries no details) resolves every label set sent for its alert_id.
 //
 // The set of firing alerts is rebuilt at start from the stream itself (the
-// last entry of each alert_id decides), so a restart neither forgets to
-// re-send an alert nor revives a resolved one. The stream is capped
+// last entry of each alert_id decides), and brought up to date from the
+// stream before each re-send, so neither a restart nor a second forwarder
+// in the group (which delivers some of the entries) makes one forget to
+// re-send an alert or revive a resolved one. The stream is capped
 // (alert.DefaultMaxLen): an incident whose firing entry was trimmed away is
 // no longer re-sent.
 package alertforward
@@ -60,6 +62,10 @@ const (
 	DefaultRequestTimeout = 10 * time.Second
 	DefaultRetryFor       = 30 * time.Second
 )
+
+// maxEnded bounds the label sets kept for resolutions not yet delivered
+// here (another forwarder of the group may deliver them): the stream's cap.
+const maxEnded = 10000
 
 // Tag starts the forwarder's log lines.
 const Tag = "[ALERTS-FORWARD]"
@@ -108,9 +114,11 @@ type Forwarder struct {
 	targets []target
 
 	nextResend time.Time // Run only: when firing alerts are re-sent next
+	cursor     string    // the last stream entry applied to the firing set by catchUp
 
 	mu     sync.Mutex
 	firing map[string][]amAlert // alert_id -> label sets sent while firing; the last is current
+	ended  map[string][]amAlert // alert_id -> label sets of an alert resolved on the stream, until its resolution is delivered here
 	types  map[string][2]string // alert_id -> alert_type, severity (for the firing gauge)
 }
 
@@ -136,7 +144,7 @@ func New(cfg Config) (*Forwarder, error) {
 	cfg.MinBackoff = cmp.Or(cfg.MinBackoff, DefaultMinBackoff)
 	cfg.MaxBackoff = max(cmp.Or(cfg.MaxBackoff, DefaultMaxBackoff), cfg.MinBackoff)
 	cfg.RetryFor = cmp.Or(cfg.RetryFor, DefaultRetryFor)
-	f := &Forwarder{cfg: cfg, log: cfg.Log, hc: cfg.HTTP, firing: map[string][]amAlert{}, types: map[string][2]string{}}
+	f := &Forwarder{cfg: cfg, log: cfg.Log, hc: cfg.HTTP, firing: map[string][]amAlert{}, ended: map[string][]amAlert{}, types: map[string][2]string{}}
 	if f.log == nil {
 		f.log = slog.New(slog.DiscardHandler)
 	}
@@ -247,10 +255,23 @@ func (f *Forwarder) start(ctx context.Context) error {
 	return f.rebuild(ctx)
 }
 
-// rebuild reads the whole (capped) stream and keeps, per alert_id, its last
-// state.
+// rebuild reads the whole (capped) stream and keeps, per alert_id, its
+// last state.
 func (f *Forwarder) rebuild(ctx context.Context) error {
+	f.cursor = ""
+	return f.catchUp(ctx)
+}
+
+// catchUp reads the stream from the cursor on (the whole stream at
+// start) and applies each entry to the firing set, whoever delivers it:
+// with several forwarders in the group, an alert resolved through another
+// one stops being re-sent here, and one fired through another is re-sent
+// here too.
+func (f *Forwarder) catchUp(ctx context.Context) error {
 	start := "-"
+	if f.cursor != "" {
+		start = "(" + f.cursor
+	}
 	const page = 1000
 	for {
 		msgs, err := f.cfg.Redis.XRangeN(ctx, f.cfg.Keys.Alerts(), start, "+", page).Result()
@@ -258,12 +279,13 @@ func (f *Forwarder) rebuild(ctx context.Context) error {
 			return fmt.Errorf("read %s to find the firing alerts: %w", f.cfg.Keys.Alerts(), err)
 		}
 		for _, m := range msgs {
-			f.track(fieldsOf(m))
+			f.track(fieldsOf(m), false)
+			f.cursor = m.ID
 		}
 		if len(msgs) < page {
 			return nil
 		}
-		start = "(" + msgs[len(msgs)-1].ID
+		start = "(" + f.cursor
 	}
 }
 
@@ -363,7 +385,7 @@ func (f *Forwarder) deliver(ctx context.Context, m redis.XMessage, retryFor time
 			return fmt.Errorf("entry %s not delivered, left pending: %w", m.ID, ctx.Err())
 		}
 	}
-	f.track(fields)
+	f.track(fields, true)
 	if err := f.ackRetrying(ctx, m.ID); err != nil {
 		return err
 	}
@@ -380,6 +402,9 @@ func (f *Forwarder) amMessages(fields map[string]string) []amAlert {
 	a := fromEntry(fields)
 	f.mu.Lock()
 	prev := f.firing[fields["alert_id"]]
+	if fields["status"] != "firing" && len(prev) == 0 {
+		prev = f.ended[fields["alert_id"]] // already resolved by catchUp
+	}
 	f.mu.Unlock()
 	end := f.cfg.Now()
 	if t, ok := unix(fields["timestamp"]); ok {
@@ -402,8 +427,11 @@ func (f *Forwarder) amMessages(fields map[string]string) []amAlert {
 	return out
 }
 
-// track records an entry's effect on the firing set.
-func (f *Forwarder) track(fields map[string]string) {
+// track records an entry's effect on the firing set. A delivered firing
+// entry leaves its label set alone for its alert_id (the ones before were
+// resolved in the same POST); one seen by catchUp is added to the label
+// sets, so that the delivery which follows, here, resolves the others.
+func (f *Forwarder) track(fields map[string]string, delivered bool) {
 	id := fields["alert_id"]
 	if id == "" {
 		return
@@ -411,11 +439,31 @@ func (f *Forwarder) track(fields map[string]string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if fields["status"] != "firing" {
+		if !delivered && len(f.firing[id]) > 0 {
+			// Keep what to resolve for the delivery of this entry.
+			if len(f.ended) >= maxEnded {
+				clear(f.ended)
+			}
+			f.ended[id] = f.firing[id]
+		}
+		if delivered {
+			delete(f.ended, id)
+		}
 		delete(f.firing, id)
 		delete(f.types, id)
 		return
 	}
-	f.firing[id] = []amAlert{fromEntry(fields)}
+	a := fromEntry(fields)
+	sets := []amAlert{a}
+	if !delivered {
+		for _, p := range f.firing[id] {
+			if !sameLabels(p, a) {
+				sets = append(sets, p)
+			}
+		}
+		sets = append(sets[1:], a) // the current one last
+	}
+	f.firing[id] = sets
 	f.types[id] = [2]string{fields["alert_type"], fields["severity"]}
 }
 
@@ -423,6 +471,10 @@ func (f *Forwarder) track(fields map[string]string) {
 // passed (Run only).
 func (f *Forwarder) resendIfDue(ctx context.Context) {
 	if now := f.cfg.Now(); !now.Before(f.nextResend) {
+		if err := f.catchUp(ctx); err != nil {
+			f.cfg.Metrics.redisError()
+			f.log.Warn(Tag+" could not read the alert stream before a re-send: re-sending what is known", "error", err)
+		}
 		f.resend(ctx)
 		f.nextResend = now.Add(f.cfg.ResendInterval)
 	}

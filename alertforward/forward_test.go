@@ -578,3 +578,104 @@ func TestResendWhileOnePeerIsDown(t *testing.T) {
 		t.Fatalf("failures counted for the down peer: %v", n)
 	}
 }
+
+// TestResolvedWhileForwarderDown: an alert fires and is delivered; the
+// forwarder stops; the watch resolves it (the resolved entry carries no
+// sources). The next forwarder, whose firing set is rebuilt from the
+// stream, resolves the label set that Alertmanager holds, sources
+// included.
+func TestResolvedWhileForwarderDown(t *testing.T) {
+	f := newFixture(t)
+	rec := &amRecorder{}
+	am := httptest.NewServer(rec)
+	defer am.Close()
+	edit := func(c *alertforward.Config) { c.Alertmanagers = []string{am.URL} }
+	first, _ := f.forwarder(edit)
+	f.denyAndWatch("p-1", "rogue_service")
+	if n, err := first.Drain(context.Background()); err != nil || n != 1 {
+		t.Fatalf("Drain: %d %v", n, err)
+	}
+	f.clock.Advance(6 * time.Minute)
+	f.runWatch(alert.Resolved)
+	second, _ := f.forwarder(edit)
+	if n, err := second.Drain(context.Background()); err != nil || n != 1 {
+		t.Fatalf("second Drain: %d %v", n, err)
+	}
+	posts := rec.all()
+	if len(posts) != 2 || len(posts[1]) != 1 {
+		t.Fatalf("posts %+v", posts)
+	}
+	if r := posts[1][0]; r.Labels["sources"] != "rogue_service" || r.Labels["symbols"] != "BTCUSDT" || r.EndsAt == "" {
+		t.Fatalf("resolution %+v: want the firing label set, sources included, with endsAt", r)
+	}
+}
+
+// TestTwoForwardersInOneGroup: another forwarder of the group delivers an
+// alert's resolution; this one, stuck meanwhile on an entry its webhook
+// refuses, stops re-sending the resolved alert at its next re-send, from
+// the stream itself.
+func TestTwoForwardersInOneGroup(t *testing.T) {
+	f := newFixture(t)
+	rec := &amRecorder{}
+	am := httptest.NewServer(rec)
+	defer am.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b webhookEntry
+		json.NewDecoder(r.Body).Decode(&b)
+		if b.Alert["alert_type"] == "PLAN_STREAM_TAMPERED" {
+			http.Error(w, "blocked", http.StatusServiceUnavailable) // keeps this forwarder on the entry
+		}
+	}))
+	defer hook.Close()
+	ctx := context.Background()
+	fwd, _ := f.forwarder(func(c *alertforward.Config) { c.Alertmanagers = []string{am.URL}; c.Webhooks = []string{hook.URL} })
+	f.run(fwd)
+	x := f.denyAndWatch("p-1", "rogue_service").Alert.AlertID
+	f.waitDelivered("the firing alert")
+	blocker := alert.Alert{Type: "PLAN_STREAM_TAMPERED", Severity: alert.SeverityCritical, Count: 1, Window: time.Minute}
+	if _, err := f.pub.Fire(ctx, blocker, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(f.log.String(), "delivery failed: retrying") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the blocker was not refused:\n%s", f.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// From here on, every POST to Alertmanager is a re-send (the blocker
+	// reached it at the first attempt). The resolution of x is delivered by
+	// "another forwarder": read and acknowledged under another consumer.
+	f.clock.Advance(6 * time.Minute)
+	f.runWatch(alert.Resolved)
+	res, err := f.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: alertforward.DefaultGroup, Consumer: "other", Streams: []string{f.keys.Alerts(), ">"}, Block: -1}).Result()
+	if err != nil || len(res[0].Messages) != 1 || res[0].Messages[0].Values["status"] != "resolved" {
+		t.Fatalf("other consumer read %v %v", res, err)
+	}
+	f.rdb.XAck(ctx, f.keys.Alerts(), alertforward.DefaultGroup, res[0].Messages[0].ID)
+	seen := len(rec.all())
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		if posts := rec.all(); len(posts) > seen {
+			last := posts[len(posts)-1]
+			hasX := false
+			for _, a := range last {
+				hasX = hasX || a.Labels["alert_id"] == x
+			}
+			if !hasX {
+				if len(last) != 1 || last[0].Labels["alertname"] != "PLAN_STREAM_TAMPERED" {
+					t.Fatalf("re-send %+v: want the blocker alone", last)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still re-sent after another forwarder delivered its resolution:\n%s", x, f.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type webhookEntry struct {
+	Alert map[string]string `json:"alert"`
+}
