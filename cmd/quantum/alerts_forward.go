@@ -37,7 +37,8 @@ interval well below it); a resolved entry is sent with endsAt.
 
 --once forwards what is pending and new, then exits: 0 when all of it was
 delivered, 1 when an entry could not be delivered within --retry-for (it stays
-pending for the next run). Without --once it runs until SIGTERM, serving
+pending for the next run); it does not re-send, so Alertmanager needs the
+daemon. Without --once it runs until SIGTERM, serving
 /metrics (the forwarder's counters, the firing alerts by type, the watch's
 heartbeat and Redis memory, for deploy/prometheus/quantum-rules.yml) and
 /healthz on --metrics-addr; under systemd (Type=notify) it reports READY.
