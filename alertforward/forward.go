@@ -175,13 +175,17 @@ func New(cfg Config) (*Forwarder, error) {
 	return f, nil
 }
 
-// Run forwards until ctx is done. It returns nil on cancellation and an
-// error only when it cannot start (the group cannot be created, the stream
-// cannot be read to rebuild the firing set); Redis and target failures
-// after that are retried with back-off.
-func (f *Forwarder) Run(ctx context.Context) error {
+// Run forwards until ctx is done. It calls ready (if not nil) once it has
+// started: the group exists and the firing set is rebuilt. It returns nil
+// on cancellation and an error only when it cannot start (the group cannot
+// be created, the stream cannot be read); Redis and target failures after
+// that are retried with back-off.
+func (f *Forwarder) Run(ctx context.Context, ready func()) error {
 	if err := f.start(ctx); err != nil {
 		return err
+	}
+	if ready != nil {
+		ready()
 	}
 	f.log.Info(Tag+" forwarding", "stream", f.cfg.Keys.Alerts(), "group", f.cfg.Group, "consumer", f.cfg.Consumer,
 		"targets", sortedTargets(f.targets), "resend_interval", f.cfg.ResendInterval)

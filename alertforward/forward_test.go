@@ -122,7 +122,7 @@ func (f *fixture) forwarder(edit func(*alertforward.Config)) (*alertforward.Forw
 func (f *fixture) run(fwd *alertforward.Forwarder) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- fwd.Run(ctx) }()
+	go func() { done <- fwd.Run(ctx, nil) }()
 	f.t.Cleanup(func() {
 		cancel()
 		select {

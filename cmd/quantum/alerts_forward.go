@@ -123,8 +123,7 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 		}
 		defer stop()
 	}
-	daemon.SdNotify(false, daemon.SdNotifyReady)
-	if err := fwd.Run(ctx); err != nil {
+	if err := fwd.Run(ctx, func() { daemon.SdNotify(false, daemon.SdNotifyReady) }); err != nil {
 		return c.errorf("%v", err)
 	}
 	daemon.SdNotify(false, daemon.SdNotifyStopping)
