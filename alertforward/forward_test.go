@@ -136,6 +136,19 @@ func (f *fixture) run(fwd *alertforward.Forwarder) {
 	})
 }
 
+// waitLog waits until the forwarder's log holds fragment; why says what
+// the test waits for.
+func (f *fixture) waitLog(fragment, why string) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(f.log.String(), fragment) {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%s: no %q logged within 10s:\n%s", why, fragment, f.log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func (f *fixture) pending() int64 {
 	f.t.Helper()
 	p, err := f.rdb.XPending(context.Background(), f.keys.Alerts(), alertforward.DefaultGroup).Result()
@@ -223,13 +236,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	if err != nil || r.Outcome != alert.Fired {
 		t.Fatalf("fire refresh alert: %+v %v", r, err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(f.log.String(), "delivery failed: retrying") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failed delivery logged while Alertmanager is down:\n%s", f.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.waitLog("delivery failed: retrying", "no failed delivery logged while Alertmanager is down:\n%s")
 	if p := f.pending(); p != 1 {
 		t.Fatalf("pending %d while Alertmanager is down, want 1 (the entry in delivery, unacknowledged)", p)
 	}
@@ -431,6 +438,15 @@ type postedAlert struct {
 	EndsAt      string            `json:"endsAt"`
 }
 
+// newRecorder starts an amRecorder behind a test server, closed at the
+// end of the test.
+func newRecorder(t *testing.T) (*amRecorder, *httptest.Server) {
+	rec := &amRecorder{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	return rec, srv
+}
+
 func (a *amRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var batch []postedAlert
 	if err := json.NewDecoder(r.Body).Decode(&batch); err != nil {
@@ -453,9 +469,7 @@ func (a *amRecorder) all() [][]postedAlert {
 // does not expire it) and not the one already resolved.
 func TestRestartRebuildsTheFiringSet(t *testing.T) {
 	f := newFixture(t)
-	rec := &amRecorder{}
-	am := httptest.NewServer(rec)
-	defer am.Close()
+	rec, am := newRecorder(t)
 	ctx := context.Background()
 	expiring := alert.Alert{Type: alert.TypePolicyExpiring, Severity: alert.SeverityWarning, Count: alert.CountOccurrences, Window: time.Minute}
 	refresh := alert.Alert{Type: alert.TypePolicyRefreshFailed, Severity: alert.SeverityCritical, Count: alert.CountOccurrences, Window: time.Minute}
@@ -499,9 +513,7 @@ func TestRestartRebuildsTheFiringSet(t *testing.T) {
 // carries no sources) resolves the current one.
 func TestChangedLabelsResolveTheOldSet(t *testing.T) {
 	f := newFixture(t)
-	rec := &amRecorder{}
-	am := httptest.NewServer(rec)
-	defer am.Close()
+	rec, am := newRecorder(t)
 	ctx := context.Background()
 	w, err := watch.New(watch.Config{Redis: f.rdb, Alerts: f.pub, Keys: f.keys, Now: f.clock.Now, RepeatInterval: time.Second})
 	if err != nil {
@@ -586,9 +598,7 @@ func TestResendWhileOnePeerIsDown(t *testing.T) {
 // included.
 func TestResolvedWhileForwarderDown(t *testing.T) {
 	f := newFixture(t)
-	rec := &amRecorder{}
-	am := httptest.NewServer(rec)
-	defer am.Close()
+	rec, am := newRecorder(t)
 	edit := func(c *alertforward.Config) { c.Alertmanagers = []string{am.URL} }
 	first, _ := f.forwarder(edit)
 	f.denyAndWatch("p-1", "rogue_service")
@@ -616,9 +626,7 @@ func TestResolvedWhileForwarderDown(t *testing.T) {
 // the stream itself.
 func TestTwoForwardersInOneGroup(t *testing.T) {
 	f := newFixture(t)
-	rec := &amRecorder{}
-	am := httptest.NewServer(rec)
-	defer am.Close()
+	rec, am := newRecorder(t)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b webhookEntry
 		json.NewDecoder(r.Body).Decode(&b)
@@ -636,13 +644,7 @@ func TestTwoForwardersInOneGroup(t *testing.T) {
 	if _, err := f.pub.Fire(ctx, blocker, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(f.log.String(), "delivery failed: retrying") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the blocker was not refused:\n%s", f.log.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	f.waitLog("delivery failed: retrying", "the blocker was not refused:\n%s")
 	// From here on, every POST to Alertmanager is a re-send (the blocker
 	// reached it at the first attempt). The resolution of x is delivered by
 	// "another forwarder": read and acknowledged under another consumer.
@@ -654,7 +656,7 @@ func TestTwoForwardersInOneGroup(t *testing.T) {
 	}
 	f.rdb.XAck(ctx, f.keys.Alerts(), alertforward.DefaultGroup, res[0].Messages[0].ID)
 	seen := len(rec.all())
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if posts := rec.all(); len(posts) > seen {
 			last := posts[len(posts)-1]
