@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redistest"
@@ -48,6 +50,7 @@ type world struct {
 	logs    *testkit.Buffer
 	cfg     applylayer.Config
 	counter atomic.Int64 // producers may run in goroutines
+	results resultIndex
 	seq     uint64
 }
 
@@ -55,7 +58,7 @@ func newWorld(t *testing.T, rdb *redis.Client, ks keys.Space) *world {
 	t.Helper()
 	w := &world{t: t, rdb: rdb, ks: ks, key: policytest.Key(t), logs: &testkit.Buffer{}}
 	var err error
-	w.store, err = policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(w.key.Public()), Now: time.Now})
+	w.store, err = policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(w.key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +69,7 @@ func newWorld(t *testing.T, rdb *redis.Client, ks keys.Space) *world {
 	w.publish(func(p *policy.Policy) {})
 	w.cfg = applylayer.Config{
 		Keys: ks, Consumer: "c1", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
-		Keyring: plan.NewKeyring(secrets),
+		Keyring: plan.NewSecrets(secrets),
 		Gate:    gate.Config{ExitOwner: gate.DefaultExitOwner, BreakGlass: map[string]bool{"emergency_stop": true}},
 		Now:     time.Now, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
 	}
@@ -87,14 +90,20 @@ func (w *world) publish(mutate func(p *policy.Policy)) {
 	}
 }
 
-// start runs a service until the test ends.
+// start runs a service on the paper venue until the test ends.
 func (w *world) start(mod func(c *applylayer.Config)) {
+	w.t.Helper()
+	w.startOn(w.venue, mod)
+}
+
+// startOn runs a service on venue until the test ends.
+func (w *world) startOn(venue exchange.Venue, mod func(c *applylayer.Config)) {
 	w.t.Helper()
 	cfg := w.cfg
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := applylayer.New(w.rdb, w.store, w.venue, cfg)
+	svc, err := applylayer.New(w.rdb, w.store, venue, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -122,12 +131,11 @@ func sign(f map[string]string) map[string]string {
 // replay has two), waiting up to 10s.
 func (w *world) send(f map[string]string) map[string]string {
 	w.t.Helper()
-	before := 0
-	for _, r := range redistest.StreamEntries(w.t, w.rdb, w.ks.ApplyResult()) {
-		if r["plan_id"] == f["plan_id"] {
-			before++
-		}
+	prev, err := w.results.read(w.rdb, w.ks, f["plan_id"])
+	if err != nil {
+		w.t.Fatal(err)
 	}
+	before := len(prev)
 	w.xadd(f)
 	return w.result(f["plan_id"], before+1)[before]
 }
@@ -145,16 +153,16 @@ func (w *world) xadd(f map[string]string) string {
 	return id
 }
 
-// result waits until planID has n results and returns them.
+// result waits until planID has n results and returns them. The result
+// stream is read incrementally (each poll reads only new entries), so tests
+// with thousands of plans do not re-read it whole.
 func (w *world) result(planID string, n int) []map[string]string {
 	w.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var got []map[string]string
-		for _, r := range redistest.StreamEntries(w.t, w.rdb, w.ks.ApplyResult()) {
-			if r["plan_id"] == planID {
-				got = append(got, r)
-			}
+		got, err := w.results.read(w.rdb, w.ks, planID)
+		if err != nil {
+			w.t.Fatal(err)
 		}
 		if len(got) >= n {
 			return got
@@ -162,8 +170,37 @@ func (w *world) result(planID string, n int) []map[string]string {
 		if time.Now().After(deadline) {
 			w.t.Fatalf("plan %s: %d results after 10s, want %d\nlogs:\n%s", planID, len(got), n, w.logs.String())
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// resultIndex is the results read so far, by plan_id.
+type resultIndex struct {
+	mu     sync.Mutex
+	last   string
+	byPlan map[string][]map[string]string
+}
+
+// read reads the entries after the last one read and returns planID's.
+func (x *resultIndex) read(rdb *redis.Client, ks keys.Space, planID string) ([]map[string]string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byPlan == nil {
+		x.byPlan, x.last = map[string][]map[string]string{}, "-"
+	}
+	msgs, err := rdb.XRange(context.Background(), ks.ApplyResult(), x.last, "+").Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		f := make(map[string]string, len(m.Values))
+		for k, v := range m.Values {
+			f[k] = fmt.Sprint(v)
+		}
+		x.byPlan[f["plan_id"]] = append(x.byPlan[f["plan_id"]], f)
+		x.last = "(" + m.ID
+	}
+	return append([]map[string]string(nil), x.byPlan[planID]...), nil
 }
 
 func wantResult(t *testing.T, r map[string]string, decision string, code reason.Code) {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -77,9 +78,9 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 }
 
 // finished counts one written result.
-func (m *Metrics) finished(decision string, code reason.Code, source string) {
-	m.plans.WithLabelValues(decision, string(code)).Inc()
-	if decision == DecisionDenied {
+func (m *Metrics) finished(decision plan.Outcome, code reason.Code, source string) {
+	m.plans.WithLabelValues(string(decision), string(code)).Inc()
+	if decision == plan.Denied {
 		m.denials.WithLabelValues(string(code), source).Inc()
 	}
 }

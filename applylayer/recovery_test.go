@@ -11,6 +11,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -50,14 +51,14 @@ func TestRecoveryAtEveryCrashPoint(t *testing.T) {
 				Streams: []string{env.Keys.ApplyPlan(), ">"}, Count: 1, Block: -1}).Err(); err != nil {
 				t.Fatal(err)
 			}
-			coid := applylayer.ClientOrderID(f["plan_id"])
+			coid := market.ClientOrderID(f["plan_id"])
 			if tc.record != "" {
 				env.Client.HSet(ctx, env.Keys.Key("apply:plan:"+f["plan_id"]), "entry", id, "state", tc.record,
 					"owner", "dead", "lease_until", "0", "client_order_id", coid)
 			}
 			if tc.placed {
 				if _, err := w.venue.PlaceOrder(ctx, exchange.Order{ClientOrderID: coid, Symbol: "BTCUSDT",
-					Side: exchange.Buy, Type: exchange.Market, Qty: "0.01"}); err != nil {
+					Side: market.Buy, Type: market.Market, Qty: "0.01"}); err != nil {
 					t.Fatal(err)
 				}
 			}

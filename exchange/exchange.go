@@ -16,24 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-)
 
-// Side is BUY or SELL.
-type Side string
-
-// Order sides.
-const (
-	Buy  Side = "BUY"
-	Sell Side = "SELL"
-)
-
-// OrderType is MARKET or LIMIT.
-type OrderType string
-
-// Order types.
-const (
-	Market OrderType = "MARKET"
-	Limit  OrderType = "LIMIT"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // Order is one order to place. Quantities and prices are decimal text as
@@ -41,44 +25,11 @@ const (
 type Order struct {
 	ClientOrderID string // ^[\.A-Z\:/a-z0-9_-]{1,36}$, derived from the plan id
 	Symbol        string
-	Side          Side
-	Type          OrderType
+	Side          market.Side
+	Type          market.OrderType
 	Qty           string // decimal, > 0
 	Price         string // decimal, LIMIT only
 	ReduceOnly    bool
-}
-
-// ValidClientOrderID reports whether s matches Binance's client order id
-// rule ^[\.A-Z\:/a-z0-9_-]{1,36}$.
-func ValidClientOrderID(s string) bool {
-	if len(s) < 1 || len(s) > 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' ||
-			c == '.' || c == ':' || c == '/' || c == '_' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// ValidSymbol reports whether s has the shape of a futures symbol,
-// ^[A-Z0-9]{2,20}$. It is the one symbol check of the project (the policy,
-// the plan parser and the paper venue use it), written without regexp since
-// it runs for every plan.
-func ValidSymbol(s string) bool {
-	if len(s) < 2 || len(s) > 20 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // Status of an order at the venue.
@@ -99,7 +50,7 @@ type OrderState struct {
 	ClientOrderID   string
 	ExchangeOrderID string
 	Symbol          string
-	Side            Side
+	Side            market.Side
 	Status          Status
 	FilledQty       string // decimal
 	AvgPrice        string // decimal; "0" when nothing filled

@@ -34,7 +34,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/reason"
@@ -66,7 +66,7 @@ func deny(code reason.Code, format string, args ...any) Decision {
 
 // Authenticate checks that the plan's sig is the HMAC of its fields with
 // its source's own secret.
-func Authenticate(p *plan.Plan, ring *plan.Keyring) Decision {
+func Authenticate(p *plan.Plan, ring *plan.Secrets) Decision {
 	if p.Sig == "" {
 		return deny(reason.AuthMissing, "plan %s from %s has no sig", p.ID, p.Source)
 	}
@@ -113,7 +113,7 @@ func Check(in Input, cfg Config) Decision {
 		return deny(reason.PolicyStale, "policy %d expired at %d", pol.Seq, pol.ValidUntil)
 	}
 
-	opposite := (in.Position > 0 && p.Side == exchange.Sell) || (in.Position < 0 && p.Side == exchange.Buy)
+	opposite := (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
 	exit := p.ReduceOnly || opposite
 	reducing := opposite && (p.ReduceOnly || p.Qty <= math.Abs(in.Position)*(1+1e-12))
 	d := Decision{Exit: exit, Reducing: reducing}
@@ -153,7 +153,7 @@ func Check(in Input, cfg Config) Decision {
 	if !exempt {
 		if maxNotional, ok := pol.MaxNotionalUSDTBySymbol[p.Symbol]; ok {
 			price := in.MarkPrice
-			if p.Type == exchange.Limit {
+			if p.Type == market.Limit {
 				price = p.Price
 			}
 			if price <= 0 {

@@ -19,7 +19,7 @@ var (
 	ownerKey  = []byte("exitbrain-secret-0123456789abcdef0123456789")
 	bridgeKey = []byte("intent-bridge-secret-0123456789abcdef012345")
 	rogueKey  = []byte("rogue-secret-0123456789abcdef0123456789abcd")
-	ring      = plan.NewKeyring(map[string][]byte{
+	ring      = plan.NewSecrets(map[string][]byte{
 		"exitbrain_v3_5": ownerKey, "intent_bridge": bridgeKey, "rogue": rogueKey, "emergency_stop": rogueKey[:40],
 	})
 	cfg = gate.Config{ExitOwner: gate.DefaultExitOwner, BreakGlass: map[string]bool{"emergency_stop": true}, Freshness: 30 * time.Second}

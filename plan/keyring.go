@@ -11,21 +11,21 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 )
 
 // MinSecretBytes is the shortest secret a keyring accepts.
 const MinSecretBytes = 32
 
-// Keyring maps each producing service (source) to its own HMAC secret.
-type Keyring struct {
+// Secrets maps each producing service (source) to its own HMAC secret.
+type Secrets struct {
 	secrets   map[string][]byte
 	verifiers map[string]*verifier
 }
 
-// NewKeyring returns a keyring of the given secrets.
-func NewKeyring(secrets map[string][]byte) *Keyring {
-	k := &Keyring{secrets: make(map[string][]byte, len(secrets))}
+// NewSecrets returns a keyring of the given secrets.
+func NewSecrets(secrets map[string][]byte) *Secrets {
+	k := &Secrets{secrets: make(map[string][]byte, len(secrets))}
 	for s, b := range secrets {
 		k.secrets[s] = append([]byte(nil), b...)
 	}
@@ -33,7 +33,7 @@ func NewKeyring(secrets map[string][]byte) *Keyring {
 	return k
 }
 
-func (k *Keyring) index() {
+func (k *Secrets) index() {
 	k.verifiers = make(map[string]*verifier, len(k.secrets))
 	for s, b := range k.secrets {
 		k.verifiers[s] = newVerifier(b)
@@ -41,7 +41,7 @@ func (k *Keyring) index() {
 }
 
 // Secret returns the secret of source.
-func (k *Keyring) Secret(source string) ([]byte, bool) {
+func (k *Secrets) Secret(source string) ([]byte, bool) {
 	if k == nil {
 		return nil, false
 	}
@@ -51,7 +51,7 @@ func (k *Keyring) Secret(source string) ([]byte, bool) {
 
 // Verify checks sigHex against fields with the secret of source. known is
 // false when the keyring has no secret for source.
-func (k *Keyring) Verify(source string, fields map[string]string, sigHex string) (known, ok bool) {
+func (k *Secrets) Verify(source string, fields map[string]string, sigHex string) (known, ok bool) {
 	if k == nil {
 		return false, false
 	}
@@ -63,15 +63,15 @@ func (k *Keyring) Verify(source string, fields map[string]string, sigHex string)
 }
 
 // Sources lists the keyring's sources, sorted.
-func (k *Keyring) Sources() []string {
+func (k *Secrets) Sources() []string {
 	return slices.Sorted(maps.Keys(k.secrets))
 }
 
-// ParseKeyring reads keyring lines: "SOURCE SECRET", SECRET being at least
+// ParseSecrets reads keyring lines: "SOURCE SECRET", SECRET being at least
 // 32 bytes as hex; blank lines and lines starting with # are ignored. A
 // source listed twice is an error. Messages never contain a secret.
-func ParseKeyring(data []byte) (*Keyring, error) {
-	k := &Keyring{secrets: map[string][]byte{}}
+func ParseSecrets(data []byte) (*Secrets, error) {
+	k := &Secrets{secrets: map[string][]byte{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
@@ -104,17 +104,17 @@ func ParseKeyring(data []byte) (*Keyring, error) {
 	return k, nil
 }
 
-// LoadKeyring reads a keyring file after checking that only its owner can
+// LoadSecrets reads a keyring file after checking that only its owner can
 // read it.
-func LoadKeyring(path string) (*Keyring, error) {
-	if err := policy.CheckSecretFile(path); err != nil {
+func LoadSecrets(path string) (*Secrets, error) {
+	if err := secretfile.Check(path); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
 	}
-	k, err := ParseKeyring(data)
+	k, err := ParseSecrets(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

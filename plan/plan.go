@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -55,8 +55,8 @@ type Plan struct {
 	ID         string
 	Decision   Decision
 	Symbol     string
-	Side       exchange.Side
-	Type       exchange.OrderType
+	Side       market.Side
+	Type       market.OrderType
 	Qty        float64 // > 0
 	QtyText    string  // as sent, passed to the venue unchanged
 	Price      float64 // LIMIT only
@@ -76,7 +76,7 @@ type Plan struct {
 //
 //	plan_id ^[A-Za-z0-9._:/-]{1,128}$
 //	source  ^[A-Za-z0-9._-]{1,64}$
-//	symbol  ^[A-Z0-9]{2,20}$ (exchange.ValidSymbol)
+//	symbol  ^[A-Z0-9]{2,20}$ (market.ValidSymbol)
 //	decimal ^[0-9]{1,20}(\.[0-9]{1,18})?$ (no sign, exponent or space)
 func validID(s string) bool { return shape(s, 1, 128, "._:/-", true) }
 
@@ -163,17 +163,17 @@ func Parse(f map[string]string) (*Plan, error) {
 	if p.Decision != Execute {
 		return p, nil
 	}
-	if !exchange.ValidSymbol(p.Symbol) {
+	if !market.ValidSymbol(p.Symbol) {
 		return nil, invalid(FieldSymbol, "want ^[A-Z0-9]{2,20}$, got %q", clip(p.Symbol))
 	}
-	switch s := exchange.Side(upper(raw[iSide])); s {
-	case exchange.Buy, exchange.Sell:
+	switch s := market.Side(upper(raw[iSide])); s {
+	case market.Buy, market.Sell:
 		p.Side = s
 	default:
 		return nil, invalid(FieldSide, "want BUY or SELL, got %q", clip(raw[iSide]))
 	}
-	switch t := exchange.OrderType(upper(raw[iType])); t {
-	case exchange.Market, exchange.Limit:
+	switch t := market.OrderType(upper(raw[iType])); t {
+	case market.Market, market.Limit:
 		p.Type = t
 	default:
 		return nil, invalid(FieldType, "want MARKET or LIMIT, got %q", clip(raw[iType]))
@@ -181,7 +181,7 @@ func Parse(f map[string]string) (*Plan, error) {
 	if p.Qty, p.QtyText, err = parseDecimal(FieldQty, raw[iQty]); err != nil {
 		return nil, err
 	}
-	if p.Type == exchange.Limit {
+	if p.Type == market.Limit {
 		if p.Price, p.PriceText, err = parseDecimal(FieldPrice, raw[iPrice]); err != nil {
 			return nil, err
 		}

@@ -112,7 +112,7 @@ func TestSignVerify(t *testing.T) {
 	if plan.Verify(f, f["sig"], []byte(strings.Repeat("t", 32))) {
 		t.Fatal("verified with another secret")
 	}
-	ring := plan.NewKeyring(map[string][]byte{"intent_bridge": secret})
+	ring := plan.NewSecrets(map[string][]byte{"intent_bridge": secret})
 	if known, ok := ring.Verify("intent_bridge", f, f["sig"]); !known || !ok {
 		t.Fatal("keyring verify failed")
 	}
@@ -152,7 +152,7 @@ func TestTamperProperty(t *testing.T) {
 
 func TestKeyring(t *testing.T) {
 	good := strings.Repeat("ab", 32)
-	ring, err := plan.ParseKeyring([]byte("# producers\n\nintent_bridge " + good + "\n  exitbrain_v3_5   " + good + "  \n"))
+	ring, err := plan.ParseSecrets([]byte("# producers\n\nintent_bridge " + good + "\n  exitbrain_v3_5   " + good + "  \n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ func TestKeyring(t *testing.T) {
 		"intent_bridge " + strings.Repeat("ab", 31) + "\n", "intent_bridge zz" + good[2:] + "\n",
 		"bad/source " + good + "\n", "a " + good + "\na " + good + "\n",
 	} {
-		_, err := plan.ParseKeyring([]byte(bad))
+		_, err := plan.ParseSecrets([]byte(bad))
 		if err == nil {
 			t.Errorf("keyring %q accepted", bad)
 		} else if strings.Contains(err.Error(), good[:16]) {
@@ -180,11 +180,11 @@ func TestKeyring(t *testing.T) {
 	if err := os.WriteFile(path, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := plan.LoadKeyring(path); err != nil || r.Sources()[0] != "harvest_brain" {
+	if r, err := plan.LoadSecrets(path); err != nil || r.Sources()[0] != "harvest_brain" {
 		t.Fatalf("load generated line: %v", err)
 	}
 	os.Chmod(path, 0o640)
-	if _, err := plan.LoadKeyring(path); err == nil {
+	if _, err := plan.LoadSecrets(path); err == nil {
 		t.Fatal("a group-readable keyring was accepted")
 	}
 	if _, err := plan.KeygenLine("no spaces allowed"); err == nil {

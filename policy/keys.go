@@ -14,8 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -103,26 +103,10 @@ func writeNew(path string, data []byte, mode fs.FileMode) error {
 	return nil
 }
 
-// CheckSecretFile refuses a file that holds a secret when its group or others
-// may read or write it: the error says the chmod that fixes it.
-func CheckSecretFile(path string) error {
-	st, err := os.Stat(path)
-	if err != nil {
-		return fmt.Errorf("secret file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("secret file %s is not a regular file", path)
-	}
-	if perm := st.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("secret file %s has mode %04o: group and others must have no access (chmod 600 %s)", path, perm, path)
-	}
-	return nil
-}
-
 // LoadPrivateKey reads a PEM PKCS#8 Ed25519 key from path after checking
 // that only its owner can read it.
 func LoadPrivateKey(path string) (*PrivateKey, error) {
-	if err := CheckSecretFile(path); err != nil {
+	if err := secretfile.Check(path); err != nil {
 		return nil, err
 	}
 	data, err := os.ReadFile(path)
@@ -144,16 +128,16 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 	return NewPrivateKey(ek), nil
 }
 
-// Keyring is the set of trusted policy public keys, by key_id. Holding
+// TrustedKeys is the set of trusted policy public keys, by key_id. Holding
 // several keys lets an operator rotate: trust the new key everywhere, switch
 // the signer, then drop the old key.
-type Keyring struct {
+type TrustedKeys struct {
 	keys map[string]ed25519.PublicKey
 }
 
-// NewKeyring trusts the given keys.
-func NewKeyring(pubs ...ed25519.PublicKey) *Keyring {
-	r := &Keyring{keys: make(map[string]ed25519.PublicKey, len(pubs))}
+// NewTrustedKeys trusts the given keys.
+func NewTrustedKeys(pubs ...ed25519.PublicKey) *TrustedKeys {
+	r := &TrustedKeys{keys: make(map[string]ed25519.PublicKey, len(pubs))}
 	for _, p := range pubs {
 		r.keys[KeyIDOf(p)] = p
 	}
@@ -161,7 +145,7 @@ func NewKeyring(pubs ...ed25519.PublicKey) *Keyring {
 }
 
 // IDs returns the trusted key ids, sorted.
-func (r *Keyring) IDs() []string {
+func (r *TrustedKeys) IDs() []string {
 	if r == nil {
 		return nil
 	}
@@ -169,7 +153,7 @@ func (r *Keyring) IDs() []string {
 }
 
 // Lookup returns the key with id.
-func (r *Keyring) Lookup(id string) (ed25519.PublicKey, bool) {
+func (r *TrustedKeys) Lookup(id string) (ed25519.PublicKey, bool) {
 	if r == nil {
 		return nil, false
 	}
@@ -177,25 +161,13 @@ func (r *Keyring) Lookup(id string) (ed25519.PublicKey, bool) {
 	return k, ok
 }
 
-// SplitPaths splits a list of key files given as "a.pub,b.pub" (the form of
-// the QUANTUM_POLICY_PUBKEY variable), dropping empty items.
-func SplitPaths(list string) []string {
-	var out []string
-	for _, p := range strings.Split(list, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// LoadKeyring reads every PEM "PUBLIC KEY" block of every file. A file that
+// LoadTrustedKeys reads every PEM "PUBLIC KEY" block of every file. A file that
 // others may write is refused: whoever can replace a trusted key can sign
 // policies. It is an error to end up with no key. Every error has the code
 // POLICY_KEY_UNAVAILABLE: the reader's configuration is wrong, not the
 // policy.
-func LoadKeyring(paths ...string) (*Keyring, error) {
-	r := &Keyring{keys: map[string]ed25519.PublicKey{}}
+func LoadTrustedKeys(paths ...string) (*TrustedKeys, error) {
+	r := &TrustedKeys{keys: map[string]ed25519.PublicKey{}}
 	for _, path := range paths {
 		st, err := os.Stat(path)
 		if err != nil {

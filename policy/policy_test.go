@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policy/policytest"
 	"github.com/quantumtrader/quantum/reason"
@@ -72,7 +73,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	k := policytest.Key(t)
 	p := policytest.Sample(t0, 3)
 	sp := policytest.Sign(t, p, k)
-	got, err := policy.Verify(policytest.Fields(t, sp), policy.NewKeyring(k.Public()), t0, time.Second)
+	got, err := policy.Verify(policytest.Fields(t, sp), policy.NewTrustedKeys(k.Public()), t0, time.Second)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -155,7 +156,7 @@ func TestValidate(t *testing.T) {
 // TestVerifyCodes checks every reason code Verify can give, in order.
 func TestVerifyCodes(t *testing.T) {
 	k := fixedKey()
-	ring := policy.NewKeyring(k.Public())
+	ring := policy.NewTrustedKeys(k.Public())
 	good := func() map[string]string { return policytest.Fields(t, policytest.Sign(t, policytest.Sample(t0, 5), k)) }
 	resign := func(f map[string]string) map[string]string { return policy.SignFields(f, k) }
 	other := policytest.Key(t)
@@ -236,7 +237,7 @@ func TestKeyFiles(t *testing.T) {
 	if err != nil || back.KeyID() != k.KeyID() {
 		t.Fatalf("load key: %v (id %v want %v)", err, back, k.KeyID())
 	}
-	ring, err := policy.LoadKeyring(pubPath)
+	ring, err := policy.LoadTrustedKeys(pubPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestKeyFiles(t *testing.T) {
 	if err := os.Chmod(pubPath, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := policy.LoadKeyring(pubPath); err == nil {
+	if _, err := policy.LoadTrustedKeys(pubPath); err == nil {
 		t.Fatal("a world-writable public key file must be refused")
 	}
 }
@@ -277,8 +278,8 @@ func TestKeyringRotation(t *testing.T) {
 	if err := os.WriteFile(both, append(a, b...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, paths := range [][]string{policy.SplitPaths(oldPub + ", " + newPub), {both}} {
-		ring, err := policy.LoadKeyring(paths...)
+	for _, paths := range [][]string{secretfile.SplitList(oldPub + ", " + newPub), {both}} {
+		ring, err := policy.LoadTrustedKeys(paths...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +294,7 @@ func TestKeyringRotation(t *testing.T) {
 
 func BenchmarkVerify(b *testing.B) {
 	k := fixedKey()
-	ring := policy.NewKeyring(k.Public())
+	ring := policy.NewTrustedKeys(k.Public())
 	sp, err := policy.Sign(policytest.Sample(t0, 1), k)
 	if err != nil {
 		b.Fatal(err)

@@ -9,16 +9,13 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/reason"
 )
 
 // MaxLeverage is the highest leverage a policy may grant (Binance USD-M's
 // ceiling).
 const MaxLeverage = 125
-
-// ValidSymbol reports whether s has the shape of a futures symbol.
-func ValidSymbol(s string) bool { return exchange.ValidSymbol(s) }
 
 // Validate checks the content rules of a policy and returns a POLICY_INVALID
 // error listing every rule broken, or nil. The same function runs before a
@@ -33,19 +30,19 @@ func Validate(p *Policy) error {
 	seen := make(map[string]bool, len(p.UniverseSymbols))
 	for _, s := range p.UniverseSymbols {
 		switch {
-		case !ValidSymbol(s):
+		case !market.ValidSymbol(s):
 			bad("universe symbol %q does not match ^[A-Z0-9]{2,20}$", s)
 		case seen[s]:
 			bad("universe symbol %s is listed twice", s)
 		}
 		seen[s] = true
-		if _, ok := p.LeverageBySymbol[s]; !ok && ValidSymbol(s) {
+		if _, ok := p.LeverageBySymbol[s]; !ok && market.ValidSymbol(s) {
 			bad("universe symbol %s has no entry in leverage_by_symbol", s)
 		}
 	}
 	for _, s := range slices.Sorted(maps.Keys(p.LeverageBySymbol)) {
 		l := p.LeverageBySymbol[s]
-		if !ValidSymbol(s) {
+		if !market.ValidSymbol(s) {
 			bad("leverage_by_symbol key %q is not a symbol", s)
 		}
 		if l < 1 || l > MaxLeverage {
@@ -66,7 +63,7 @@ func Validate(p *Policy) error {
 	checkParams(FieldKillParams, p.KillParams)
 	for _, s := range slices.Sorted(maps.Keys(p.MaxNotionalUSDTBySymbol)) {
 		v := p.MaxNotionalUSDTBySymbol[s]
-		if !ValidSymbol(s) {
+		if !market.ValidSymbol(s) {
 			bad("max_notional_usdt_by_symbol key %q is not a symbol", s)
 		}
 		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {

@@ -85,7 +85,7 @@ func (s *Signed) Remaining(now time.Time) time.Duration {
 // Integrity (4, 5) is checked before parsing, so a tampered field reads as
 // tampering, whatever it was changed to. Rollback is the reader's check
 // (policystore), since it needs the reader's memory.
-func Verify(fields map[string]string, ring *Keyring, now time.Time, skew time.Duration) (*Signed, error) {
+func Verify(fields map[string]string, ring *TrustedKeys, now time.Time, skew time.Duration) (*Signed, error) {
 	if len(fields) == 0 {
 		return nil, reason.Errorf(reason.PolicyMissing, "no policy is stored")
 	}

@@ -40,10 +40,10 @@ const DefaultClockSkew = 30 * time.Second
 // Options configures a Store. Keys and Now are required.
 type Options struct {
 	Keys      keys.Space
-	Keyring   *policy.Keyring  // trusted keys; Load and Publish refuse every policy without one
-	Now       func() time.Time // the clock; injected so tests control expiry
-	ClockSkew time.Duration    // 0 means DefaultClockSkew
-	MaxLen    int64            // stream bound; 0 means DefaultStreamMaxLen
+	Keyring   *policy.TrustedKeys // trusted keys; Load and Publish refuse every policy without one
+	Now       func() time.Time    // the clock; injected so tests control expiry
+	ClockSkew time.Duration       // 0 means DefaultClockSkew
+	MaxLen    int64               // stream bound; 0 means DefaultStreamMaxLen
 }
 
 // Store reads and publishes the policy under one key prefix. It is safe for

@@ -36,7 +36,7 @@ func newFixture(t testing.TB) *fixture {
 	k := policytest.Key(t)
 	c := testkit.NewClock(t0)
 	s, err := policystore.New(env.Client, policystore.Options{
-		Keys: env.Keys, Keyring: policy.NewKeyring(k.Public()), Now: c.Now,
+		Keys: env.Keys, Keyring: policy.NewTrustedKeys(k.Public()), Now: c.Now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +144,7 @@ func TestLoadReasonCodes(t *testing.T) {
 		{"POLICY_UNAVAILABLE: redis down", func(t *testing.T, f *fixture) {
 			down := redis.NewClient(&redis.Options{Network: "unix", Addr: t.TempDir() + "/nobody.sock", MaxRetries: -1})
 			t.Cleanup(func() { down.Close() })
-			s, err := policystore.New(down, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewKeyring(f.key.Public()), Now: f.clock.Now})
+			s, err := policystore.New(down, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewTrustedKeys(f.key.Public()), Now: f.clock.Now})
 			if err != nil {
 				t.Fatal(err)
 			}

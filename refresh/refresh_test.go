@@ -46,7 +46,7 @@ func newFixture(t testing.TB) *fixture {
 	env := redistest.New(t)
 	f := &fixture{t: t, env: env, key: policytest.Key(t), clock: testkit.NewClock(t0), dir: t.TempDir(), log: &testkit.Buffer{}}
 	var err error
-	f.store, err = policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewKeyring(f.key.Public()), Now: f.clock.Now})
+	f.store, err = policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(f.key.Public()), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func (f *fixture) alertEntries() []map[string]string {
 func TestDay(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	reader, err := policystore.New(f.env.Client, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewKeyring(f.key.Public()), Now: f.clock.Now})
+	reader, err := policystore.New(f.env.Client, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewTrustedKeys(f.key.Public()), Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +460,7 @@ func TestRedisDown(t *testing.T) {
 	defer client.Close()
 	cfg := f.cfg
 	var err error
-	if cfg.Store, err = policystore.New(client, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewKeyring(f.key.Public()), Now: f.clock.Now}); err != nil {
+	if cfg.Store, err = policystore.New(client, policystore.Options{Keys: f.env.Keys, Keyring: policy.NewTrustedKeys(f.key.Public()), Now: f.clock.Now}); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Alerts, err = alert.New(client, alert.Options{Keys: f.env.Keys, Now: f.clock.Now}); err != nil {

@@ -58,6 +58,7 @@ import (
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -84,8 +85,8 @@ const (
 // Heartbeat job names (keys.Space.Heartbeat): one per way of running, so a
 // dead follower is not hidden by a live timer, or the reverse.
 const (
-	JobTimer  = "exit-owner-watch"
-	JobFollow = "exit-owner-follow"
+	JobTimer  = keys.JobWatchTimer
+	JobFollow = keys.JobWatchFollow
 )
 
 // Outcomes recorded in the heartbeat.
@@ -402,16 +403,15 @@ func (t *tally) add(m redis.XMessage) (bool, error) {
 		t.last = id
 	}
 	t.scanned++
-	field := func(k string) string { s, _ := m.Values[k].(string); return s }
-	deny := string(reason.DenyNotExitOwner)
-	if field("reason") != deny && field("error") != deny {
+	r := plan.ParseResult(m.Values)
+	if !r.DeniedFor(reason.DenyNotExitOwner) {
 		return false, nil
 	}
-	if field("canary") == "true" {
+	if r.Canary {
 		t.canary = append(t.canary, id)
 		return false, nil
 	}
-	t.denials = append(t.denials, denial{id: id, planID: field("plan_id"), source: field("source"), symbol: field("symbol")})
+	t.denials = append(t.denials, denial{id: id, planID: r.PlanID, source: r.Source, symbol: r.Symbol})
 	return true, nil
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
@@ -120,14 +119,14 @@ func TestACLUsers(t *testing.T) {
 	wantNoPerm(t, "apply layer HSET policy", apply.HSet(ctx, ks.PolicyCurrent(), "trading_state", "HALTED").Err())
 	wantNoPerm(t, "apply layer XADD policy.update", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.PolicyUpdate(), Values: []any{"a", "b"}}).Err())
 	wantNoPerm(t, "apply layer XADD alert", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"a", "b"}}).Err())
-	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Load(ctx); err != nil {
 		t.Fatalf("the apply layer cannot read the policy: %v", err)
 	}
-	venue, err := paper.New(apply, ks, devPrices)
+	venue, err := paper.New(apply, ks, app.DevPrices)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +142,7 @@ func TestACLUsers(t *testing.T) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := startDevApplyLayer(actx, apply, store, venue, secrets, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(actx, apply, ks, policy.NewTrustedKeys(key.Public()), venue, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

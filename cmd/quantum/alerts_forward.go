@@ -12,7 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantumtrader/quantum/alertforward"
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/app"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/redismon"
 	"github.com/quantumtrader/quantum/watch"
 )
@@ -50,8 +51,8 @@ docs/alerting.md is the operator guide.`,
 func runAlertsForward(ctx context.Context, c *invocation) int {
 	ef := newEnvFlags(c)
 	var ams, hooks stringList
-	ams = append(ams, policy.SplitPaths(c.env.getenv("QUANTUM_ALERTMANAGER_URLS"))...)
-	hooks = append(hooks, policy.SplitPaths(c.env.getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
+	ams = append(ams, secretfile.SplitList(c.env.getenv("QUANTUM_ALERTMANAGER_URLS"))...)
+	hooks = append(hooks, secretfile.SplitList(c.env.getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
 	c.fs.Var(&ams, "alertmanager", "Alertmanager base `URL`, such as http://127.0.0.1:9093 (repeatable; env QUANTUM_ALERTMANAGER_URLS, comma-separated)")
 	c.fs.Var(&hooks, "webhook", "generic webhook `URL` receiving each entry as JSON (repeatable; env QUANTUM_ALERT_WEBHOOK_URLS, comma-separated)")
 	resend := ef.duration("resend-interval", "QUANTUM_ALERT_RESEND_INTERVAL", alertforward.DefaultResendInterval, "re-send firing alerts to Alertmanager this often")
@@ -114,18 +115,19 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 	if *metricsAddr != "" {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 			redismon.New(rdb, c.keys(), []string{watch.JobTimer, watch.JobFollow}))
-		stop, err := serveMetrics(log, *metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
+		addr, stop, err := app.ServeMetrics(*metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"ok"}` + "\n"))
 		})
 		if err != nil {
-			return c.errorf("%v", err)
+			return c.errorf("--metrics-addr: %v", err)
 		}
 		defer stop()
+		log.Info("metrics listening", "addr", addr)
 	}
 	if err := fwd.Run(ctx, func() { daemon.SdNotify(false, daemon.SdNotifyReady) }); err != nil {
 		return c.errorf("%v", err)
 	}
-	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	app.NotifyStopping()
 	return exitOK
 }

@@ -218,7 +218,7 @@ func (discardRedisLog) Printf(context.Context, string, ...any) {}
 // policyStore returns a store over a new Redis client for --redis and
 // --prefix, trusting ring (nil for commands that only read raw fields or
 // publish-check with their own), and a function that closes the client.
-func (c *invocation) policyStore(ring *policy.Keyring, skew time.Duration) (*policystore.Store, func(), error) {
+func (c *invocation) policyStore(ring *policy.TrustedKeys, skew time.Duration) (*policystore.Store, func(), error) {
 	rdb, err := c.redis()
 	if err != nil {
 		return nil, nil, err

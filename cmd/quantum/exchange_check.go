@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/exchange/binance"
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
@@ -115,7 +115,7 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 		add("position_mode", true, "one-way")
 	}
 
-	universe, leverage := policy.SplitPaths(*symbols), map[string]int{}
+	universe, leverage := secretfile.SplitList(*symbols), map[string]int{}
 	if len(universe) == 0 {
 		sp, err := loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
 		if err != nil {

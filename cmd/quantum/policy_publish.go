@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -52,9 +53,9 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	ring := policy.NewKeyring(key.Public())
-	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadKeyring(paths...); err != nil {
+	ring := policy.NewTrustedKeys(key.Public())
+	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
+		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
 			return c.errorf("%v", err)
 		}
 	}

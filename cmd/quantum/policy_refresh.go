@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -97,13 +98,13 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	// under the timer nobody reads the terminal: the Key function reports
 	// them to the run.
 	key, keyErr := policy.LoadPrivateKey(*keyPath)
-	ring := policy.NewKeyring()
+	ring := policy.NewTrustedKeys()
 	if keyErr == nil {
-		ring = policy.NewKeyring(key.Public())
+		ring = policy.NewTrustedKeys(key.Public())
 	}
-	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadKeyring(paths...); err != nil {
-			ring, keyErr = policy.NewKeyring(), fmt.Errorf("trusted public keys: %w", err)
+	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
+		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
+			ring, keyErr = policy.NewTrustedKeys(), fmt.Errorf("trusted public keys: %w", err)
 		}
 	} else {
 		log.Warn("[POLICY-REFRESH] no --pubkey / QUANTUM_POLICY_PUBKEY: the new policy is checked against the signing key's own public key, not the readers' trusted keys")

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -45,7 +46,7 @@ func runPolicyShow(ctx context.Context, c *invocation) int {
 	}
 	verdict := map[string]any{"checked": false}
 	verdictText := "not checked (no --pubkey or QUANTUM_POLICY_PUBKEY)"
-	if len(policy.SplitPaths(*pubkeys)) > 0 {
+	if len(secretfile.SplitList(*pubkeys)) > 0 {
 		sp, err := loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
 		if err != nil {
 			verdict = map[string]any{"checked": true, "ok": false, "reason": reason.CodeOf(err), "error": err.Error()}

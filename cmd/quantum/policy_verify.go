@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -111,11 +112,11 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 // loadVerified loads the live policy with the keys of pubkeys. A missing or
 // unreadable key file fails closed like any other refusal.
 func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
-	paths := policy.SplitPaths(pubkeys)
+	paths := secretfile.SplitList(pubkeys)
 	if len(paths) == 0 {
 		return nil, reason.Errorf(reason.PolicyKeyUnavailable, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
 	}
-	ring, err := policy.LoadKeyring(paths...) // POLICY_KEY_UNAVAILABLE
+	ring, err := policy.LoadTrustedKeys(paths...) // POLICY_KEY_UNAVAILABLE
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/status"
 )
@@ -70,10 +71,10 @@ func runStatus(ctx context.Context, c *invocation) int {
 	if !ef.check(c.env.stderr) {
 		return exitStatusUnknown
 	}
-	var ring *policy.Keyring
-	if paths := policy.SplitPaths(*pubkeys); len(paths) > 0 {
+	var ring *policy.TrustedKeys
+	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		var err error
-		if ring, err = policy.LoadKeyring(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -37,7 +35,7 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := policystore.New(rd.Client, policystore.Options{Keys: rd.Keys, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(rd.Client, policystore.Options{Keys: rd.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +51,7 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := startDevApplyLayer(ctx, rd.Client, store, venue, map[string][]byte{"p": make([]byte, 32)}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(ctx, rd.Client, rd.Keys, policy.NewTrustedKeys(key.Public()), venue, map[string][]byte{"p": make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

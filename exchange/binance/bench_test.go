@@ -8,6 +8,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/binance/binancefake"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // BenchmarkPlaceOrder places signed MARKET orders with new ids against the
@@ -23,10 +24,10 @@ func BenchmarkPlaceOrder(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	sides := []exchange.Side{exchange.Buy, exchange.Sell}
+	sides := []market.Side{market.Buy, market.Sell}
 	i := 0
 	for b.Loop() {
-		o := exchange.Order{ClientOrderID: fmt.Sprintf("bench-%d", i), Symbol: "BTCUSDT", Side: sides[i%2], Type: exchange.Market, Qty: "0.002"}
+		o := exchange.Order{ClientOrderID: fmt.Sprintf("bench-%d", i), Symbol: "BTCUSDT", Side: sides[i%2], Type: market.Market, Qty: "0.002"}
 		if _, err := c.PlaceOrder(ctx, o); err != nil {
 			b.Fatal(err)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/binance/binancefake"
 	"github.com/quantumtrader/quantum/internal/testkit"
+	"github.com/quantumtrader/quantum/market"
 )
 
 const (
@@ -64,12 +65,12 @@ func newRig(t *testing.T, mod func(cfg *binance.Config, f *binancefake.Fake)) *r
 	return r
 }
 
-func market(coid, symbol string, side exchange.Side, qty string, reduce bool) exchange.Order {
-	return exchange.Order{ClientOrderID: coid, Symbol: symbol, Side: side, Type: exchange.Market, Qty: qty, ReduceOnly: reduce}
+func marketOrder(coid, symbol string, side market.Side, qty string, reduce bool) exchange.Order {
+	return exchange.Order{ClientOrderID: coid, Symbol: symbol, Side: side, Type: market.Market, Qty: qty, ReduceOnly: reduce}
 }
 
-func limit(coid, symbol string, side exchange.Side, qty, price string) exchange.Order {
-	return exchange.Order{ClientOrderID: coid, Symbol: symbol, Side: side, Type: exchange.Limit, Qty: qty, Price: price}
+func limitOrder(coid, symbol string, side market.Side, qty, price string) exchange.Order {
+	return exchange.Order{ClientOrderID: coid, Symbol: symbol, Side: side, Type: market.Limit, Qty: qty, Price: price}
 }
 
 func (r *rig) place(o exchange.Order) exchange.OrderState {
@@ -130,9 +131,9 @@ func TestOpenRefusesHedgeMode(t *testing.T) {
 // offset and the request goes through once more.
 func TestServerTimeOffset(t *testing.T) {
 	r := newRig(t, func(_ *binance.Config, f *binancefake.Fake) { f.SetClock(time.Now, 30*time.Second) })
-	r.place(market("skew-1", "BTCUSDT", exchange.Buy, "0.002", false))
+	r.place(marketOrder("skew-1", "BTCUSDT", market.Buy, "0.002", false))
 	r.fake.SetClock(time.Now, -45*time.Second)
-	r.place(market("skew-2", "BTCUSDT", exchange.Buy, "0.002", false))
+	r.place(marketOrder("skew-2", "BTCUSDT", market.Buy, "0.002", false))
 	if n := r.fake.Requests("/fapi/v1/time"); n != 2 {
 		t.Fatalf("%d time requests, want 2 (Open, then after -1021)", n)
 	}
@@ -149,11 +150,11 @@ func TestServerTimeOffset(t *testing.T) {
 // order id, positionSide=BOTH and reduceOnly, and fills.
 func TestPlaceMarketOrder(t *testing.T) {
 	r := newRig(t, nil)
-	st := r.place(market("qt-m1", "BTCUSDT", exchange.Buy, "0.01", false))
+	st := r.place(marketOrder("qt-m1", "BTCUSDT", market.Buy, "0.01", false))
 	if st.ClientOrderID != "qt-m1" || st.Status != exchange.StatusFilled || st.FilledQty != "0.01" || st.AvgPrice != "65000" || st.ExchangeOrderID == "" {
 		t.Fatalf("state %+v", st)
 	}
-	st = r.place(market("qt-m2", "BTCUSDT", exchange.Sell, "0.004", true))
+	st = r.place(marketOrder("qt-m2", "BTCUSDT", market.Sell, "0.004", true))
 	if st.FilledQty != "0.004" {
 		t.Fatalf("reduce-only state %+v", st)
 	}
@@ -172,10 +173,10 @@ func TestPlaceMarketOrder(t *testing.T) {
 // one fills at the mark.
 func TestPlaceLimitOrder(t *testing.T) {
 	r := newRig(t, nil)
-	if st := r.place(limit("qt-l1", "ETHUSDT", exchange.Buy, "0.1", "2900.50")); st.Status != exchange.StatusNew || st.FilledQty != "0" {
+	if st := r.place(limitOrder("qt-l1", "ETHUSDT", market.Buy, "0.1", "2900.50")); st.Status != exchange.StatusNew || st.FilledQty != "0" {
 		t.Fatalf("resting limit %+v", st)
 	}
-	if st := r.place(limit("qt-l2", "ETHUSDT", exchange.Buy, "0.1", "3100")); st.Status != exchange.StatusFilled || st.AvgPrice != "3000" {
+	if st := r.place(limitOrder("qt-l2", "ETHUSDT", market.Buy, "0.1", "3100")); st.Status != exchange.StatusFilled || st.AvgPrice != "3000" {
 		t.Fatalf("marketable limit %+v", st)
 	}
 }
@@ -193,7 +194,7 @@ func TestQuantityRoundedDownToStep(t *testing.T) {
 		{"DOGEUSDT", "1e2", "100"},
 	}
 	for i, tc := range cases {
-		st := r.place(market(fmt.Sprintf("qt-step-%d", i), tc.symbol, exchange.Buy, tc.qty, false))
+		st := r.place(marketOrder(fmt.Sprintf("qt-step-%d", i), tc.symbol, market.Buy, tc.qty, false))
 		if st.FilledQty != tc.want {
 			t.Errorf("%s %s: filled %s, want %s", tc.symbol, tc.qty, st.FilledQty, tc.want)
 		}
@@ -214,15 +215,15 @@ func TestFiltersRefuseBeforeSending(t *testing.T) {
 		o    exchange.Order
 		code int
 	}{
-		{"below min notional", market("qt-f1", "BTCUSDT", exchange.Buy, "0.001", false), binance.CodeMinNotional},
-		{"limit below min notional", limit("qt-f2", "ETHUSDT", exchange.Buy, "0.005", "3000"), binance.CodeMinNotional},
-		{"below min qty after rounding", market("qt-f3", "BTCUSDT", exchange.Buy, "0.0009", false), binance.CodeQtyTooSmall},
-		{"above the collar", limit("qt-f4", "BTCUSDT", exchange.Buy, "0.01", "68250.10"), binance.CodePriceAboveCollar},
-		{"below the collar", limit("qt-f5", "BTCUSDT", exchange.Sell, "0.01", "61749.90"), binance.CodePriceBelowCollar},
-		{"off the tick", limit("qt-f6", "BTCUSDT", exchange.Buy, "0.01", "65000.05"), binance.CodeTickSize},
-		{"unknown symbol", market("qt-f7", "NOPEUSDT", exchange.Buy, "1", false), exchange.CodeInvalidSymbol},
-		{"malformed quantity", market("qt-f8", "BTCUSDT", exchange.Buy, "1/3", false), exchange.CodeBadParameter},
-		{"bad client order id", market("qt f9", "BTCUSDT", exchange.Buy, "0.01", false), binance.CodeInvalidClientOrder},
+		{"below min notional", marketOrder("qt-f1", "BTCUSDT", market.Buy, "0.001", false), binance.CodeMinNotional},
+		{"limit below min notional", limitOrder("qt-f2", "ETHUSDT", market.Buy, "0.005", "3000"), binance.CodeMinNotional},
+		{"below min qty after rounding", marketOrder("qt-f3", "BTCUSDT", market.Buy, "0.0009", false), binance.CodeQtyTooSmall},
+		{"above the collar", limitOrder("qt-f4", "BTCUSDT", market.Buy, "0.01", "68250.10"), binance.CodePriceAboveCollar},
+		{"below the collar", limitOrder("qt-f5", "BTCUSDT", market.Sell, "0.01", "61749.90"), binance.CodePriceBelowCollar},
+		{"off the tick", limitOrder("qt-f6", "BTCUSDT", market.Buy, "0.01", "65000.05"), binance.CodeTickSize},
+		{"unknown symbol", marketOrder("qt-f7", "NOPEUSDT", market.Buy, "1", false), exchange.CodeInvalidSymbol},
+		{"malformed quantity", marketOrder("qt-f8", "BTCUSDT", market.Buy, "1/3", false), exchange.CodeBadParameter},
+		{"bad client order id", marketOrder("qt f9", "BTCUSDT", market.Buy, "0.01", false), binance.CodeInvalidClientOrder},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -234,9 +235,9 @@ func TestFiltersRefuseBeforeSending(t *testing.T) {
 		t.Fatalf("%d order requests reached the venue, want 0", n)
 	}
 	// At the collar's edge and with reduceOnly below min notional: sent.
-	r.place(limit("qt-f10", "BTCUSDT", exchange.Buy, "0.01", "68250"))
+	r.place(limitOrder("qt-f10", "BTCUSDT", market.Buy, "0.01", "68250"))
 	r.fake.SetPosition("BTCUSDT", "0.005")
-	if st := r.place(market("qt-f11", "BTCUSDT", exchange.Sell, "0.001", true)); st.Status != exchange.StatusFilled {
+	if st := r.place(marketOrder("qt-f11", "BTCUSDT", market.Sell, "0.001", true)); st.Status != exchange.StatusFilled {
 		t.Fatalf("reduce-only below min notional: %+v", st)
 	}
 }
@@ -245,7 +246,7 @@ func TestFiltersRefuseBeforeSending(t *testing.T) {
 // venue's code, after the order was sent.
 func TestReduceOnlyRejected(t *testing.T) {
 	r := newRig(t, nil)
-	_, err := r.c.PlaceOrder(context.Background(), market("qt-r1", "BTCUSDT", exchange.Sell, "0.01", true))
+	_, err := r.c.PlaceOrder(context.Background(), marketOrder("qt-r1", "BTCUSDT", market.Sell, "0.01", true))
 	rej := wantRejected(t, err, exchange.CodeReduceOnlyRejected, true)
 	if rej.Msg != "ReduceOnly Order is rejected." {
 		t.Fatalf("message %q", rej.Msg)
@@ -259,12 +260,12 @@ func TestReduceOnlyRejected(t *testing.T) {
 // order rests) is looked up and returned as already submitted.
 func TestDuplicateClientOrderID(t *testing.T) {
 	r := newRig(t, nil)
-	first := r.place(limit("qt-d1", "ETHUSDT", exchange.Buy, "0.1", "2900"))
+	first := r.place(limitOrder("qt-d1", "ETHUSDT", market.Buy, "0.1", "2900"))
 	other, err := binance.Open(context.Background(), r.cfg) // remembers nothing
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := other.PlaceOrder(context.Background(), limit("qt-d1", "ETHUSDT", exchange.Buy, "0.1", "2900"))
+	st, err := other.PlaceOrder(context.Background(), limitOrder("qt-d1", "ETHUSDT", market.Buy, "0.1", "2900"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,8 +281,8 @@ func TestDuplicateClientOrderID(t *testing.T) {
 // second PlaceOrder with an id this client sent is looked up, not sent.
 func TestPlaceAgainLooksUp(t *testing.T) {
 	r := newRig(t, nil)
-	first := r.place(market("qt-a1", "BTCUSDT", exchange.Buy, "0.01", false))
-	again := r.place(market("qt-a1", "BTCUSDT", exchange.Buy, "0.01", false))
+	first := r.place(marketOrder("qt-a1", "BTCUSDT", market.Buy, "0.01", false))
+	again := r.place(marketOrder("qt-a1", "BTCUSDT", market.Buy, "0.01", false))
 	if again != first || len(r.fake.Orders()) != 1 || r.fake.Position("BTCUSDT") != "0.01" {
 		t.Fatalf("again %+v, first %+v, %d orders, position %s", again, first, len(r.fake.Orders()), r.fake.Position("BTCUSDT"))
 	}
@@ -309,7 +310,7 @@ func TestUnknownOutcome(t *testing.T) {
 			r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
 			coid := fmt.Sprintf("qt-u%d", i)
 			r.fake.Inject("/fapi/v1/order", tc.fault)
-			_, err := r.c.PlaceOrder(context.Background(), market(coid, "BTCUSDT", exchange.Buy, "0.01", false))
+			_, err := r.c.PlaceOrder(context.Background(), marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
 			if !errors.Is(err, exchange.ErrUnknownOutcome) || errors.Is(err, exchange.ErrUnavailable) {
 				t.Fatalf("error %v, want only ErrUnknownOutcome", err)
 			}
@@ -321,7 +322,7 @@ func TestUnknownOutcome(t *testing.T) {
 				t.Fatalf("lookup %+v", st)
 			}
 			// A retry with the same id never makes a second order.
-			r.place(market(coid, "BTCUSDT", exchange.Buy, "0.01", false))
+			r.place(marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
 			if n := len(r.fake.Orders()); n != 1 {
 				t.Fatalf("%d orders after the retry, want 1", n)
 			}
@@ -356,7 +357,7 @@ func TestRateLimited(t *testing.T) {
 	})
 	ctx := context.Background()
 	r.fake.Inject("/fapi/v1/order", binancefake.Fault{Status: 429, Code: binance.CodeTooManyRequests, Msg: "Too many requests.", RetryAfter: "30"})
-	_, err := r.c.PlaceOrder(ctx, market("qt-rl1", "BTCUSDT", exchange.Buy, "0.01", false))
+	_, err := r.c.PlaceOrder(ctx, marketOrder("qt-rl1", "BTCUSDT", market.Buy, "0.01", false))
 	var rl *binance.RateLimited
 	if !errors.As(err, &rl) || rl.Status != 429 || !errors.Is(err, exchange.ErrUnavailable) || errors.Is(err, exchange.ErrUnknownOutcome) {
 		t.Fatalf("error %v, want a 429 RateLimited that is ErrUnavailable", err)
@@ -366,12 +367,12 @@ func TestRateLimited(t *testing.T) {
 	}
 	sent := r.fake.Requests("/fapi/v1/order")
 	clock.Advance(29 * time.Second)
-	_, err = r.c.PlaceOrder(ctx, market("qt-rl2", "BTCUSDT", exchange.Buy, "0.01", false))
+	_, err = r.c.PlaceOrder(ctx, marketOrder("qt-rl2", "BTCUSDT", market.Buy, "0.01", false))
 	if !errors.As(err, &rl) || rl.Status != 0 || r.fake.Requests("/fapi/v1/order") != sent {
 		t.Fatalf("during the back-off: %v, %d requests (want %d): a request was sent", err, r.fake.Requests("/fapi/v1/order"), sent)
 	}
 	clock.Advance(2 * time.Second)
-	r.place(market("qt-rl3", "BTCUSDT", exchange.Buy, "0.01", false))
+	r.place(marketOrder("qt-rl3", "BTCUSDT", market.Buy, "0.01", false))
 
 	r.fake.Inject("/fapi/v1/premiumIndex", binancefake.Fault{Status: 418, Code: binance.CodeTooManyRequests, Msg: "banned", RetryAfter: "120"})
 	if _, err := r.c.MarkPrice(ctx, "ETHUSDT"); !errors.As(err, &rl) || rl.Status != 418 {
@@ -413,7 +414,7 @@ func TestUnreachable(t *testing.T) {
 		cfg.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	})
 	r.fake.Close()
-	_, err := r.c.PlaceOrder(context.Background(), market("qt-x1", "BTCUSDT", exchange.Sell, "0.01", true))
+	_, err := r.c.PlaceOrder(context.Background(), marketOrder("qt-x1", "BTCUSDT", market.Sell, "0.01", true))
 	if !errors.Is(err, exchange.ErrUnavailable) || errors.Is(err, exchange.ErrUnknownOutcome) {
 		t.Fatalf("error %v, want ErrUnavailable", err)
 	}
@@ -431,7 +432,7 @@ func TestLookupPositionMarkLeverage(t *testing.T) {
 	if _, found, err := r.c.LookupOrder(ctx, "BTCUSDT", "qt-none"); found || err != nil {
 		t.Fatalf("unknown id: found=%v err=%v", found, err)
 	}
-	placed := r.place(market("qt-p1", "ETHUSDT", exchange.Sell, "0.5", false))
+	placed := r.place(marketOrder("qt-p1", "ETHUSDT", market.Sell, "0.5", false))
 	got, found, err := r.c.LookupOrder(ctx, "ETHUSDT", "qt-p1")
 	if err != nil || !found || got != placed {
 		t.Fatalf("lookup %+v %v %v, want %+v", got, found, err, placed)
@@ -466,11 +467,11 @@ func TestNewListingReloadsFilters(t *testing.T) {
 	r := newRig(t, nil)
 	sol := binancefake.Symbol{Name: "SOLUSDT", Mark: "150", Step: "0.01", MinQty: "0.01", MaxQty: "10000", Tick: "0.01", MinNotional: "5", Up: "1.05", Down: "0.95"}
 	r.fake.SetSymbol(sol)
-	r.place(market("qt-n1", "SOLUSDT", exchange.Buy, "1", false))
+	r.place(marketOrder("qt-n1", "SOLUSDT", market.Buy, "1", false))
 	sol.Status = "SETTLING"
 	sol.Name = "OLDUSDT"
 	r.fake.SetSymbol(sol)
-	_, err := r.c.PlaceOrder(context.Background(), market("qt-n2", "OLDUSDT", exchange.Buy, "1", false))
+	_, err := r.c.PlaceOrder(context.Background(), marketOrder("qt-n2", "OLDUSDT", market.Buy, "1", false))
 	wantRejected(t, err, exchange.CodeInvalidSymbol, false)
 }
 
@@ -574,10 +575,10 @@ func TestSecretsNeverLeak(t *testing.T) {
 		binancefake.Fault{Delay: time.Minute, Execute: true},
 		binancefake.Fault{Status: 400, Code: -2019, Msg: "Margin is insufficient."})
 	for i := range 4 {
-		_, err := r.c.PlaceOrder(ctx, market(fmt.Sprintf("qt-s%d", i), "BTCUSDT", exchange.Buy, "0.01", false))
+		_, err := r.c.PlaceOrder(ctx, marketOrder(fmt.Sprintf("qt-s%d", i), "BTCUSDT", market.Buy, "0.01", false))
 		collect(err)
 	}
-	_, err := r.c.PlaceOrder(ctx, market("qt-s9", "BTCUSDT", exchange.Buy, "0.001", false))
+	_, err := r.c.PlaceOrder(ctx, marketOrder("qt-s9", "BTCUSDT", market.Buy, "0.001", false))
 	collect(err)
 	r.fake.SetClock(time.Now, time.Hour)
 	_, _, err = r.c.LookupOrder(ctx, "BTCUSDT", "qt-s1")

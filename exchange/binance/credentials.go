@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/internal/secretfile"
 )
 
 // Environment variables of the credentials (one name per setting across
@@ -45,7 +45,7 @@ func NewCredentials(apiKey, secret string) (Credentials, error) {
 
 // LoadCredentials reads the key and the secret, each from its variable or
 // from a file (keyFile and secretFile override the _FILE variables). A
-// file must be readable by its owner only (policy.CheckSecretFile). Giving
+// file must be readable by its owner only (secretfile.Check). Giving
 // both a variable and a file for one value is an error: which one wins
 // would be a guess.
 func LoadCredentials(getenv func(string) string, keyFile, secretFile string) (Credentials, error) {
@@ -75,7 +75,7 @@ func credential(value, variable, file, what string) (string, error) {
 	case file == "":
 		return "", fmt.Errorf("binance: no %s: set %s or %s_FILE (a file of mode 0600)", what, variable, variable)
 	}
-	if err := policy.CheckSecretFile(file); err != nil {
+	if err := secretfile.Check(file); err != nil {
 		return "", fmt.Errorf("binance: %s: %w", what, err)
 	}
 	data, err := os.ReadFile(file)

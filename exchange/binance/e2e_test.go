@@ -17,6 +17,7 @@ import (
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/internal/testkit"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policy/policytest"
@@ -39,7 +40,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
 	key := policytest.Key(t)
-	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewKeyring(key.Public()), Now: time.Now})
+	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 	logs := &testkit.Buffer{}
 	svc, err := applylayer.New(env.Client, store, r.c, applylayer.Config{
 		Keys: env.Keys, Consumer: "e2e", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
-		Keyring: plan.NewKeyring(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Keyring: plan.NewSecrets(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
 		Now: time.Now, Log: slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	if err != nil {
@@ -99,7 +100,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 		}
 	}
 	ordersOf := func(planID string) int {
-		coid := applylayer.ClientOrderID(planID)
+		coid := market.ClientOrderID(planID)
 		c := 0
 		for _, o := range r.fake.Orders() {
 			if o.ClientOrderID == coid {
@@ -154,7 +155,7 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 			if got := ordersOf(id); got != tc.orders {
 				t.Fatalf("%d orders at the venue for the plan, want %d", got, tc.orders)
 			}
-			if tc.decision == "EXECUTED" && (res["client_order_id"] != applylayer.ClientOrderID(id) || res["exchange_order_id"] == "" || res["filled_qty"] != tc.qty) {
+			if tc.decision == "EXECUTED" && (res["client_order_id"] != market.ClientOrderID(id) || res["exchange_order_id"] == "" || res["filled_qty"] != tc.qty) {
 				t.Fatalf("executed result %v", res)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // symbolFilters are the filters of one symbol (GET /fapi/v1/exchangeInfo,
@@ -151,7 +152,7 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 		return checked{}, notSent(exchange.CodeBadParameter, "quantity %q is not a decimal > 0", o.Qty)
 	}
 	lot := f.lot
-	if o.Type == exchange.Market && f.marketLot != nil {
+	if o.Type == market.Market && f.marketLot != nil {
 		lot = *f.marketLot
 	}
 	q := floorToStep(qty, lot.step)
@@ -165,11 +166,11 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 	out := checked{qty: formatDecimal(q, places(lot.stepText))}
 	var notional *big.Rat
 	switch o.Type {
-	case exchange.Market:
+	case market.Market:
 		if mark != nil {
 			notional = new(big.Rat).Mul(q, mark)
 		}
-	case exchange.Limit:
+	case market.Limit:
 		price, err := parseDecimal(o.Price)
 		if err != nil || price.Sign() <= 0 {
 			return checked{}, notSent(exchange.CodeBadParameter, "price %q is not a decimal > 0", o.Price)
@@ -185,11 +186,11 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 		}
 		// PERCENT_PRICE: BUY at most mark × multiplierUp, SELL at least mark × multiplierDown.
 		if mark != nil && f.multiplierUp != nil {
-			if hi := new(big.Rat).Mul(mark, f.multiplierUp); o.Side == exchange.Buy && price.Cmp(hi) > 0 {
+			if hi := new(big.Rat).Mul(mark, f.multiplierUp); o.Side == market.Buy && price.Cmp(hi) > 0 {
 				return checked{}, notSent(CodePriceAboveCollar, "limit price %s is above the collar %s (mark %s × %s)",
 					o.Price, formatDecimal(hi, 8), formatDecimal(mark, 8), formatDecimal(f.multiplierUp, 8))
 			}
-			if lo := new(big.Rat).Mul(mark, f.multiplierDn); o.Side == exchange.Sell && price.Cmp(lo) < 0 {
+			if lo := new(big.Rat).Mul(mark, f.multiplierDn); o.Side == market.Sell && price.Cmp(lo) < 0 {
 				return checked{}, notSent(CodePriceBelowCollar, "limit price %s is below the collar %s (mark %s × %s)",
 					o.Price, formatDecimal(lo, 8), formatDecimal(mark, 8), formatDecimal(f.multiplierDn, 8))
 			}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // order is an order as the venue answers it (POST and GET /fapi/v1/order).
@@ -31,7 +32,7 @@ func (o order) state() (exchange.OrderState, error) {
 	filled, avg := canonical(o.ExecutedQty), canonical(o.AvgPrice)
 	return exchange.OrderState{
 		ClientOrderID: o.ClientOrderID, ExchangeOrderID: strconv.FormatInt(o.OrderID, 10),
-		Symbol: o.Symbol, Side: exchange.Side(o.Side), Status: exchange.Status(o.Status),
+		Symbol: o.Symbol, Side: market.Side(o.Side), Status: exchange.Status(o.Status),
 		FilledQty: filled, AvgPrice: avg,
 	}, nil
 }
@@ -50,7 +51,7 @@ func canonical(s string) string {
 // first, and a -4116 answer is looked up: either way an order the venue
 // holds is returned as it stands and no second order is sent.
 func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.OrderState, error) {
-	if !exchange.ValidClientOrderID(o.ClientOrderID) {
+	if !market.ValidClientOrderID(o.ClientOrderID) {
 		return exchange.OrderState{}, notSent(CodeInvalidClientOrder, "client order id %q is not ^[.A-Z:/a-z0-9_-]{1,36}$", o.ClientOrderID)
 	}
 	c.mu.Lock()
@@ -70,7 +71,7 @@ func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Ord
 		return exchange.OrderState{}, err
 	}
 	var mark *big.Rat
-	if (o.Type == exchange.Market && !o.ReduceOnly && f.minNotional != nil) || (o.Type == exchange.Limit && f.multiplierUp != nil) {
+	if (o.Type == market.Market && !o.ReduceOnly && f.minNotional != nil) || (o.Type == market.Limit && f.multiplierUp != nil) {
 		text, err := c.markText(ctx, o.Symbol)
 		if err != nil {
 			return exchange.OrderState{}, fmt.Errorf("binance: place %s: mark price for the filters: %w", o.ClientOrderID, err)
@@ -92,7 +93,7 @@ func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Ord
 		"quantity": {chk.qty}, "positionSide": {"BOTH"}, "newClientOrderId": {o.ClientOrderID},
 		"reduceOnly": {strconv.FormatBool(o.ReduceOnly)}, "newOrderRespType": {"RESULT"},
 	}
-	if o.Type == exchange.Limit {
+	if o.Type == market.Limit {
 		p.Set("price", chk.price)
 		p.Set("timeInForce", "GTC")
 	}
@@ -131,7 +132,7 @@ func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Ord
 // LookupOrder queries the order by client order id (GET /fapi/v1/order
 // with origClientOrderId); -2013 (no such order) is not found.
 func (c *Client) LookupOrder(ctx context.Context, symbol, clientOrderID string) (exchange.OrderState, bool, error) {
-	if !exchange.ValidClientOrderID(clientOrderID) {
+	if !market.ValidClientOrderID(clientOrderID) {
 		return exchange.OrderState{}, false, nil
 	}
 	var out order

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // BenchmarkPlaceOrder places market orders with new ids, one at a time:
@@ -16,10 +16,10 @@ func BenchmarkPlaceOrder(b *testing.B) {
 	env := redistest.New(b)
 	v := newVenue(b, env, testPrices)
 	ctx := context.Background()
-	sides := []exchange.Side{exchange.Buy, exchange.Sell}
+	sides := []market.Side{market.Buy, market.Sell}
 	i := 0
 	for b.Loop() {
-		if _, err := v.PlaceOrder(ctx, market(fmt.Sprintf("b-%d", i), "BTCUSDT", sides[i%2], "0.001")); err != nil {
+		if _, err := v.PlaceOrder(ctx, marketOrder(fmt.Sprintf("b-%d", i), "BTCUSDT", sides[i%2], "0.001")); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -36,11 +36,11 @@ func BenchmarkPlaceOrderParallel(b *testing.B) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := n.Add(1)
-			side := exchange.Buy
+			side := market.Buy
 			if i%2 == 0 {
-				side = exchange.Sell
+				side = market.Sell
 			}
-			if _, err := v.PlaceOrder(ctx, market(fmt.Sprintf("b-%d", i), "BTCUSDT", side, "0.001")); err != nil {
+			if _, err := v.PlaceOrder(ctx, marketOrder(fmt.Sprintf("b-%d", i), "BTCUSDT", side, "0.001")); err != nil {
 				b.Error(err)
 				return
 			}
@@ -53,7 +53,7 @@ func BenchmarkPlaceOrderDuplicate(b *testing.B) {
 	env := redistest.New(b)
 	v := newVenue(b, env, testPrices)
 	ctx := context.Background()
-	o := market("dup", "BTCUSDT", exchange.Buy, "0.001")
+	o := marketOrder("dup", "BTCUSDT", market.Buy, "0.001")
 	if _, err := v.PlaceOrder(ctx, o); err != nil {
 		b.Fatal(err)
 	}

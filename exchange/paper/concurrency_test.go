@@ -9,6 +9,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // TestConcurrentReplicas has replicas (each a Venue with its own client and
@@ -43,13 +44,13 @@ func TestConcurrentReplicas(t *testing.T) {
 						continue
 					}
 				}
-				side := exchange.Buy
+				side := market.Buy
 				if r.IntN(2) == 0 {
-					side = exchange.Sell
+					side = market.Sell
 				}
-				o := market(id, symbols[i%2], side, fmt.Sprintf("0.%03d", 1+r.IntN(999)))
+				o := marketOrder(id, symbols[i%2], side, fmt.Sprintf("0.%03d", 1+r.IntN(999)))
 				if r.IntN(4) == 0 {
-					o.Type, o.Price = exchange.Limit, "1" // rests when BUY, fills when SELL
+					o.Type, o.Price = market.Limit, "1" // rests when BUY, fills when SELL
 				}
 				st, err := v.PlaceOrder(context.Background(), o)
 				if err != nil {

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // Quantities and prices are fixed-point integers in units of 1e-8 ("e8"),
@@ -101,10 +101,6 @@ func formatE8(n int64) string {
 	return sign + strconv.FormatInt(whole, 10) + "." + f
 }
 
-// validClientOrderID reports whether s matches Binance's
-// ^[\.A-Z\:/a-z0-9_-]{1,36}$.
-func validClientOrderID(s string) bool { return exchange.ValidClientOrderID(s) }
-
 // ParsePrice parses one --paper-price flag value, "SYMBOL=PRICE" such as
 // "BTCUSDT=65000.5", into the symbol and the price in canonical decimal
 // text (ready for New's map). The symbol must match ^[A-Z0-9]{2,20}$; the
@@ -125,7 +121,7 @@ func ParsePrice(s string) (symbol, price string, err error) {
 // canonicalPrice checks a symbol and its mark price and returns the price's
 // canonical text.
 func canonicalPrice(symbol, price string) (string, error) {
-	if !exchange.ValidSymbol(symbol) {
+	if !market.ValidSymbol(symbol) {
 		return "", fmt.Errorf("paper price: symbol %q: want 2-20 of A-Z and 0-9", symbol)
 	}
 	n, err := parseE8(price)

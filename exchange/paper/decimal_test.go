@@ -154,12 +154,3 @@ func TestParsePrice(t *testing.T) {
 		}
 	}
 }
-
-func TestValidClientOrderID(t *testing.T) {
-	re := regexp.MustCompile(`^[\.A-Z\:/a-z0-9_-]{1,36}$`)
-	for _, s := range []string{"", "a", "plan-1", "q:abc/def_1.2-3", "x y", "a*b", "ü", "abcdefghijklmnopqrstuvwxyz0123456789", "abcdefghijklmnopqrstuvwxyz01234567890", "a\n", "{a}"} {
-		if got, want := validClientOrderID(s), re.MatchString(s); got != want {
-			t.Errorf("validClientOrderID(%q) = %v, the regexp says %v", s, got, want)
-		}
-	}
-}

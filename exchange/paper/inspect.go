@@ -2,6 +2,7 @@ package paper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -10,19 +11,20 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // OrderRecord is an order as the venue stores it: the exchange.OrderState
 // plus what the request said. Each comment starts with the field names
 // of the Redis hash.
 type OrderRecord struct {
-	exchange.OrderState                    // client_order_id order_id symbol side status executed_qty avg_price
-	Type                exchange.OrderType // type
-	OrigQty             string             // orig_qty: the quantity asked, canonical decimal
-	Price               string             // price: the LIMIT price; "0" for MARKET
-	ReduceOnly          bool               // reduce_only
-	Leverage            int                // leverage: the symbol's leverage when placed
-	Time                time.Time          // time_ms: when placed, by the placing process's clock
+	exchange.OrderState                  // client_order_id order_id symbol side status executed_qty avg_price
+	Type                market.OrderType // type
+	OrigQty             string           // orig_qty: the quantity asked, canonical decimal
+	Price               string           // price: the LIMIT price; "0" for MARKET
+	ReduceOnly          bool             // reduce_only
+	Leverage            int              // leverage: the symbol's leverage when placed
+	Time                time.Time        // time_ms: when placed, by the placing process's clock
 }
 
 // PositionState is one symbol's position as the venue stores it.
@@ -45,12 +47,12 @@ func parseRecord(h map[string]string) (OrderRecord, error) {
 			ClientOrderID:   h["client_order_id"],
 			ExchangeOrderID: h["order_id"],
 			Symbol:          h["symbol"],
-			Side:            exchange.Side(h["side"]),
+			Side:            market.Side(h["side"]),
 			Status:          exchange.Status(h["status"]),
 			FilledQty:       h["executed_qty"],
 			AvgPrice:        h["avg_price"],
 		},
-		Type:       exchange.OrderType(h["type"]),
+		Type:       market.OrderType(h["type"]),
 		OrigQty:    h["orig_qty"],
 		Price:      h["price"],
 		ReduceOnly: ro,
@@ -156,4 +158,19 @@ func (v *Venue) Reset(ctx context.Context) error {
 		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// PositionAmount returns symbol's stored position amount as decimal text,
+// and whether the venue has a record of the symbol at all (a Redis without
+// paper venue state, a live deployment's, has none). Read only: for proofs
+// and operators, who must not rely on the venue's key layout.
+func (v *Venue) PositionAmount(ctx context.Context, symbol string) (amount string, found bool, err error) {
+	s, err := v.rdb.HGet(ctx, v.positionKey(symbol), "amount").Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("paper: position %s: %w", symbol, err)
+	}
+	return s, true, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/market"
 )
 
 func TestMain(m *testing.M) { redistest.Main(m) }
@@ -31,12 +32,12 @@ func newVenue(t testing.TB, env *redistest.Env, prices map[string]string) *Venue
 	return v
 }
 
-func market(id, symbol string, side exchange.Side, qty string) exchange.Order {
-	return exchange.Order{ClientOrderID: id, Symbol: symbol, Side: side, Type: exchange.Market, Qty: qty}
+func marketOrder(id, symbol string, side market.Side, qty string) exchange.Order {
+	return exchange.Order{ClientOrderID: id, Symbol: symbol, Side: side, Type: market.Market, Qty: qty}
 }
 
-func limit(id, symbol string, side exchange.Side, qty, price string) exchange.Order {
-	return exchange.Order{ClientOrderID: id, Symbol: symbol, Side: side, Type: exchange.Limit, Qty: qty, Price: price}
+func limitOrder(id, symbol string, side market.Side, qty, price string) exchange.Order {
+	return exchange.Order{ClientOrderID: id, Symbol: symbol, Side: side, Type: market.Limit, Qty: qty, Price: price}
 }
 
 func reduceOnly(o exchange.Order) exchange.Order { o.ReduceOnly = true; return o }
@@ -108,7 +109,7 @@ func signedE8(t tb, s string) int64 {
 func signedFill(t tb, r OrderRecord) int64 {
 	t.Helper()
 	n := signedE8(t, r.FilledQty)
-	if r.Side == exchange.Sell {
+	if r.Side == market.Sell {
 		return -n
 	}
 	return n

@@ -95,6 +95,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // DefaultLeverage is a symbol's leverage until SetLeverage (Binance's
@@ -176,7 +177,7 @@ func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceTe
 	if !ok {
 		return false, 0, "", "", noMark(o.Symbol)
 	}
-	if o.Side != exchange.Buy && o.Side != exchange.Sell {
+	if o.Side != market.Buy && o.Side != market.Sell {
 		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'side' %q is not BUY or SELL.", o.Side)
 	}
 	qty, err := parseE8(o.Qty)
@@ -187,9 +188,9 @@ func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceTe
 		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'quantity' %q is malformed: %v.", o.Qty, err)
 	}
 	switch o.Type {
-	case exchange.Market:
+	case market.Market:
 		return true, qty, formatE8(qty), "0", nil
-	case exchange.Limit:
+	case market.Limit:
 		price, err := parseE8(o.Price)
 		if err == nil && price <= 0 {
 			err = errors.New("not > 0")
@@ -197,7 +198,7 @@ func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceTe
 		if err != nil {
 			return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'price' %q was not sent or is malformed: %v.", o.Price, err)
 		}
-		fills = o.Side == exchange.Buy && price >= m.e8 || o.Side == exchange.Sell && price <= m.e8
+		fills = o.Side == market.Buy && price >= m.e8 || o.Side == market.Sell && price <= m.e8
 		return fills, qty, formatE8(qty), formatE8(price), nil
 	default:
 		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'type' %q is not MARKET or LIMIT.", o.Type)
@@ -207,7 +208,7 @@ func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceTe
 // PlaceOrder places o in one atomic script (see the package comment). An
 // order whose client order id the venue holds is returned as stored.
 func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.OrderState, error) {
-	if !validClientOrderID(o.ClientOrderID) {
+	if !market.ValidClientOrderID(o.ClientOrderID) {
 		// The venue can never hold such an id, so no stored order is lost.
 		return exchange.OrderState{}, rejected(CodeInvalidClientOrderID, "Client order id %q is not valid.", o.ClientOrderID)
 	}
@@ -256,7 +257,7 @@ func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Orde
 // query by symbol and origClientOrderId, an order held under another symbol
 // is not found (PlaceOrder with that id would still return it).
 func (v *Venue) LookupOrder(ctx context.Context, symbol, clientOrderID string) (exchange.OrderState, bool, error) {
-	if !validClientOrderID(clientOrderID) {
+	if !market.ValidClientOrderID(clientOrderID) {
 		return exchange.OrderState{}, false, nil
 	}
 	h, err := v.rdb.HGetAll(ctx, v.orderKey(clientOrderID)).Result()
@@ -287,7 +288,7 @@ func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]f
 	pipe := v.rdb.Pipeline()
 	cmds := make([]*redis.StringCmd, len(symbols))
 	for i, sym := range symbols {
-		if !exchange.ValidSymbol(sym) {
+		if !market.ValidSymbol(sym) {
 			return nil, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", sym)
 		}
 		cmds[i] = pipe.HGet(ctx, v.positionKey(sym), "amount")
@@ -315,7 +316,7 @@ func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]f
 }
 
 func (v *Venue) Position(ctx context.Context, symbol string) (float64, error) {
-	if !exchange.ValidSymbol(symbol) {
+	if !market.ValidSymbol(symbol) {
 		return 0, rejected(exchange.CodeInvalidSymbol, "Invalid symbol %q.", symbol)
 	}
 	s, err := v.rdb.HGet(ctx, v.positionKey(symbol), "amount").Result()

@@ -12,6 +12,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // step is one order of a scenario, placed on a venue whose BTCUSDT mark is
@@ -63,97 +64,97 @@ func runSteps(t *testing.T, steps []step) {
 
 func TestFillsAndEntryPrice(t *testing.T) {
 	const F, N = exchange.StatusFilled, exchange.StatusNew
-	mkt := func(side exchange.Side, qty string) exchange.Order { return market("", "", side, qty) }
-	lim := func(side exchange.Side, qty, price string) exchange.Order { return limit("", "", side, qty, price) }
+	mkt := func(side market.Side, qty string) exchange.Order { return marketOrder("", "", side, qty) }
+	lim := func(side market.Side, qty, price string) exchange.Order { return limitOrder("", "", side, qty, price) }
 	for _, c := range []struct {
 		name  string
 		steps []step
 	}{
 		{"market buy fills at the mark", []step{
-			{mark: "65000.5", order: mkt(exchange.Buy, "0.001"), status: F, filled: "0.001", avg: "65000.5", amount: "0.001", entr: "65000.5"},
+			{mark: "65000.5", order: mkt(market.Buy, "0.001"), status: F, filled: "0.001", avg: "65000.5", amount: "0.001", entr: "65000.5"},
 		}},
 		{"market sell opens a short", []step{
-			{mark: "100", order: mkt(exchange.Sell, "2.5"), status: F, filled: "2.5", avg: "100", amount: "-2.5", entr: "100"},
+			{mark: "100", order: mkt(market.Sell, "2.5"), status: F, filled: "2.5", avg: "100", amount: "-2.5", entr: "100"},
 		}},
 		{"quantities are canonicalised", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1e-05"), status: F, filled: "0.00001", avg: "100", amount: "0.00001", entr: "100"},
-			{mark: "100", order: mkt(exchange.Buy, "0.99999000"), status: F, filled: "0.99999", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "1e-05"), status: F, filled: "0.00001", avg: "100", amount: "0.00001", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "0.99999000"), status: F, filled: "0.99999", avg: "100", amount: "1", entr: "100"},
 		}},
 		{"marketable limit buy fills at the mark, not the limit", []step{
-			{mark: "100", order: lim(exchange.Buy, "1", "101"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "100", order: lim(exchange.Buy, "1", "100.0"), status: F, filled: "1", avg: "100", amount: "2", entr: "100"},
+			{mark: "100", order: lim(market.Buy, "1", "101"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: lim(market.Buy, "1", "100.0"), status: F, filled: "1", avg: "100", amount: "2", entr: "100"},
 		}},
 		{"limit buy below the mark rests", []step{
-			{mark: "100", order: lim(exchange.Buy, "1", "99.99999999"), status: N, filled: "0", avg: "0", amount: "0", entr: "0"},
+			{mark: "100", order: lim(market.Buy, "1", "99.99999999"), status: N, filled: "0", avg: "0", amount: "0", entr: "0"},
 		}},
 		{"marketable limit sell fills at the mark", []step{
-			{mark: "100", order: lim(exchange.Sell, "1", "99"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
-			{mark: "100", order: lim(exchange.Sell, "1", "100"), status: F, filled: "1", avg: "100", amount: "-2", entr: "100"},
+			{mark: "100", order: lim(market.Sell, "1", "99"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
+			{mark: "100", order: lim(market.Sell, "1", "100"), status: F, filled: "1", avg: "100", amount: "-2", entr: "100"},
 		}},
 		{"limit sell above the mark rests", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "100", order: lim(exchange.Sell, "1", "100.00000001"), status: N, filled: "0", avg: "0", amount: "1", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: lim(market.Sell, "1", "100.00000001"), status: N, filled: "0", avg: "0", amount: "1", entr: "100"},
 		}},
 		{"weighted average entry on increase", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "200", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "200", amount: "2", entr: "150"},
-			{mark: "300", order: mkt(exchange.Buy, "2"), status: F, filled: "2", avg: "300", amount: "4", entr: "225"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "200", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "200", amount: "2", entr: "150"},
+			{mark: "300", order: mkt(market.Buy, "2"), status: F, filled: "2", avg: "300", amount: "4", entr: "225"},
 		}},
 		{"weighted average of a short, rounded to 8 places", []step{
-			{mark: "100", order: mkt(exchange.Sell, "1"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
-			{mark: "100.00000001", order: mkt(exchange.Sell, "2"), status: F, filled: "2", avg: "100.00000001", amount: "-3", entr: "100.00000001"},
+			{mark: "100", order: mkt(market.Sell, "1"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
+			{mark: "100.00000001", order: mkt(market.Sell, "2"), status: F, filled: "2", avg: "100.00000001", amount: "-3", entr: "100.00000001"},
 		}},
 		{"entry kept on reduce", []step{
-			{mark: "100", order: mkt(exchange.Buy, "2"), status: F, filled: "2", avg: "100", amount: "2", entr: "100"},
-			{mark: "200", order: mkt(exchange.Sell, "0.5"), status: F, filled: "0.5", avg: "200", amount: "1.5", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "2"), status: F, filled: "2", avg: "100", amount: "2", entr: "100"},
+			{mark: "200", order: mkt(market.Sell, "0.5"), status: F, filled: "0.5", avg: "200", amount: "1.5", entr: "100"},
 		}},
 		{"entry is the fill price after a flip", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "120", order: mkt(exchange.Sell, "3"), status: F, filled: "3", avg: "120", amount: "-2", entr: "120"},
-			{mark: "90", order: mkt(exchange.Buy, "2.5"), status: F, filled: "2.5", avg: "90", amount: "0.5", entr: "90"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "120", order: mkt(market.Sell, "3"), status: F, filled: "3", avg: "120", amount: "-2", entr: "120"},
+			{mark: "90", order: mkt(market.Buy, "2.5"), status: F, filled: "2.5", avg: "90", amount: "0.5", entr: "90"},
 		}},
 		{"entry zero when flat", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "150", order: mkt(exchange.Sell, "1"), status: F, filled: "1", avg: "150", amount: "0", entr: "0"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "150", order: mkt(market.Sell, "1"), status: F, filled: "1", avg: "150", amount: "0", entr: "0"},
 		}},
 		{"0.1 + 0.2 - 0.3 is exactly flat", []step{
-			{mark: "100", order: mkt(exchange.Buy, "0.1"), status: F, filled: "0.1", avg: "100", amount: "0.1", entr: "100"},
-			{mark: "100", order: mkt(exchange.Buy, "0.2"), status: F, filled: "0.2", avg: "100", amount: "0.3", entr: "100"},
-			{mark: "100", order: mkt(exchange.Sell, "0.3"), status: F, filled: "0.3", avg: "100", amount: "0", entr: "0"},
+			{mark: "100", order: mkt(market.Buy, "0.1"), status: F, filled: "0.1", avg: "100", amount: "0.1", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "0.2"), status: F, filled: "0.2", avg: "100", amount: "0.3", entr: "100"},
+			{mark: "100", order: mkt(market.Sell, "0.3"), status: F, filled: "0.3", avg: "100", amount: "0", entr: "0"},
 		}},
 		{"reduce-only with no position: -2022", []step{
-			{mark: "100", order: reduceOnly(mkt(exchange.Sell, "1")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
+			{mark: "100", order: reduceOnly(mkt(market.Sell, "1")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
 		}},
 		{"reduce-only on the side of a long: -2022", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "100", order: reduceOnly(mkt(exchange.Buy, "1")), code: exchange.CodeReduceOnlyRejected, amount: "1", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: reduceOnly(mkt(market.Buy, "1")), code: exchange.CodeReduceOnlyRejected, amount: "1", entr: "100"},
 		}},
 		{"reduce-only on the side of a short: -2022", []step{
-			{mark: "100", order: mkt(exchange.Sell, "1"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
-			{mark: "100", order: reduceOnly(lim(exchange.Sell, "1", "50")), code: exchange.CodeReduceOnlyRejected, amount: "-1", entr: "100"},
+			{mark: "100", order: mkt(market.Sell, "1"), status: F, filled: "1", avg: "100", amount: "-1", entr: "100"},
+			{mark: "100", order: reduceOnly(lim(market.Sell, "1", "50")), code: exchange.CodeReduceOnlyRejected, amount: "-1", entr: "100"},
 		}},
 		{"reduce-only partly closes, entry kept", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "110", order: reduceOnly(mkt(exchange.Sell, "0.4")), status: F, filled: "0.4", avg: "110", amount: "0.6", entr: "100"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "110", order: reduceOnly(mkt(market.Sell, "0.4")), status: F, filled: "0.4", avg: "110", amount: "0.6", entr: "100"},
 		}},
 		{"reduce-only above a long closes to flat, never flips", []step{
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "100", order: reduceOnly(mkt(exchange.Sell, "5")), status: F, filled: "1", avg: "100", amount: "0", entr: "0"},
-			{mark: "100", order: reduceOnly(mkt(exchange.Sell, "1")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: reduceOnly(mkt(market.Sell, "5")), status: F, filled: "1", avg: "100", amount: "0", entr: "0"},
+			{mark: "100", order: reduceOnly(mkt(market.Sell, "1")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
 		}},
 		{"reduce-only above a short closes to flat, never flips", []step{
-			{mark: "100", order: mkt(exchange.Sell, "0.3"), status: F, filled: "0.3", avg: "100", amount: "-0.3", entr: "100"},
-			{mark: "100", order: reduceOnly(lim(exchange.Buy, "1", "101")), status: F, filled: "0.3", avg: "100", amount: "0", entr: "0"},
+			{mark: "100", order: mkt(market.Sell, "0.3"), status: F, filled: "0.3", avg: "100", amount: "-0.3", entr: "100"},
+			{mark: "100", order: reduceOnly(lim(market.Buy, "1", "101")), status: F, filled: "0.3", avg: "100", amount: "0", entr: "0"},
 		}},
 		{"a resting reduce-only limit is checked and does not move the position", []step{
-			{mark: "100", order: reduceOnly(lim(exchange.Sell, "1", "150")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
-			{mark: "100", order: mkt(exchange.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
-			{mark: "100", order: reduceOnly(lim(exchange.Sell, "1", "150")), status: N, filled: "0", avg: "0", amount: "1", entr: "100"},
+			{mark: "100", order: reduceOnly(lim(market.Sell, "1", "150")), code: exchange.CodeReduceOnlyRejected, amount: "0", entr: "0"},
+			{mark: "100", order: mkt(market.Buy, "1"), status: F, filled: "1", avg: "100", amount: "1", entr: "100"},
+			{mark: "100", order: reduceOnly(lim(market.Sell, "1", "150")), status: N, filled: "0", avg: "0", amount: "1", entr: "100"},
 		}},
 		{"the largest position is accepted, one more unit is -2027", []step{
-			{mark: "1", order: mkt(exchange.Sell, "90071992.54740991"), status: F, filled: "90071992.54740991", avg: "1", amount: "-90071992.54740991", entr: "1"},
-			{mark: "1", order: mkt(exchange.Sell, "0.00000001"), code: CodeMaxPosition, amount: "-90071992.54740991", entr: "1"},
-			{mark: "1", order: mkt(exchange.Buy, "90071992.54740991"), status: F, filled: "90071992.54740991", avg: "1", amount: "0", entr: "0"},
+			{mark: "1", order: mkt(market.Sell, "90071992.54740991"), status: F, filled: "90071992.54740991", avg: "1", amount: "-90071992.54740991", entr: "1"},
+			{mark: "1", order: mkt(market.Sell, "0.00000001"), code: CodeMaxPosition, amount: "-90071992.54740991", entr: "1"},
+			{mark: "1", order: mkt(market.Buy, "90071992.54740991"), status: F, filled: "90071992.54740991", avg: "1", amount: "0", entr: "0"},
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) { runSteps(t, c.steps) })
@@ -163,8 +164,8 @@ func TestFillsAndEntryPrice(t *testing.T) {
 func TestReduceOnlyCapKeepsWhatWasAsked(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
-	place(t, v, market("open", "ETHUSDT", exchange.Sell, "0.7"))
-	place(t, v, reduceOnly(market("close", "ETHUSDT", exchange.Buy, "2")))
+	place(t, v, marketOrder("open", "ETHUSDT", market.Sell, "0.7"))
+	place(t, v, reduceOnly(marketOrder("close", "ETHUSDT", market.Buy, "2")))
 	recs := orders(t, v)
 	if len(recs) != 2 {
 		t.Fatalf("%d orders, want 2", len(recs))
@@ -176,7 +177,7 @@ func TestReduceOnlyCapKeepsWhatWasAsked(t *testing.T) {
 }
 
 func TestRejects(t *testing.T) {
-	ok := market("ok-1", "BTCUSDT", exchange.Buy, "0.01")
+	ok := marketOrder("ok-1", "BTCUSDT", market.Buy, "0.01")
 	with := func(f func(*exchange.Order)) exchange.Order { o := ok; f(&o); return o }
 	for _, c := range []struct {
 		name  string
@@ -199,10 +200,10 @@ func TestRejects(t *testing.T) {
 		{"empty side", with(func(o *exchange.Order) { o.Side = "" }), exchange.CodeBadParameter},
 		{"unknown type", with(func(o *exchange.Order) { o.Type = "STOP_MARKET" }), exchange.CodeBadParameter},
 		{"empty type", with(func(o *exchange.Order) { o.Type = "" }), exchange.CodeBadParameter},
-		{"limit without price", with(func(o *exchange.Order) { o.Type = exchange.Limit }), exchange.CodeBadParameter},
-		{"limit at price 0", with(func(o *exchange.Order) { o.Type, o.Price = exchange.Limit, "0" }), exchange.CodeBadParameter},
-		{"limit at a negative price", with(func(o *exchange.Order) { o.Type, o.Price = exchange.Limit, "-1" }), exchange.CodeBadParameter},
-		{"limit at a malformed price", with(func(o *exchange.Order) { o.Type, o.Price = exchange.Limit, "1,5" }), exchange.CodeBadParameter},
+		{"limit without price", with(func(o *exchange.Order) { o.Type = market.Limit }), exchange.CodeBadParameter},
+		{"limit at price 0", with(func(o *exchange.Order) { o.Type, o.Price = market.Limit, "0" }), exchange.CodeBadParameter},
+		{"limit at a negative price", with(func(o *exchange.Order) { o.Type, o.Price = market.Limit, "-1" }), exchange.CodeBadParameter},
+		{"limit at a malformed price", with(func(o *exchange.Order) { o.Type, o.Price = market.Limit, "1,5" }), exchange.CodeBadParameter},
 		{"empty client order id", with(func(o *exchange.Order) { o.ClientOrderID = "" }), CodeInvalidClientOrderID},
 		{"client order id of 37", with(func(o *exchange.Order) { o.ClientOrderID = strings.Repeat("a", 37) }), CodeInvalidClientOrderID},
 		{"client order id with a space", with(func(o *exchange.Order) { o.ClientOrderID = "plan 1" }), CodeInvalidClientOrderID},
@@ -232,18 +233,18 @@ func TestRejects(t *testing.T) {
 }
 
 func TestDuplicateClientOrderID(t *testing.T) {
-	first := market("plan-1", "BTCUSDT", exchange.Buy, "0.5")
+	first := marketOrder("plan-1", "BTCUSDT", market.Buy, "0.5")
 	for _, c := range []struct {
 		name  string
 		again exchange.Order
 	}{
 		{"same request", first},
-		{"other side and quantity", market("plan-1", "BTCUSDT", exchange.Sell, "3")},
-		{"other symbol", market("plan-1", "ETHUSDT", exchange.Buy, "1")},
-		{"reduce-only that would be rejected", reduceOnly(market("plan-1", "BTCUSDT", exchange.Buy, "1"))},
-		{"unknown symbol", market("plan-1", "XRPUSDT", exchange.Buy, "1")},
-		{"malformed quantity", market("plan-1", "BTCUSDT", exchange.Buy, "lots")},
-		{"resting limit", limit("plan-1", "BTCUSDT", exchange.Buy, "1", "1")},
+		{"other side and quantity", marketOrder("plan-1", "BTCUSDT", market.Sell, "3")},
+		{"other symbol", marketOrder("plan-1", "ETHUSDT", market.Buy, "1")},
+		{"reduce-only that would be rejected", reduceOnly(marketOrder("plan-1", "BTCUSDT", market.Buy, "1"))},
+		{"unknown symbol", marketOrder("plan-1", "XRPUSDT", market.Buy, "1")},
+		{"malformed quantity", marketOrder("plan-1", "BTCUSDT", market.Buy, "lots")},
+		{"resting limit", limitOrder("plan-1", "BTCUSDT", market.Buy, "1", "1")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := redistest.New(t)
@@ -270,7 +271,7 @@ func TestDuplicateClientOrderID(t *testing.T) {
 func TestDuplicateOfRestingOrder(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
-	o := limit("rest-1", "BTCUSDT", exchange.Buy, "1", "60000")
+	o := limitOrder("rest-1", "BTCUSDT", market.Buy, "1", "60000")
 	want := place(t, v, o)
 	if want.Status != exchange.StatusNew {
 		t.Fatalf("status %s, want NEW", want.Status)
@@ -287,11 +288,11 @@ func TestDuplicateOfRestingOrder(t *testing.T) {
 func TestRejectedIDCanBePlacedLater(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
-	close := reduceOnly(market("close-1", "BTCUSDT", exchange.Sell, "1"))
+	close := reduceOnly(marketOrder("close-1", "BTCUSDT", market.Sell, "1"))
 	if _, err := v.PlaceOrder(context.Background(), close); rejectCode(t, err) != exchange.CodeReduceOnlyRejected {
 		t.Fatalf("want -2022, got %v", err)
 	}
-	place(t, v, market("open-1", "BTCUSDT", exchange.Buy, "1"))
+	place(t, v, marketOrder("open-1", "BTCUSDT", market.Buy, "1"))
 	if st := place(t, v, close); st.Status != exchange.StatusFilled || st.FilledQty != "1" {
 		t.Fatalf("%+v, want FILLED 1", st)
 	}
@@ -302,10 +303,10 @@ func TestOrderIDsCount(t *testing.T) {
 	v := newVenue(t, env, testPrices)
 	other := newVenue(t, env, map[string]string{"BTCUSDT": "1"}) // a replica: one counter
 	var got []string
-	got = append(got, place(t, v, market("a", "BTCUSDT", exchange.Buy, "1")).ExchangeOrderID)
-	got = append(got, place(t, other, limit("b", "BTCUSDT", exchange.Sell, "1", "2")).ExchangeOrderID) // rests
-	got = append(got, place(t, v, market("a", "BTCUSDT", exchange.Buy, "1")).ExchangeOrderID)          // duplicate
-	got = append(got, place(t, v, market("c", "ETHUSDT", exchange.Sell, "1")).ExchangeOrderID)
+	got = append(got, place(t, v, marketOrder("a", "BTCUSDT", market.Buy, "1")).ExchangeOrderID)
+	got = append(got, place(t, other, limitOrder("b", "BTCUSDT", market.Sell, "1", "2")).ExchangeOrderID) // rests
+	got = append(got, place(t, v, marketOrder("a", "BTCUSDT", market.Buy, "1")).ExchangeOrderID)          // duplicate
+	got = append(got, place(t, v, marketOrder("c", "ETHUSDT", market.Sell, "1")).ExchangeOrderID)
 	if want := "1 2 1 3"; strings.Join(got, " ") != want {
 		t.Fatalf("order ids %v, want %s", got, want)
 	}
@@ -321,8 +322,8 @@ func TestOrderIDsCount(t *testing.T) {
 func TestLookupOrder(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
-	want := place(t, v, market("plan-9", "ETHUSDT", exchange.Sell, "0.25"))
-	if want != (exchange.OrderState{ClientOrderID: "plan-9", ExchangeOrderID: "1", Symbol: "ETHUSDT", Side: exchange.Sell, Status: exchange.StatusFilled, FilledQty: "0.25", AvgPrice: "3000"}) {
+	want := place(t, v, marketOrder("plan-9", "ETHUSDT", market.Sell, "0.25"))
+	if want != (exchange.OrderState{ClientOrderID: "plan-9", ExchangeOrderID: "1", Symbol: "ETHUSDT", Side: market.Sell, Status: exchange.StatusFilled, FilledQty: "0.25", AvgPrice: "3000"}) {
 		t.Fatalf("placed %+v", want)
 	}
 	for _, c := range []struct {
@@ -366,12 +367,12 @@ func TestLeverage(t *testing.T) {
 			t.Fatalf("SetLeverage(%s, %d): %v, want code %d", c.symbol, c.leverage, err, c.code)
 		}
 	}
-	place(t, v, market("btc-1", "BTCUSDT", exchange.Buy, "1"))
-	place(t, v, market("eth-1", "ETHUSDT", exchange.Buy, "1"))
+	place(t, v, marketOrder("btc-1", "BTCUSDT", market.Buy, "1"))
+	place(t, v, marketOrder("eth-1", "ETHUSDT", market.Buy, "1"))
 	if err := v.SetLeverage(ctx, "BTCUSDT", 3); err != nil {
 		t.Fatal(err)
 	}
-	place(t, v, market("btc-2", "BTCUSDT", exchange.Buy, "1"))
+	place(t, v, marketOrder("btc-2", "BTCUSDT", market.Buy, "1"))
 	lev := map[string]int{}
 	for _, r := range orders(t, v) {
 		lev[r.ClientOrderID] = r.Leverage
@@ -416,7 +417,7 @@ func TestMarkPrice(t *testing.T) {
 	if rejectCode(t, err) != exchange.CodeInvalidSymbol {
 		t.Fatalf("MarkPrice(XRPUSDT): %v, want -1121", err)
 	}
-	if st := place(t, v, market("m", "BTCUSDT", exchange.Buy, "1")); st.AvgPrice != "65000.5" {
+	if st := place(t, v, marketOrder("m", "BTCUSDT", market.Buy, "1")); st.AvgPrice != "65000.5" {
 		t.Fatalf("fill price %s, want the canonical 65000.5", st.AvgPrice)
 	}
 }
@@ -425,8 +426,8 @@ func TestPosition(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
 	ctx := context.Background()
-	place(t, v, market("a", "BTCUSDT", exchange.Sell, "0.1"))
-	place(t, v, market("b", "BTCUSDT", exchange.Sell, "0.2"))
+	place(t, v, marketOrder("a", "BTCUSDT", market.Sell, "0.1"))
+	place(t, v, marketOrder("b", "BTCUSDT", market.Sell, "0.2"))
 	if p, err := v.Position(ctx, "BTCUSDT"); err != nil || p != -0.3 {
 		t.Fatalf("Position(BTCUSDT) = %v, %v; want -0.3", p, err)
 	}
@@ -471,7 +472,7 @@ func TestNewRefusesBadConfiguration(t *testing.T) {
 func TestKeyLayout(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
-	place(t, v, market("k-1", "BTCUSDT", exchange.Buy, "1"))
+	place(t, v, marketOrder("k-1", "BTCUSDT", market.Buy, "1"))
 	got, err := env.Client.Keys(context.Background(), env.Keys.Prefix()+":*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -494,8 +495,8 @@ func TestReset(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
 	ctx := context.Background()
-	place(t, v, market("r-1", "BTCUSDT", exchange.Buy, "1"))
-	place(t, v, limit("r-2", "ETHUSDT", exchange.Buy, "1", "1"))
+	place(t, v, marketOrder("r-1", "BTCUSDT", market.Buy, "1"))
+	place(t, v, limitOrder("r-2", "ETHUSDT", market.Buy, "1", "1"))
 	if err := v.SetLeverage(ctx, "ETHUSDT", 9); err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +506,7 @@ func TestReset(t *testing.T) {
 	if n, err := env.Client.Keys(ctx, env.Keys.Prefix()+":*").Result(); err != nil || len(n) != 0 {
 		t.Fatalf("keys left after Reset: %v, %v", n, err)
 	}
-	if st := place(t, v, market("r-1", "BTCUSDT", exchange.Sell, "1")); st.ExchangeOrderID != "1" || st.Side != exchange.Sell {
+	if st := place(t, v, marketOrder("r-1", "BTCUSDT", market.Sell, "1")); st.ExchangeOrderID != "1" || st.Side != market.Sell {
 		t.Fatalf("after Reset: %+v, want a new order 1", st)
 	}
 }
@@ -517,9 +518,9 @@ func TestRestartKeepsState(t *testing.T) {
 	if err := before.SetLeverage(ctx, "BTCUSDT", 12); err != nil {
 		t.Fatal(err)
 	}
-	placed := place(t, before, market("p-1", "BTCUSDT", exchange.Buy, "0.3"))
-	place(t, before, market("p-2", "ETHUSDT", exchange.Sell, "2"))
-	place(t, before, limit("p-3", "ETHUSDT", exchange.Buy, "1", "10"))
+	placed := place(t, before, marketOrder("p-1", "BTCUSDT", market.Buy, "0.3"))
+	place(t, before, marketOrder("p-2", "ETHUSDT", market.Sell, "2"))
+	place(t, before, limitOrder("p-3", "ETHUSDT", market.Buy, "1", "10"))
 	wantOrders, wantPositions := orders(t, before), fmt.Sprint(mustPositions(t, before))
 
 	// A new process: its own client, the same Redis and prefix.
@@ -538,10 +539,10 @@ func TestRestartKeepsState(t *testing.T) {
 	if got, found, err := after.LookupOrder(ctx, "BTCUSDT", "p-1"); err != nil || !found || got != placed {
 		t.Fatalf("LookupOrder after restart = %+v, %v, %v", got, found, err)
 	}
-	if got := place(t, after, market("p-1", "BTCUSDT", exchange.Buy, "0.3")); got != placed {
+	if got := place(t, after, marketOrder("p-1", "BTCUSDT", market.Buy, "0.3")); got != placed {
 		t.Fatalf("retry after restart %+v, want the stored %+v", got, placed)
 	}
-	if st := place(t, after, market("p-4", "BTCUSDT", exchange.Sell, "0.3")); st.ExchangeOrderID != "4" {
+	if st := place(t, after, marketOrder("p-4", "BTCUSDT", market.Sell, "0.3")); st.ExchangeOrderID != "4" {
 		t.Fatalf("order id after restart %s, want 4", st.ExchangeOrderID)
 	}
 	if p, err := after.Position(ctx, "BTCUSDT"); err != nil || p != 0 {
@@ -559,7 +560,7 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	o := market("d-1", "BTCUSDT", exchange.Buy, "1")
+	o := marketOrder("d-1", "BTCUSDT", market.Buy, "1")
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
@@ -575,7 +576,7 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("PlaceOrder with Redis down: %v, want ErrUnknownOutcome", err)
 	}
 	var r *exchange.Rejected
-	if _, err := v.PlaceOrder(ctx, market("d-2", "XRPUSDT", exchange.Buy, "1")); !errors.Is(err, exchange.ErrUnknownOutcome) || errors.As(err, &r) {
+	if _, err := v.PlaceOrder(ctx, marketOrder("d-2", "XRPUSDT", market.Buy, "1")); !errors.Is(err, exchange.ErrUnknownOutcome) || errors.As(err, &r) {
 		t.Fatalf("PlaceOrder of an invalid order with Redis down: %v, want ErrUnknownOutcome (a held order would win)", err)
 	}
 	if _, _, err := v.LookupOrder(ctx, "BTCUSDT", "d-1"); !errors.Is(err, exchange.ErrUnavailable) {
@@ -601,8 +602,8 @@ func TestRedisDown(t *testing.T) {
 func TestPositionsOf(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, map[string]string{"BTCUSDT": "65000", "ETHUSDT": "3000"})
-	place(t, v, market("a", "BTCUSDT", exchange.Buy, "0.3"))
-	place(t, v, market("b", "ETHUSDT", exchange.Sell, "2"))
+	place(t, v, marketOrder("a", "BTCUSDT", market.Buy, "0.3"))
+	place(t, v, marketOrder("b", "ETHUSDT", market.Sell, "2"))
 	got, err := v.PositionsOf(context.Background(), []string{"BTCUSDT", "ETHUSDT", "SOLUSDT"})
 	if err != nil {
 		t.Fatal(err)
@@ -617,5 +618,23 @@ func TestPositionsOf(t *testing.T) {
 	}
 	if _, err := v.PositionsOf(context.Background(), []string{"bad symbol"}); err == nil {
 		t.Fatal("a bad symbol was accepted")
+	}
+}
+
+// TestPositionAmount: the read-only inspector tells "no record" from a
+// flat or open position, and reads through a venue made without marks.
+func TestPositionAmount(t *testing.T) {
+	env := redistest.New(t)
+	ctx := context.Background()
+	v := newVenue(t, env, map[string]string{"BTCUSDT": "65000"})
+	reader := newVenue(t, env, nil)
+	if _, found, err := reader.PositionAmount(ctx, "BTCUSDT"); err != nil || found {
+		t.Fatalf("before any order: found=%v err=%v", found, err)
+	}
+	if _, err := v.PlaceOrder(ctx, marketOrder("o1", "BTCUSDT", market.Buy, "0.015")); err != nil {
+		t.Fatal(err)
+	}
+	if amt, found, err := reader.PositionAmount(ctx, "BTCUSDT"); err != nil || !found || amt != "0.015" {
+		t.Fatalf("after a BUY 0.015: %q found=%v err=%v", amt, found, err)
 	}
 }

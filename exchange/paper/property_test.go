@@ -12,6 +12,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 )
 
 // TestPropertyPositionIsSumOfFills places random sequences of orders
@@ -49,16 +50,16 @@ func TestPropertyPositionIsSumOfFills(t *testing.T) {
 				id = rapid.SampledFrom(ids).Draw(rt, "repeated id")
 			}
 			sym := rapid.SampledFrom(symbols).Draw(rt, "symbol")
-			side := rapid.SampledFrom([]exchange.Side{exchange.Buy, exchange.Sell}).Draw(rt, "side")
+			side := rapid.SampledFrom([]market.Side{market.Buy, market.Sell}).Draw(rt, "side")
 			var qty string
 			if rapid.Bool().Draw(rt, "listed qty") {
 				qty = rapid.SampledFrom(qtys).Draw(rt, "qty")
 			} else {
 				qty = formatE8(rapid.Int64Range(1, 5*unit).Draw(rt, "qty units"))
 			}
-			o := market(id, sym, side, qty)
+			o := marketOrder(id, sym, side, qty)
 			if rapid.IntRange(0, 3).Draw(rt, "limit") == 0 {
-				o.Type = exchange.Limit
+				o.Type = market.Limit
 				o.Price = formatE8(marks[sym] + rapid.Int64Range(-unit, unit).Draw(rt, "price offset"))
 			}
 			o.ReduceOnly = rapid.IntRange(0, 2).Draw(rt, "reduce-only") == 0
@@ -75,7 +76,7 @@ func TestPropertyPositionIsSumOfFills(t *testing.T) {
 				}
 				continue
 			}
-			nothing := before == 0 || side == exchange.Buy && before > 0 || side == exchange.Sell && before < 0
+			nothing := before == 0 || side == market.Buy && before > 0 || side == market.Sell && before < 0
 			var rej *exchange.Rejected
 			if errors.As(err, &rej) {
 				if !o.ReduceOnly || !nothing || rej.Code != exchange.CodeReduceOnlyRejected {
@@ -95,7 +96,7 @@ func TestPropertyPositionIsSumOfFills(t *testing.T) {
 			placed[id] = st
 			ids = append(ids, id)
 			fill := signedE8(rt, st.FilledQty)
-			if side == exchange.Sell {
+			if side == market.Sell {
 				fill = -fill
 			}
 			if after != before+fill {
