@@ -43,6 +43,7 @@ func (h devHeader) String() string {
 	fmt.Fprintf(&b, "  %s policy verify %s --pubkey %s\n", quantumCmd, flags, h.pubPath)
 	fmt.Fprintf(&b, "  %s plan send %s --key-file %s --symbol BTCUSDT --side BUY --qty 0.01 --wait 5s\n",
 		quantumCmd, flags, filepath.Join(h.dir, app.SimEntry+".key"))
+	fmt.Fprintf(&b, "    (EXECUTED; DENY_NOT_EXIT_OWNER while the simulator is short BTCUSDT: a BUY would close it, and only %s may)\n", gate.DefaultExitOwner)
 	fmt.Fprintf(&b, "  %s HSET %s trading_state HALTED   # tamper: every plan is denied until the next refresh\n", h.cli, h.ks.PolicyCurrent())
 	return b.String()
 }
