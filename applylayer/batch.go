@@ -70,9 +70,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 		items[i] = s.prepare(m)
 	}
 	s.reserveAll(ctx, items)
-	if s.cfg.Metrics != nil && s.pol.signed != nil {
-		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
-	}
+	s.observePolicy()
 	for _, it := range items {
 		if err := s.handle(ctx, it); err != nil {
 			// The entry stays pending and is claimed again after ClaimIdle.

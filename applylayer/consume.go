@@ -207,6 +207,7 @@ func (s *Service) observeLag(ctx context.Context) {
 	if s.cfg.Metrics == nil {
 		return
 	}
+	s.observePolicy()
 	groups, err := s.rdb.XInfoGroups(ctx, s.cfg.Keys.ApplyPlan()).Result()
 	if err != nil {
 		return

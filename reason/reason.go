@@ -77,6 +77,14 @@ const (
 	AuthProofSourceCanaryOnly Code = "AUTH_PROOF_SOURCE_CANARY_ONLY" // a plan of the proof source without canary=true
 )
 
+// Codes added by this project for the readers' own configuration (issue
+// 14): a trusted public key file that is missing, unreadable, writable by
+// others or holds no key is not a signature problem, and must not read as
+// tampering.
+const (
+	PolicyKeyUnavailable Code = "POLICY_KEY_UNAVAILABLE"
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -94,6 +102,7 @@ var All = []Code{
 	RefreshValidityTooShort, RefreshConfigInvalid,
 	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
 	RefreshClockSkew, RefreshInterrupted,
+	PolicyKeyUnavailable,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an

@@ -43,9 +43,9 @@ func (t Template) Content(context.Context) (*policy.Content, error) {
 		return nil, reason.Errorf(reason.RefreshConfigInvalid, "template: %w", err)
 	}
 	defer f.Close()
-	c, err := policy.ParseContent(f)
+	c, err := policy.ParseContentFile(t.Path, f)
 	if err != nil {
-		return nil, reason.Errorf(reason.PolicyParseError, "template %s: %w", t.Path, err)
+		return nil, reason.Errorf(reason.PolicyParseError, "template: %w", err)
 	}
 	return c, nil
 }

@@ -116,7 +116,7 @@ func (c *invocation) parse(nargs int) (int, bool) {
 				c.usage(c.env.stdout)
 				return exitOK, false
 			}
-			fmt.Fprintf(c.env.stderr, "Run 'quantum help %s' for usage.\n", c.cmd.name)
+			fmt.Fprintf(c.env.stderr, "quantum %s: %s\nRun 'quantum help %s' for usage.\n", c.cmd.name, describeFlagError(c.fs, c.raw, err), c.cmd.name)
 			return exitUsage, false
 		}
 		args = c.fs.Args()
@@ -226,6 +226,13 @@ func (c *invocation) errorf(format string, args ...any) int {
 	return exitFail
 }
 
+// usageErr reports a usage error (a bad flag value, a missing option) and
+// returns exitUsage.
+func (c *invocation) usageErr(format string, args ...any) int {
+	fmt.Fprintf(c.env.stderr, "quantum %s: %s\nRun 'quantum help %s' for usage.\n", c.cmd.name, fmt.Sprintf(format, args...), c.cmd.name)
+	return exitUsage
+}
+
 // table returns a tabwriter for aligned text output.
 func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
 
@@ -235,14 +242,14 @@ func run(ctx context.Context, args []string, e *env) int {
 	var g globals
 	g.fromEnv(e.getenv)
 	root := flag.NewFlagSet("quantum", flag.ContinueOnError)
-	root.SetOutput(e.stderr)
+	root.SetOutput(io.Discard)
 	g.register(root)
-	root.Usage = func() { printHelp(e.stderr) }
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(e.stdout)
 			return exitOK
 		}
+		fmt.Fprintf(e.stderr, "quantum: %s\nRun 'quantum help' for usage.\n", describeFlagError(root, args, err))
 		return exitUsage
 	}
 	args = root.Args()
