@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
@@ -153,6 +155,7 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	var a applyFlags
 	a.register(c.fs, c.env.getenv)
 	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
+	allowUnsafe := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
@@ -162,6 +165,11 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
+	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
+		return exitUsage
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := a.build(ctx, c, rdb, reg)
@@ -170,7 +178,7 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		return exitUsage
 	}
 	if *metricsAddr != "" {
-		addr, stop, err := app.Serve(*metricsAddr, reg, svc, a.auth == "off")
+		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
 		if err != nil {
 			return c.errorf("--metrics-addr: %v", err)
 		}
@@ -182,4 +190,30 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	}
 	app.NotifyStopping()
 	return exitOK
+}
+
+// startCheck runs the Redis configuration check before the apply layer
+// starts: an unsafe Redis (no persistence, evicting keys) is refused unless
+// allowed; a Redis that cannot be read yet is waited for, as the consume
+// loop waits out outages. It returns the findings, for /healthz.
+func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logger) ([]string, error) {
+	for {
+		rep, err := checkRedisConfig(ctx, rdb, allow, log)
+		switch {
+		case err == nil:
+			var out []string
+			for _, f := range rep.Findings {
+				out = append(out, f.Setting+" "+f.Value+": "+f.Problem)
+			}
+			return out, nil
+		case errors.Is(err, redischeck.ErrUnsafe):
+			return nil, err
+		}
+		log.Error("Redis configuration check: cannot read Redis yet, retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
