@@ -207,6 +207,7 @@ func TestKeyring(t *testing.T) {
 		"", "# only a comment\n", "intent_bridge\n", "intent_bridge " + good + " extra\n",
 		"intent_bridge " + strings.Repeat("ab", 31) + "\n", "intent_bridge zz" + good[2:] + "\n",
 		"bad/source " + good + "\n", "a " + good + "\na " + good + "\n",
+		good + " intent_bridge\n", good + " " + good + "\n", good[:40] + " " + good + "\n", "x" + good[:40] + "! " + good + "\n",
 	} {
 		_, err := plan.ParseSecrets([]byte(bad))
 		if err == nil {
