@@ -77,3 +77,17 @@ func (s Space) AlertIncident(fingerprint string) string {
 // moving is a dead job (package watch writes job "exit-owner-watch" and
 // "exit-owner-follow").
 func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }
+
+// PolicyHighWater is the rollback memory that survives restarts: a hash
+// (policy_seq, policy_hash, raised_at) holding the highest policy an apply
+// layer has accepted. It lives under apply:*, which only the apply layer's
+// Redis user may write (deploy/redis/users.acl): the policy writer cannot
+// lower it. It is raised atomically and never lowered (policystore).
+func (s Space) PolicyHighWater() string { return s.Key("apply:policy:highwater") }
+
+// PlanRecord is the execution record of one plan, scoped by its source:
+// one producer cannot squat another's plan_id. A source has no ":" (plan.
+// ValidSource), so source and plan_id never run together ambiguously.
+func (s Space) PlanRecord(source, planID string) string {
+	return s.Key("apply:plan:" + source + ":" + planID)
+}

@@ -17,6 +17,8 @@ func TestNames(t *testing.T) {
 		s.Alerts():                      "quantum:stream:alerts",
 		s.ProofRuns():                   "quantum:stream:proof.runs",
 		s.Heartbeat("exit-owner-watch"): "quantum:heartbeat:exit-owner-watch",
+		s.PolicyHighWater():             "quantum:apply:policy:highwater",
+		s.PlanRecord("rogue", "p:1"):    "quantum:apply:plan:rogue:p:1",
 	}
 	for got, w := range want {
 		if got != w {

@@ -228,8 +228,9 @@ func parseFields(f map[string]string) (*Policy, error) {
 	if p.IssuedAt, err = strconv.ParseInt(f[FieldIssuedAt], 10, 64); err != nil {
 		return nil, parseErr(FieldIssuedAt, "unix seconds", err)
 	}
-	if p.Seq, err = strconv.ParseUint(f[FieldSeq], 10, 64); err != nil {
-		return nil, parseErr(FieldSeq, "a non-negative integer", err)
+	var ok bool
+	if p.Seq, ok = ParseSeq(f[FieldSeq]); !ok {
+		return nil, parseErr(FieldSeq, fmt.Sprintf("a plain decimal 1..%d without sign or leading zero", uint64(MaxSeq)), nil)
 	}
 	return p, nil
 }

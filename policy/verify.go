@@ -120,39 +120,9 @@ func Verify(fields map[string]string, ring *TrustedKeys, now time.Time, skew tim
 	if len(fields) == 0 {
 		return nil, reason.Errorf(reason.PolicyMissing, "no policy is stored")
 	}
-	if bad := firstBadName(fields); bad != "" {
-		return nil, reason.Errorf(reason.PolicyInvalid, "field %q: a field name is ^[A-Za-z0-9_]{1,64}$", clip(bad))
-	}
-	for _, name := range RequiredFields {
-		if _, ok := fields[name]; !ok {
-			return nil, reason.Errorf(reason.PolicyMissingField, "field %s is missing", name)
-		}
-	}
-	sigHex, keyID := fields[FieldSignature], fields[FieldKeyID]
-	if sigHex == "" || keyID == "" {
-		return nil, reason.Errorf(reason.PolicyUnsigned, "the policy has no signature or key_id")
-	}
-	enc, ok := EncodingOf(fields)
-	if !ok {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "field %s is %q: want %q (or no field: v1)", FieldEncoding, clip(fields[FieldEncoding]), EncodingV2)
-	}
-	if !ring.Encodings().Has(enc) {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "the policy is signed over quantum-policy/%s, which this reader does not accept (it accepts %s; see --policy-encodings)", enc, ring.Encodings())
-	}
-	canonical := CanonicalVersion(enc, fields)
-	if got, want := fields[FieldHash], hashCanonical(canonical); got != want {
-		return nil, reason.Errorf(reason.PolicyHashMismatch, "stored policy_hash %.16q... does not match the fields (%.16s...)", got, want)
-	}
-	pub, ok := ring.Lookup(keyID)
-	if !ok {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "signed by key_id %q, which is not trusted (trusted: %v)", clip(keyID), ring.IDs())
-	}
-	if len(sigHex) != 2*ed25519.SignatureSize || !canon.LowerHex(sigHex) {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "signature is not %d lowercase hex digits", 2*ed25519.SignatureSize)
-	}
-	sig, _ := hex.DecodeString(sigHex)
-	if !ed25519.Verify(pub, canonical, sig) {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "signature does not verify with key_id %s", keyID)
+	enc, err := verifyIntegrity(fields, ring)
+	if err != nil {
+		return nil, err
 	}
 	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		if !Known(name) {
@@ -172,7 +142,80 @@ func Verify(fields map[string]string, ring *TrustedKeys, now time.Time, skew tim
 	if ahead := time.Unix(p.IssuedAt, 0).Sub(now); ahead > skew {
 		return nil, reason.Errorf(reason.PolicyNotYetValid, "issued_at_epoch %d is %s ahead of this clock (allowed skew %s)", p.IssuedAt, ahead.Round(time.Second), skew)
 	}
-	return &Signed{Policy: *p, Hash: fields[FieldHash], Signature: sigHex, KeyID: keyID, Encoding: enc}, nil
+	return &Signed{Policy: *p, Hash: fields[FieldHash], Signature: fields[FieldSignature], KeyID: fields[FieldKeyID], Encoding: enc}, nil
+}
+
+// VerifyIntegrity runs Verify's checks 1 to 7 only: the fields are
+// well-named, complete, and signed by a trusted key over an accepted
+// encoding. A stale or invalid policy can pass: publishers use it to tell
+// a policy that was really published (whose policy_seq counts) from a
+// tampered one.
+func VerifyIntegrity(fields map[string]string, ring *TrustedKeys) error {
+	if len(fields) == 0 {
+		return reason.Errorf(reason.PolicyMissing, "no policy is stored")
+	}
+	_, err := verifyIntegrity(fields, ring)
+	return err
+}
+
+func verifyIntegrity(fields map[string]string, ring *TrustedKeys) (canon.Version, error) {
+	if bad := firstBadName(fields); bad != "" {
+		return 0, reason.Errorf(reason.PolicyInvalid, "field %q: a field name is ^[A-Za-z0-9_]{1,64}$", clip(bad))
+	}
+	for _, name := range RequiredFields {
+		if _, ok := fields[name]; !ok {
+			return 0, reason.Errorf(reason.PolicyMissingField, "field %s is missing", name)
+		}
+	}
+	sigHex, keyID := fields[FieldSignature], fields[FieldKeyID]
+	if sigHex == "" || keyID == "" {
+		return 0, reason.Errorf(reason.PolicyUnsigned, "the policy has no signature or key_id")
+	}
+	enc, ok := EncodingOf(fields)
+	if !ok {
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "field %s is %q: want %q (or no field: v1)", FieldEncoding, clip(fields[FieldEncoding]), EncodingV2)
+	}
+	if !ring.Encodings().Has(enc) {
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "the policy is signed over quantum-policy/%s, which this reader does not accept (it accepts %s; see --policy-encodings)", enc, ring.Encodings())
+	}
+	canonical := CanonicalVersion(enc, fields)
+	if got, want := fields[FieldHash], hashCanonical(canonical); got != want {
+		return 0, reason.Errorf(reason.PolicyHashMismatch, "stored policy_hash %.16q... does not match the fields (%.16s...)", got, want)
+	}
+	pub, ok := ring.Lookup(keyID)
+	if !ok {
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "signed by key_id %q, which is not trusted (trusted: %v)", clip(keyID), ring.IDs())
+	}
+	if len(sigHex) != 2*ed25519.SignatureSize || !canon.LowerHex(sigHex) {
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "signature is not %d lowercase hex digits", 2*ed25519.SignatureSize)
+	}
+	sig, _ := hex.DecodeString(sigHex)
+	if !ed25519.Verify(pub, canonical, sig) {
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "signature does not verify with key_id %s", keyID)
+	}
+	return enc, nil
+}
+
+// MaxSeq is the highest policy_seq: 2^53-1, the largest integer a Lua
+// number (the publish script's) holds exactly.
+const MaxSeq = 1<<53 - 1
+
+// ParseSeq reads a policy_seq as every reader and the publish script do:
+// a plain decimal without sign or leading zero, 1 to MaxSeq. Anything else
+// ("1e30", "18446744073709551615", "007", "abc", " 7") is not a seq.
+func ParseSeq(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 16 || s[0] == '0' {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = 10*n + uint64(c-'0')
+	}
+	return n, n <= MaxSeq
 }
 
 // firstBadName returns the first field name, in byte order, outside
