@@ -29,7 +29,11 @@ as an error.
 
 Exit status: 0 when a valid, fresh policy signed by a trusted key is live;
 1 otherwise, printing the reason code (POLICY_MISSING, POLICY_MISSING_FIELD,
-POLICY_HASH_MISMATCH, POLICY_SIGNATURE_INVALID, POLICY_STALE, ...) and why.`,
+POLICY_HASH_MISMATCH, POLICY_SIGNATURE_INVALID, POLICY_STALE, ...) and why.
+POLICY_ROLLBACK: the live policy is older than the newest published one
+(policy.update / policy.audit) or than the apply layer's high-water mark
+(quantum:apply:policy:highwater): an older, still validly signed policy has
+been restored over a newer one.`,
 		run: runPolicyVerify,
 	})
 }
@@ -107,8 +111,9 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 	return res
 }
 
-// loadVerified loads the live policy with the keys of pubkeys. A missing or
-// unreadable key file fails closed like any other refusal.
+// loadVerified loads the live policy with the keys of pubkeys and checks it
+// against the audit trail and the rollback memory (POLICY_ROLLBACK). A
+// missing or unreadable key file fails closed like any other refusal.
 func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
 	paths := secretfile.SplitList(pubkeys)
 	if len(paths) == 0 {
@@ -123,7 +128,16 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
 	}
 	defer closeStore()
-	return store.Load(ctx)
+	sp, err := store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A one-shot reader has no memory: the audit trail and the apply
+	// layer's high-water mark say whether an older policy was restored.
+	if err := store.CheckHistory(ctx, sp); err != nil {
+		return nil, err
+	}
+	return sp, nil
 }
 
 // trimCode returns err's text without its leading "CODE: ".
