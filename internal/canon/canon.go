@@ -133,9 +133,23 @@ func Encode(v Version, header string, fields map[string]string, skip func(name s
 // Append appends the encoding v to dst and returns it; with a dst of
 // enough capacity it does not allocate for up to 32 fields.
 func Append(dst []byte, v Version, header string, fields map[string]string, skip func(name string) bool) []byte {
+	dst, _ = appendEnc(dst, v, header, fields, skip)
+	return dst
+}
+
+// AppendValid is Append for verifiers: ok is false, and nothing is worth
+// verifying, when a field name (skipped ones included) is not ValidName.
+// It checks the names in the pass that encodes them.
+func AppendValid(dst []byte, v Version, header string, fields map[string]string, skip func(name string) bool) ([]byte, bool) {
+	return appendEnc(dst, v, header, fields, skip)
+}
+
+func appendEnc(dst []byte, v Version, header string, fields map[string]string, skip func(name string) bool) ([]byte, bool) {
 	var stack [32]pair
 	pairs := stack[:0]
+	valid := true
 	for k, val := range fields {
+		valid = valid && ValidName(k)
 		if !skip(k) {
 			pairs = append(pairs, pair{k, val})
 		}
@@ -154,7 +168,7 @@ func Append(dst []byte, v Version, header string, fields map[string]string, skip
 		dst = append(dst, p.v...)
 		dst = append(dst, '\n')
 	}
-	return dst
+	return dst, valid
 }
 
 type pair struct{ k, v string }
