@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/quantumtrader/quantum/internal/canon"
+	"github.com/quantumtrader/quantum/policy"
 )
 
 // TestVerifyAndStatusReportRollback: an older, still validly signed ACTIVE
@@ -46,4 +49,27 @@ func TestStatusPolicyKeyOfWrongType(t *testing.T) {
 	pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 1, "POLICY_PARSE_ERROR ")
 	// A publish replaces it.
 	pe.run("policy", "publish", pe.policyFile, "--key", pe.key).want(t, 0, "policy_seq=1")
+}
+
+// TestVerifyPolicyEncodings: a live v1 policy is refused by default and
+// accepted with QUANTUM_POLICY_ENCODINGS=v1,v2 (the upgrade window).
+func TestVerifyPolicyEncodings(t *testing.T) {
+	pe := newPolicyEnv(t)
+	ctx := context.Background()
+	pe.run("policy", "publish", pe.policyFile, "--key", pe.key).want(t, 0, "policy_seq=1")
+	key, err := policy.LoadPrivateKey(pe.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := pe.currentFields()
+	f[policy.FieldSeq] = "2" // as a v1 publisher would have published it
+	v1 := policy.SignFieldsVersion(canon.V1, f, key)
+	pe.rd.Client.Del(ctx, pe.rd.Keys.PolicyCurrent())
+	pe.rd.Client.HSet(ctx, pe.rd.Keys.PolicyCurrent(), v1)
+	pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 1, "POLICY_SIGNATURE_INVALID ", "quantum-policy/v1")
+	pe.env[policy.EncodingsEnv] = "v1,v2"
+	pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 0, "OK ")
+	pe.run("status", "--pubkey", pe.pub).want(t, 1, "signature ok")
+	pe.env[policy.EncodingsEnv] = "v3"
+	pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 1, policy.EncodingsEnv)
 }
