@@ -97,7 +97,7 @@ func hashCanonical(canon []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// EncodingsEnv is the environment variable (flag --policy-encodings) that
+// EncodingsEnv is the environment variable that
 // sets which policy encodings readers accept: "v2" (the default) or
 // "v1,v2" during an upgrade (canon.ParseVersions reads it;
 // TrustedKeys.WithEncodings applies it).

@@ -176,7 +176,7 @@ func verifyIntegrity(fields map[string]string, ring *TrustedKeys) (canon.Version
 		return 0, reason.Errorf(reason.PolicySignatureInvalid, "field %s is %q: want %q (or no field: v1)", FieldEncoding, clip(fields[FieldEncoding]), EncodingV2)
 	}
 	if !ring.Encodings().Has(enc) {
-		return 0, reason.Errorf(reason.PolicySignatureInvalid, "the policy is signed over quantum-policy/%s, which this reader does not accept (it accepts %s; see --policy-encodings)", enc, ring.Encodings())
+		return 0, reason.Errorf(reason.PolicySignatureInvalid, "the policy is signed over quantum-policy/%s, which this reader does not accept (it accepts %s; set QUANTUM_POLICY_ENCODINGS=v1,v2 to accept v1 during an upgrade)", enc, ring.Encodings())
 	}
 	canonical := CanonicalVersion(enc, fields)
 	if got, want := fields[FieldHash], hashCanonical(canonical); got != want {
