@@ -224,3 +224,31 @@ func BenchmarkGateParts(b *testing.B) {
 		}
 	})
 }
+
+// TestCanaryRule: canaries come from the proof source only, and the proof
+// source sends canaries only; a configured proof source replaces the
+// default.
+func TestCanaryRule(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		source string
+		canary string
+		cfg    gate.Config
+		want   reason.Code
+	}{
+		{"proof canary", "quantum_proof", "true", cfg, ""},
+		{"real plan", "intent_bridge", "false", cfg, ""},
+		{"producer canary", "intent_bridge", "true", cfg, reason.PlanCanaryNotProofSource},
+		{"owner canary", "exitbrain_v3_5", "true", cfg, reason.PlanCanaryNotProofSource},
+		{"proof real order", "quantum_proof", "false", cfg, reason.AuthProofSourceCanaryOnly},
+		{"configured proof source", "prover", "true", gate.Config{ExitOwner: gate.DefaultExitOwner, ProofSource: "prover"}, ""},
+		{"default no longer the proof source", "quantum_proof", "true", gate.Config{ExitOwner: gate.DefaultExitOwner, ProofSource: "prover"}, reason.PlanCanaryNotProofSource},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := gate.Canary(parse(t, fields(c.source, "BUY", false, "canary", c.canary)), c.cfg)
+			if d.Allow != (c.want == "") || d.Code != c.want {
+				t.Fatalf("Canary = %+v, want code %q", d, c.want)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ package keys
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // DefaultPrefix is the production namespace.
@@ -65,6 +66,34 @@ func (s Space) Alerts() string { return s.Key("stream:alerts") }
 
 // ProofRuns is the proofs ledger stream.
 func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }
+
+// ApplyGroup is the apply layer's consumer group on ApplyPlan (the default
+// of --group; status reads it).
+const ApplyGroup = "apply_layer"
+
+// Heartbeat jobs of the exit-owner watch: the 5-minute timer and the follow
+// mode (package watch writes them, status and the proofs read them).
+const (
+	JobWatchTimer  = "exit-owner-watch"
+	JobWatchFollow = "exit-owner-follow"
+)
+
+// ApplyRecord is a plan's execution record (a hash keyed by plan_id): the
+// entry it came on, its state, the lease and the client order id.
+func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
+
+// ApplySymbolLease is the lease that serializes one symbol's position
+// read, decision and order across every apply-layer replica.
+func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symbol:" + symbol) }
+
+// ApplyDone marks a plan stream entry whose result was written.
+func (s Space) ApplyDone(entryID string) string { return s.Key("apply:done:" + entryID) }
+
+// ApplyRate is the order counter of one minute (unix minute), for
+// max_orders_per_minute.
+func (s Space) ApplyRate(minute int64) string {
+	return s.Key("apply:rate:" + strconv.FormatInt(minute, 10))
+}
 
 // AlertIncident is the dedupe state of one alert identity (package alert):
 // whether its incident is firing, since when, and when it was last notified.

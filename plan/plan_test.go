@@ -1,7 +1,6 @@
 package plan_test
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -107,8 +106,6 @@ func TestCanonicalVector(t *testing.T) {
 		t.Fatalf("v2 canonical %q, want %q", got, want)
 	}
 }
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // goldenPlan is the plan of testdata/canonical_v*.golden.
 func goldenPlan() (map[string]string, []byte) {

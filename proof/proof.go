@@ -111,7 +111,15 @@ type run struct {
 	proof   *Proof
 	id      string // unique per run: in plan ids and scratch prefixes
 	scratch []keys.Space
-	state   map[string]any
+	state   any // the proof's own state, set by its setup (one type per proof: stateOf)
+}
+
+// stateOf returns the state the proof's setup stored in r, as its one type.
+// A test of a proof whose setup failed never reaches it (the setup error
+// fails every test); a wrong type is a programming error, and its panic is
+// the test's FAIL.
+func stateOf[T any](r *run) *T {
+	return r.state.(*T)
 }
 
 // Report is the outcome of one proof's run.
@@ -187,7 +195,7 @@ func Run(ctx context.Context, cfg Config, p *Proof) *Report {
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 30 * time.Minute
 	}
-	r := &run{Config: cfg, proof: p, id: newID(), state: map[string]any{}}
+	r := &run{Config: cfg, proof: p, id: newID()}
 	rep := &Report{Proof: p.Name, Script: p.Script, Started: cfg.Now()}
 	start := time.Now()
 	defer r.cleanup()

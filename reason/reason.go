@@ -66,6 +66,15 @@ const (
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
 )
 
+// Codes added for canary plans: only the proof source may send canaries,
+// and it may send nothing else, so that canary=true can neither hide a
+// real producer's denials from the exit-owner watch nor the proof key
+// place a real order.
+const (
+	PlanCanaryNotProofSource  Code = "PLAN_CANARY_NOT_PROOF_SOURCE"  // canary=true from a source other than the proof source
+	AuthProofSourceCanaryOnly Code = "AUTH_PROOF_SOURCE_CANARY_ONLY" // a plan of the proof source without canary=true
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -81,6 +90,7 @@ var All = []Code{
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
+	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an

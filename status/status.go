@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -33,7 +34,7 @@ const (
 	DefaultWindow        = time.Hour
 	DefaultAlertLookback = 24 * time.Hour
 	DefaultMinRemaining  = 30 * time.Minute
-	DefaultGroup         = "apply_layer" // applylayer.DefaultGroup
+	DefaultGroup         = keys.ApplyGroup
 	// DefaultStaleAfter is how old the watch heartbeat may be when it does
 	// not record its interval: the timer runs every 5 minutes.
 	DefaultStaleAfter = 15 * time.Minute
@@ -43,7 +44,7 @@ const (
 
 // DefaultWatchJobs are the heartbeat jobs of package watch (JobTimer,
 // JobFollow).
-var DefaultWatchJobs = []string{"exit-owner-watch", "exit-owner-follow"}
+var DefaultWatchJobs = []string{keys.JobWatchTimer, keys.JobWatchFollow}
 
 // Options configures Collect. Keys and Now are required.
 type Options struct {
@@ -322,11 +323,10 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 		}
 		for _, m := range msgs {
 			res.Total++
-			d, _ := m.Values["decision"].(string)
-			res.ByDecision[cmpOrS(d, "?")]++
-			if d == "DENIED" {
-				why, _ := m.Values["reason"].(string)
-				res.Denials[cmpOrS(why, "?")]++
+			r := plan.ParseResult(m.Values)
+			res.ByDecision[cmpOrS(string(r.Decision), "?")]++
+			if r.Decision == plan.Denied {
+				res.Denials[cmpOrS(string(r.Reason), "?")]++
 			}
 		}
 		if len(msgs) < 1000 {

@@ -13,9 +13,11 @@
 // stamped after now (Redis's clock a little ahead of ours) is as recent as
 // it gets and is counted. A result counts as a denial when its reason (or,
 // for older writers, its error field) is DENY_NOT_EXIT_OWNER. A denial
-// with canary=true (a proof's canary plan) is counted apart and never
-// alerts; any other canary value, "True" or "1" included, is a real denial:
-// only the exact value the apply layer writes is believed.
+// with canary=true from the proof source (a proof's canary plan) is counted
+// apart and never alerts; any other canary value, "True" or "1" included,
+// and a canary of any other source, is a real denial: only the exact value
+// the apply layer writes, for the one source allowed to send canaries, is
+// believed.
 //
 // What is raised. A run that finds denials calls alert.Fire with the count,
 // the window, the distinct sources and symbols, and the plan ids of the
@@ -57,7 +59,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -84,8 +88,8 @@ const (
 // Heartbeat job names (keys.Space.Heartbeat): one per way of running, so a
 // dead follower is not hidden by a live timer, or the reverse.
 const (
-	JobTimer  = "exit-owner-watch"
-	JobFollow = "exit-owner-follow"
+	JobTimer  = keys.JobWatchTimer
+	JobFollow = keys.JobWatchFollow
 )
 
 // Outcomes recorded in the heartbeat.
@@ -124,6 +128,11 @@ type Config struct {
 	Interval       time.Duration // how often runs happen (recorded in the heartbeat); Follow's rescan period
 	Block          time.Duration // Follow: longest wait of one blocking read
 	PageSize       int64         // entries per XRANGE / XREAD
+	// ProofSource is the only source whose canary denials are counted
+	// apart (gate.DefaultProofSource when ""): a canary=true result of any
+	// other source is a real denial, since the apply layer refuses such
+	// canaries and a hostile producer could mark its plans canary to hide.
+	ProofSource string
 }
 
 // Watcher counts ownership denials and raises the alert. It is safe for
@@ -148,6 +157,7 @@ func New(cfg Config) (*Watcher, error) {
 	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
 	cfg.Block = cmp.Or(cfg.Block, DefaultBlock)
 	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
+	cfg.ProofSource = cmp.Or(cfg.ProofSource, gate.DefaultProofSource)
 	switch {
 	case cfg.Window < time.Second:
 		return nil, fmt.Errorf("watch: window %s: want at least 1s", cfg.Window)
@@ -219,7 +229,7 @@ func (w *Watcher) check(ctx context.Context, job string, now time.Time) (*Report
 
 // scan reads the window page by page. The returned tally is never nil.
 func (w *Watcher) scan(ctx context.Context, now time.Time) (*tally, error) {
-	t := newTally(cutoff(now, w.cfg.Window))
+	t := newTally(cutoff(now, w.cfg.Window), w.cfg.ProofSource)
 	stream := w.cfg.Keys.ApplyResult()
 	start := t.since.String()
 	for {
@@ -374,6 +384,7 @@ type denial struct {
 // tally holds the denials read so far, oldest first, and where the reading
 // stands.
 type tally struct {
+	proof   string     // the proof source: its canaries are counted apart
 	since   streamID   // the window's first id
 	last    streamID   // the newest id read: Follow's XREAD cursor
 	scanned int64      // results read by the scan
@@ -381,8 +392,8 @@ type tally struct {
 	canary  []streamID // canary denials, in id order
 }
 
-func newTally(since streamID) *tally {
-	t := &tally{since: since}
+func newTally(since streamID, proofSource string) *tally {
+	t := &tally{since: since, proof: proofSource}
 	// Before any entry is read, the cursor stands just before the window,
 	// so that a follower's first XREAD returns the window's first entry.
 	if since.ms > 0 {
@@ -402,16 +413,15 @@ func (t *tally) add(m redis.XMessage) (bool, error) {
 		t.last = id
 	}
 	t.scanned++
-	field := func(k string) string { s, _ := m.Values[k].(string); return s }
-	deny := string(reason.DenyNotExitOwner)
-	if field("reason") != deny && field("error") != deny {
+	r := plan.ParseResult(m.Values)
+	if !r.DeniedFor(reason.DenyNotExitOwner) {
 		return false, nil
 	}
-	if field("canary") == "true" {
+	if r.Canary && r.Source == t.proof {
 		t.canary = append(t.canary, id)
 		return false, nil
 	}
-	t.denials = append(t.denials, denial{id: id, planID: field("plan_id"), source: field("source"), symbol: field("symbol")})
+	t.denials = append(t.denials, denial{id: id, planID: r.PlanID, source: r.Source, symbol: r.Symbol})
 	return true, nil
 }
 

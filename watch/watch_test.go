@@ -417,3 +417,18 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCanaryOfAnotherSourceIsARealDenial: a hostile producer that marks its
+// exit canary=true cannot hide the denial: only the proof source's canaries
+// are counted apart.
+func TestCanaryOfAnotherSourceIsARealDenial(t *testing.T) {
+	f := newFixture(t, nil)
+	f.add(
+		result{id: msID(-30_000, 0), planID: "c1", source: "quantum_proof", symbol: "BTCUSDT", reason: "DENY_NOT_EXIT_OWNER", canary: "true"},
+		result{id: msID(-20_000, 0), planID: "h1", source: "rogue", symbol: "BTCUSDT", reason: "DENY_NOT_EXIT_OWNER", canary: "true"},
+	)
+	rep := f.run()
+	if rep.Denials != 1 || rep.CanaryDenials != 1 || rep.Alert.Outcome != alert.Fired || rep.FirstPlanID != "h1" {
+		t.Fatalf("report %+v: want the rogue's canary as 1 real denial (fired), the proof's as 1 canary", rep)
+	}
+}

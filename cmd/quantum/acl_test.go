@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
@@ -126,7 +125,7 @@ func TestACLUsers(t *testing.T) {
 	if _, err := store.Load(ctx); err != nil {
 		t.Fatalf("the apply layer cannot read the policy: %v", err)
 	}
-	venue, err := paper.New(apply, ks, devPrices)
+	venue, err := paper.New(apply, ks, app.DevPrices)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +141,7 @@ func TestACLUsers(t *testing.T) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := startDevApplyLayer(actx, apply, store, venue, secrets, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(actx, apply, ks, policy.NewTrustedKeys(key.Public()), venue, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ func TestPlanSendThroughDaemon(t *testing.T) {
 	ae.run("plan", "send", "--key-file", ae.keyFiles["rogue"], "--symbol", "SOLUSDT", "--side", "SELL", "--qty", "2", "--reduce-only", "--wait", "10s").
 		want(t, 1, "DENIED", "DENY_NOT_EXIT_OWNER")
 	ae.run("plan", "send", "--key-file", ae.keyFiles["exitbrain_v3_5"], "--symbol", "SOLUSDT", "--side", "SELL", "--qty", "2", "--reduce-only", "--canary", "--wait", "10s").
-		want(t, 0, "SKIPPED", "canary")
+		want(t, 1, "DENIED", "PLAN_CANARY_NOT_PROOF_SOURCE") // only the proof source sends canaries
 	ae.run("plan", "send", "--key-file", ae.keyFiles["exitbrain_v3_5"], "--symbol", "SOLUSDT", "--side", "SELL", "--qty", "2", "--reduce-only", "--wait", "10s", "--json").
 		want(t, 0, `"decision": "EXECUTED"`)
 	ae.run("plan", "send", "--key-file", ae.keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "SIDEWAYS", "--qty", "2").

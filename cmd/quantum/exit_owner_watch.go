@@ -92,6 +92,7 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 	w, err := watch.New(watch.Config{
 		Redis: rdb, Alerts: alerts, Keys: c.keys(), Log: c.logger(), Now: now,
 		Window: *window, RepeatInterval: *repeat, Interval: *interval,
+		ProofSource: c.env.getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
 	})
 	if err != nil {
 		return usage("%v", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,7 +50,7 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := startDevApplyLayer(ctx, rd.Client, store, venue, map[string][]byte{"p": make([]byte, 32)}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(ctx, rd.Client, rd.Keys, policy.NewTrustedKeys(key.Public()), venue, map[string][]byte{"p": make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,76 @@
+package applylayer_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/keys"
+)
+
+// TestReadingFalseWhilePlansCannotBeRead: with Redis down the loop is alive
+// (the watchdog is fed) but no plan can be read, and Reading says so; it
+// recovers by itself when Redis returns.
+func TestReadingFalseWhilePlansCannotBeRead(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	rdb := srv.Client()
+	defer rdb.Close()
+	w := newWorld(t, rdb, keys.MustNew("health"))
+	svc, err := applylayer.New(w.rdb, w.store, w.venue, w.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	ready := make(chan struct{})
+	go func() { svc.Run(ctx, func() { close(ready) }); close(done) }()
+	defer func() { cancel(); <-done }()
+	<-ready
+	waitFor(t, "reading", func() bool { return svc.Reading(time.Second) })
+	srv.Stop()
+	waitFor(t, "unreadable", func() bool { return !svc.Reading(500 * time.Millisecond) })
+	if !svc.Healthy(3 * time.Second) {
+		t.Fatal("the consume loop stopped during the outage: it must wait it out")
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "reading again", func() bool { return svc.Reading(time.Second) })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s after 15s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRecordTTLAtLeastTwiceFreshness: records that expire while a replay
+// of their plan is still fresh would let the replay execute again.
+func TestRecordTTLAtLeastTwiceFreshness(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	for _, c := range []struct {
+		ttl, fresh time.Duration
+		ok         bool
+	}{
+		{time.Minute, 30 * time.Second, true},
+		{59 * time.Second, 30 * time.Second, false},
+		{10 * time.Second, 30 * time.Second, false},
+		{0, 0, true}, // the defaults: 24h and 30s
+	} {
+		cfg := w.cfg
+		cfg.RecordTTL, cfg.Freshness = c.ttl, c.fresh
+		_, err := applylayer.New(w.rdb, w.store, w.venue, cfg)
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "replay")) {
+			t.Errorf("RecordTTL %s, Freshness %s: %v, want ok=%v", c.ttl, c.fresh, err, c.ok)
+		}
+	}
+}
