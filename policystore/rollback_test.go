@@ -284,3 +284,48 @@ func TestGoAndLuaReadASeqAlike(t *testing.T) {
 		})
 	}
 }
+
+// TestHighWaterRaceNeverLowers: two replicas accept policies n and n+1 at
+// the same moment, 200 trials. The mark always ends at n+1 (never lowered
+// by the slower, older one), the replica that saw n last refuses it
+// afterwards, and a fresh reader refuses n.
+func TestHighWaterRaceNeverLowers(t *testing.T) {
+	ctx := context.Background()
+	env := redistest.New(t)
+	k := policytest.Key(t)
+	clock := testkit.NewClock(t0)
+	newStore := func() *policystore.Store {
+		s, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(k.Public()), Now: clock.Now, SharedMemory: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := newStore(), newStore()
+	const trials = 200
+	prev := policytest.Fields(t, policytest.Sign(t, policytest.Sample(t0, 1), k))
+	for n := uint64(1); n <= trials; n++ {
+		next := policytest.Fields(t, policytest.Sign(t, policytest.Sample(t0, n+1), k))
+		errs := make(chan error, 2)
+		go func() { _, err := a.AcceptContext(ctx, next); errs <- err }()
+		go func() { _, err := b.AcceptContext(ctx, prev); errs <- err }()
+		for range 2 {
+			if err := <-errs; err != nil && reason.CodeOf(err) != reason.PolicyRollback {
+				t.Fatalf("trial %d: %v", n, err)
+			}
+		}
+		mark, err := a.HighWater(ctx)
+		if err != nil || mark == nil || mark.Seq != n+1 {
+			t.Fatalf("trial %d: mark %+v %v, want seq %d", n, mark, err, n+1)
+		}
+		if _, err := b.AcceptContext(ctx, next); err != nil {
+			t.Fatalf("trial %d: b refuses the newest: %v", n, err)
+		}
+		_, err = b.AcceptContext(ctx, prev)
+		wantCode(t, "b, older after newer", err, reason.PolicyRollback)
+		prev = next
+	}
+	old := policytest.Fields(t, policytest.Sign(t, policytest.Sample(t0, trials), k))
+	_, err := newStore().AcceptContext(ctx, old)
+	wantCode(t, "fresh reader, older policy", err, reason.PolicyRollback)
+}
