@@ -3,14 +3,11 @@ package app
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/quantumtrader/quantum/applylayer"
 )
@@ -18,16 +15,7 @@ import (
 // Serve serves /metrics (reg) and /healthz (svc) on addr ("host:0": any
 // free port) until close is called. It returns the address it listens on.
 func Serve(addr string, reg prometheus.Gatherer, svc *applylayer.Service, authOff bool) (bound string, close func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("listen on %s: %w", addr, err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { Healthz(w, svc, authOff) })
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln)
-	return ln.Addr().String(), func() { srv.Close() }, nil
+	return ServeMetrics(addr, reg, func(w http.ResponseWriter, r *http.Request) { Healthz(w, svc, authOff) })
 }
 
 // HealthReadWithin is how long /healthz tolerates the plan stream being

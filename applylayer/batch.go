@@ -60,10 +60,6 @@ func parseReservation(s string) (reservation, error) {
 	return "", fmt.Errorf("unknown reservation %q", s)
 }
 
-// mayPlace reports whether this consumer holds the record and may go on to
-// the venue.
-func (r reservation) mayPlace() bool { return r == reservedNew || r == reservedResume }
-
 // handleBatch decides the entries of a batch in order. Parsing and
 // authentication need no I/O; then one pipelined round trip re-reads the
 // policy and reserves every authenticated plan; then each plan is finished
@@ -74,9 +70,7 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 		items[i] = s.prepare(m)
 	}
 	s.reserveAll(ctx, items)
-	if s.cfg.Metrics != nil && s.pol.signed != nil {
-		s.cfg.Metrics.policyAge.Set(s.cfg.Now().Sub(time.Unix(s.pol.signed.IssuedAt, 0)).Seconds())
-	}
+	s.observePolicy()
 	for _, it := range items {
 		if err := s.handle(ctx, it); err != nil {
 			// The entry stays pending and is claimed again after ClaimIdle.

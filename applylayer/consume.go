@@ -7,9 +7,12 @@ package applylayer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/streamid"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 	"github.com/redis/go-redis/v9"
 )
@@ -108,12 +111,46 @@ func (s *Service) PolicyStatus() reason.Code {
 }
 
 func (s *Service) ensureGroup(ctx context.Context) error {
-	err := s.rdb.XGroupCreateMkStream(ctx, s.cfg.Keys.ApplyPlan(), s.cfg.Group, "0").Err()
+	start, err := s.groupStart(ctx)
+	if err != nil {
+		return err
+	}
+	err = s.rdb.XGroupCreateMkStream(ctx, s.cfg.Keys.ApplyPlan(), s.cfg.Group, start).Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return err
 	}
+	if err == nil && start != "0" {
+		s.cfg.Log.Warn("consumer group created after the last result: earlier plans are not read again",
+			"group", s.cfg.Group, "after_entry", start)
+	}
 	return nil
 }
+
+// groupStart is where a new group starts reading: after the oldest plan
+// entry among the newest results (plans up to there have results; a group
+// deleted and created again must not re-read the whole history before new
+// plans), or at the beginning when there are no results.
+func (s *Service) groupStart(ctx context.Context) (string, error) {
+	msgs, err := s.rdb.XRevRangeN(ctx, s.cfg.Keys.ApplyResult(), "+", "-", groupStartLookback).Result()
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", s.cfg.Keys.ApplyResult(), err)
+	}
+	var start *streamid.ID
+	for _, m := range msgs {
+		id, err := streamid.Parse(plan.ParseResult(m.Values).PlanEntryID)
+		if err == nil && (start == nil || id.Less(*start)) {
+			start = &id
+		}
+	}
+	if start == nil {
+		return "0", nil
+	}
+	return start.String(), nil
+}
+
+// groupStartLookback is how many of the newest results groupStart reads:
+// enough to span what replicas finish out of order (a variable for tests).
+var groupStartLookback int64 = 1000
 
 // leaveGroup removes this consumer from the group when it holds no pending
 // entry, so restarts do not pile up dead consumer names.
@@ -170,6 +207,7 @@ func (s *Service) observeLag(ctx context.Context) {
 	if s.cfg.Metrics == nil {
 		return
 	}
+	s.observePolicy()
 	groups, err := s.rdb.XInfoGroups(ctx, s.cfg.Keys.ApplyPlan()).Result()
 	if err != nil {
 		return

@@ -74,3 +74,43 @@ func TestRecordTTLAtLeastTwiceFreshness(t *testing.T) {
 		}
 	}
 }
+
+// TestRecreatedGroupStartsAfterTheResults: a consumer group deleted (by
+// hand, or a Redis restored without it) and created again starts after the
+// oldest plan among the newest results (here the newest 2 of 5), not at the
+// beginning of the stream; the plan sent while no group existed is read.
+func TestRecreatedGroupStartsAfterTheResults(t *testing.T) {
+	defer applylayer.SetGroupStartLookback(2)()
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	var entries []string
+	func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		svc, err := applylayer.New(w.rdb, w.store, w.venue, w.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { svc.Run(ctx, nil); close(done) }()
+		defer func() { cancel(); <-done }()
+		for range 5 {
+			f := sign(w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false))
+			entries = append(entries, w.xadd(f))
+			w.result(f["plan_id"], 1)
+		}
+	}()
+	ctx := context.Background()
+	if err := env.Client.XGroupDestroy(ctx, env.Keys.ApplyPlan(), applylayer.DefaultGroup).Err(); err != nil {
+		t.Fatal(err)
+	}
+	late := sign(w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false))
+	w.xadd(late) // sent while no group exists
+	w.start(nil)
+	wantResult(t, w.result(late["plan_id"], 1)[0], "EXECUTED", "")
+	if want := "after_entry=" + entries[3]; !strings.Contains(w.logs.String(), want) {
+		t.Errorf("the recreated group did not start %s (entries %v):\n%s", want, entries, w.logs.String())
+	}
+	if n := len(redistest.StreamEntries(t, env.Client, env.Keys.ApplyResult())); n != 6 {
+		t.Errorf("%d results, want 6 (five plans and the late one, none twice)", n)
+	}
+}

@@ -83,7 +83,7 @@ func (s *Service) flush(ctx context.Context) {
 func (s *Service) finished(f finishing) {
 	out, p := f.out, f.p
 	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.plans.WithLabelValues(string(out.decision), string(out.code)).Inc()
+		s.cfg.Metrics.finished(out.decision, out.code, s.metricSource(f.fields[plan.FieldSource]))
 	}
 	if out.decision == plan.Executed {
 		s.cfg.Log.Info("plan executed", "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,

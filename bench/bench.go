@@ -75,7 +75,7 @@ var benchSecrets = map[string][]byte{
 }
 
 // Apply runs the benchmark against rdb.
-func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error) {
+func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report, error) {
 	if opt.Plans <= 0 {
 		return nil, errors.New("bench: --plans must be positive")
 	}
@@ -141,7 +141,7 @@ func scratch() (keys.Space, error) {
 }
 
 // cleanup deletes every key of the scratch prefix.
-func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	iter := rdb.Scan(ctx, 0, ks.Prefix()+":*", 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -159,7 +159,7 @@ func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 // startApplyLayer publishes the bench policy and starts replicas apply
 // layers sharing the group (each its own consumer and Redis connections
 // from the shared pool), running until ctx is done.
-func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space, replicas int) error {
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int) error {
 	key, err := policy.GenerateKey()
 	if err != nil {
 		return err
@@ -212,7 +212,7 @@ func benchPlan(i int) map[string]string {
 
 // drive sends the plans and returns each plan's latency (XADD to result),
 // the time from the first send to the last result, and results by decision.
-func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
+func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
 	n := opt.Plans
 	sentAt := make([]time.Time, n)
 	lat := make([]time.Duration, n)

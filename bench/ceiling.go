@@ -26,7 +26,7 @@ var (
 // and a reserve script per plan, one position read (the bench trades one
 // symbol), then per plan a place script, and last one pipeline of a
 // finalize script per plan (append the result, acknowledge).
-func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+func bareConsumer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	stream, group := ks.ApplyPlan(), "bare"
 	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {

@@ -107,6 +107,11 @@ func (s Space) AlertIncident(fingerprint string) string {
 // "exit-owner-follow").
 func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }
 
+// RefreshRuns is the hash of the policy refreshes in progress (package
+// refresh): one field per run, removed when it ends, so that the next run
+// finds, and audits, one that was killed.
+func (s Space) RefreshRuns() string { return s.Key("refresh:running") }
+
 // PolicyHighWater is the rollback memory that survives restarts: a hash
 // (policy_seq, policy_hash, raised_at) holding the highest policy an apply
 // layer has accepted. It lives under apply:*, which only the apply layer's

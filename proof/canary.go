@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/streamid"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/producer"
 )
@@ -61,8 +61,10 @@ func (r *run) await(ctx context.Context, cs ...*canary) error {
 	cursor, ids := cs[0].cursor, make([]string, len(cs))
 	for i, c := range cs {
 		ids[i] = c.fields[plan.FieldPlanID]
-		if streamIDLess(c.cursor, cursor) {
-			cursor = c.cursor
+		if a, err := streamid.Parse(c.cursor); err == nil {
+			if b, err := streamid.Parse(cursor); err != nil || a.Less(b) {
+				cursor = c.cursor
+			}
 		}
 	}
 	got, err := producer.Await(ctx, r.Redis, r.Keys, cursor, r.CanaryTimeout, ids...)
@@ -76,20 +78,6 @@ func (r *run) await(ctx context.Context, cs ...*canary) error {
 		return fmt.Errorf("%w: is quantum-apply-layer running with this prefix (%s)?", err, r.Keys.Prefix())
 	}
 	return err
-}
-
-// streamIDLess orders two stream ids ("ms-seq").
-func streamIDLess(a, b string) bool {
-	am, as, _ := strings.Cut(a, "-")
-	bm, bs, _ := strings.Cut(b, "-")
-	an, _ := strconv.ParseUint(am, 10, 64)
-	bn, _ := strconv.ParseUint(bm, 10, 64)
-	if an != bn {
-		return an < bn
-	}
-	ax, _ := strconv.ParseUint(as, 10, 64)
-	bx, _ := strconv.ParseUint(bs, 10, 64)
-	return ax < bx
 }
 
 // expectDenied judges a canary that must come back DENIED with code.

@@ -78,7 +78,7 @@ type Proof struct {
 // Config is what the proofs know of the deployment, from the environment of
 // SPEC.md.
 type Config struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	Keys  keys.Space // the live namespace (QUANTUM_PREFIX)
 
 	// PolicyKeys are the trusted policy keys (QUANTUM_POLICY_PUBKEY); when
@@ -260,8 +260,10 @@ func newID() string {
 const ScratchPrefix = "proof-scratch-"
 
 // newScratch returns a fresh scratch namespace, deleted when the run ends.
+// Its prefix holds a hash tag, proof-scratch-{ID-N}, so that on a Redis
+// Cluster all of its keys share a slot, as the scripts run in it need.
 func (r *run) newScratch() keys.Space {
-	ks := keys.MustNew(fmt.Sprintf("%s%s-%d", ScratchPrefix, r.id, len(r.scratch)))
+	ks := keys.MustNew(fmt.Sprintf("%s{%s-%d}", ScratchPrefix, r.id, len(r.scratch)))
 	r.scratch = append(r.scratch, ks)
 	return ks
 }
@@ -285,6 +287,14 @@ func DeleteScratch(ctx context.Context, rdb redis.UniversalClient, ks keys.Space
 	if !strings.HasPrefix(ks.Prefix(), ScratchPrefix) || strings.ContainsAny(ks.Prefix(), "*?[]\\") {
 		return fmt.Errorf("proof: refusing to delete under %q: not a scratch prefix", ks.Prefix())
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// SCAN walks one node: walk every master.
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return deleteScan(ctx, c, ks) })
+	}
+	return deleteScan(ctx, rdb, ks)
+}
+
+func deleteScan(ctx context.Context, rdb redis.Cmdable, ks keys.Space) error {
 	var cursor uint64
 	for {
 		found, next, err := rdb.Scan(ctx, cursor, ks.Prefix()+":*", 500).Result()

@@ -64,6 +64,8 @@ const (
 	RefreshLeverageAboveCap Code = "REFRESH_LEVERAGE_ABOVE_CAP" // a leverage above --max-leverage
 	RefreshValidityTooShort Code = "REFRESH_VALIDITY_TOO_SHORT" // validity < interval + margin
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
+	RefreshClockSkew        Code = "REFRESH_CLOCK_SKEW"         // this clock is too far from Redis TIME (issue 16)
+	RefreshInterrupted      Code = "REFRESH_INTERRUPTED"        // a run was killed before it finished (its audit entry, issue 16)
 )
 
 // Codes added for canary plans: only the proof source may send canaries,
@@ -73,6 +75,14 @@ const (
 const (
 	PlanCanaryNotProofSource  Code = "PLAN_CANARY_NOT_PROOF_SOURCE"  // canary=true from a source other than the proof source
 	AuthProofSourceCanaryOnly Code = "AUTH_PROOF_SOURCE_CANARY_ONLY" // a plan of the proof source without canary=true
+)
+
+// Codes added by this project for the readers' own configuration (issue
+// 14): a trusted public key file that is missing, unreadable, writable by
+// others or holds no key is not a signature problem, and must not read as
+// tampering.
+const (
+	PolicyKeyUnavailable Code = "POLICY_KEY_UNAVAILABLE"
 )
 
 // All lists every code in the order of SPEC.md, then the codes this project
@@ -91,6 +101,8 @@ var All = []Code{
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
 	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
+	RefreshClockSkew, RefreshInterrupted,
+	PolicyKeyUnavailable,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an

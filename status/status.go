@@ -88,7 +88,7 @@ type Consumer struct {
 type Group struct {
 	Exists    bool       `json:"exists"`
 	Pending   int64      `json:"pending"`
-	Lag       int64      `json:"lag"` // -1 when Redis cannot tell
+	Lag       int64      `json:"lag"` // entries after the group's last-delivered id, counted up to BacklogLimit+1
 	Consumers []Consumer `json:"consumers"`
 	PlanLen   int64      `json:"plan_stream_length"`
 }
@@ -270,15 +270,19 @@ func readGroup(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Tim
 	if err != nil {
 		return fmt.Errorf("XINFO GROUPS %s: %w", stream, err)
 	}
+	lastDelivered := ""
 	for _, gr := range groups {
 		if gr.Name != opt.Group {
 			continue
 		}
-		g.Exists, g.Pending, g.Lag = true, gr.Pending, gr.Lag
+		g.Exists, g.Pending, lastDelivered = true, gr.Pending, gr.LastDeliveredID
 	}
 	if !g.Exists {
 		r.attention("no consumer group %s on %s: no apply layer has started", opt.Group, stream)
 		return nil
+	}
+	if g.Lag, err = countAfter(ctx, rdb, stream, lastDelivered, BacklogLimit+1); err != nil {
+		return err
 	}
 	// XPENDING's count is the group's pending, and the same on every
 	// Redis-protocol server (miniredis's XINFO GROUPS differs).
@@ -293,7 +297,8 @@ func readGroup(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Tim
 	}
 	live := 0
 	for _, c := range cs {
-		g.Consumers = append(g.Consumers, Consumer{Name: c.Name, Pending: c.Pending, IdleMs: c.Idle.Milliseconds()})
+		// miniredis reports -1ms for a consumer that never read.
+		g.Consumers = append(g.Consumers, Consumer{Name: c.Name, Pending: c.Pending, IdleMs: max(0, c.Idle.Milliseconds())})
 		if c.Idle < LiveConsumerIdle {
 			live++
 		}
@@ -430,6 +435,22 @@ func readProof(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time,
 		r.attention("last proof run %s: %s %s", p.ID, p.Fields["proof"], res)
 	}
 	return nil
+}
+
+// countAfter counts the stream's entries after id, up to limit: the
+// group's lag, computed from the stream itself. XINFO GROUPS's lag is
+// Redis 7's estimate, absent on older servers and wrong on miniredis
+// (quantum dev), so it is not read.
+func countAfter(ctx context.Context, rdb redis.Cmdable, stream, id string, limit int64) (int64, error) {
+	start := "-"
+	if id != "" && id != "0-0" {
+		start = "(" + id
+	}
+	msgs, err := rdb.XRangeN(ctx, stream, start, "+", limit).Result()
+	if err != nil {
+		return 0, fmt.Errorf("XRANGE %s: %w", stream, err)
+	}
+	return int64(len(msgs)), nil
 }
 
 func strFields(v map[string]any) map[string]string {

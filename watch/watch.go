@@ -60,6 +60,7 @@ import (
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/streamid"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
@@ -350,54 +351,37 @@ func list(names []string) string {
 }
 
 // cutoff is the first stream id inside the window ending at now.
-func cutoff(now time.Time, window time.Duration) streamID {
+func cutoff(now time.Time, window time.Duration) streamid.ID {
 	ms := now.UnixMilli() - window.Milliseconds()
 	if ms < 0 {
 		ms = 0
 	}
-	return streamID{ms: uint64(ms)}
+	return streamid.ID{MS: uint64(ms)}
 }
-
-// streamID is a Redis stream entry id, <ms>-<seq>.
-type streamID struct{ ms, seq uint64 }
-
-func parseID(s string) (streamID, error) {
-	ms, seq, ok := strings.Cut(s, "-")
-	a, err1 := strconv.ParseUint(ms, 10, 64)
-	b, err2 := strconv.ParseUint(seq, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return streamID{}, fmt.Errorf("stream entry id %q: want <ms>-<seq>", s)
-	}
-	return streamID{a, b}, nil
-}
-
-func (id streamID) String() string { return fmt.Sprintf("%d-%d", id.ms, id.seq) }
-
-func (id streamID) less(o streamID) bool { return id.ms < o.ms || id.ms == o.ms && id.seq < o.seq }
 
 // denial is one counted DENY_NOT_EXIT_OWNER result.
 type denial struct {
-	id                     streamID
+	id                     streamid.ID
 	planID, source, symbol string
 }
 
 // tally holds the denials read so far, oldest first, and where the reading
 // stands.
 type tally struct {
-	proof   string     // the proof source: its canaries are counted apart
-	since   streamID   // the window's first id
-	last    streamID   // the newest id read: Follow's XREAD cursor
-	scanned int64      // results read by the scan
-	denials []denial   // non-canary denials, in id order
-	canary  []streamID // canary denials, in id order
+	proof   string        // the proof source: its canaries are counted apart
+	since   streamid.ID   // the window's first id
+	last    streamid.ID   // the newest id read: Follow's XREAD cursor
+	scanned int64         // results read by the scan
+	denials []denial      // non-canary denials, in id order
+	canary  []streamid.ID // canary denials, in id order
 }
 
-func newTally(since streamID, proofSource string) *tally {
+func newTally(since streamid.ID, proofSource string) *tally {
 	t := &tally{since: since, proof: proofSource}
 	// Before any entry is read, the cursor stands just before the window,
 	// so that a follower's first XREAD returns the window's first entry.
-	if since.ms > 0 {
-		t.last = streamID{ms: since.ms - 1, seq: ^uint64(0)}
+	if since.MS > 0 {
+		t.last = streamid.ID{MS: since.MS - 1, Seq: ^uint64(0)}
 	}
 	return t
 }
@@ -405,11 +389,11 @@ func newTally(since streamID, proofSource string) *tally {
 // add counts one result; it reports whether it was a real (non-canary)
 // denial.
 func (t *tally) add(m redis.XMessage) (bool, error) {
-	id, err := parseID(m.ID)
+	id, err := streamid.Parse(m.ID)
 	if err != nil {
 		return false, err
 	}
-	if t.last.less(id) {
+	if t.last.Less(id) {
 		t.last = id
 	}
 	t.scanned++
@@ -426,11 +410,11 @@ func (t *tally) add(m redis.XMessage) (bool, error) {
 }
 
 // prune drops the denials older than since, for Follow's moving window.
-func (t *tally) prune(since streamID) {
+func (t *tally) prune(since streamid.ID) {
 	t.since = since
-	i := sort.Search(len(t.denials), func(i int) bool { return !t.denials[i].id.less(since) })
+	i := sort.Search(len(t.denials), func(i int) bool { return !t.denials[i].id.Less(since) })
 	t.denials = t.denials[i:]
-	j := sort.Search(len(t.canary), func(j int) bool { return !t.canary[j].less(since) })
+	j := sort.Search(len(t.canary), func(j int) bool { return !t.canary[j].Less(since) })
 	t.canary = t.canary[j:]
 }
 

@@ -56,7 +56,12 @@ and watch the verdict turn to POLICY_HASH_MISMATCH: nothing substitutes a
 default. With --redis URL given on the command line, a real Redis is used
 instead, under the prefix quantum-dev unless --prefix is given: the
 QUANTUM_REDIS_URL variable is ignored here, so a production setting in your
-shell never points the demo at production.`,
+shell never points the demo at production. Its keys stay under that prefix
+after exit (the header says how to remove them); nothing outside the prefix
+is written.
+
+In a terminal, the header (key paths and commands to try, each working as
+typed from the repository's root) stays on top of every redraw.`,
 		run: runDev,
 	})
 }
@@ -122,35 +127,24 @@ func runDev(ctx context.Context, c *invocation) int {
 			*rate, app.SimEntry, gate.DefaultExitOwner, app.SimRogue, gate.DefaultExitOwner)
 	}
 
-	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
+	redisURL := c.g.redisURL
 	if !c.flagSet("redis") {
 		addr := d.Addr
-		redisFlag = "--redis redis://" + addr + "/0"
+		redisURL = "redis://" + addr + "/0"
 		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
-	fmt.Fprintf(out, `quantum dev: %s, key prefix %q
-signing key  %s (throwaway, removed on exit)
-public key   %s
+	header := devHeader{where: where, redisURL: redisURL, cli: cli, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.flagSet("redis")}.String()
+	fmt.Fprintf(out, `%s
+signing key  %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
 refreshed    %s
 watched      %s
 apply layer  consumer "dev" of group apply_layer, paper venue (prices %s)
 traffic      %s
-plan keys    %s/{%s,%s,%s}.key (for quantum plan send --key-file)
 
-In another terminal:
-  %s HGETALL %s
-  quantum policy verify %s --prefix %s --pubkey %s
-  %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
-  %s XREVRANGE %s + - COUNT 5
-  quantum status %s --prefix %s --pubkey %s
-
-Ctrl-C stops. Live policy verdict, as the apply layer would see it:
-`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine,
-		app.PriceList(), trafficLine, dir, app.SimEntry, gate.DefaultExitOwner, app.SimRogue,
-		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent(),
-		cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
+Live policy verdict, as the apply layer would see it:
+`, header, keyPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine, app.PriceList(), trafficLine)
 
 	sum := &devSummary{rdb: d.Redis, store: store, venue: d.Venue, ring: d.Trusted, now: now, started: now()}
 	last := ""
@@ -173,18 +167,17 @@ Ctrl-C stops. Live policy verdict, as the apply layer would see it:
 		case <-tick.C:
 		case <-sumTick.C:
 			var b bytes.Buffer
-			if term {
-				// Clear the screen and home the cursor: one screen, redrawn.
-				fmt.Fprintf(&b, "\x1b[H\x1b[2Jquantum dev on %s (Ctrl-C stops)\n  %s XREVRANGE %s + - COUNT 5\n  quantum status %s --prefix %s --pubkey %s\n\n",
-					where, cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
-			}
 			if err := sum.render(ctx, &b); err != nil {
 				if ctx.Err() != nil {
 					continue
 				}
 				fmt.Fprintf(&b, "summary: could not read: %v\n", err)
 			}
-			out.Write(b.Bytes())
+			if term { // one screen, redrawn, the header kept on top
+				out.Write(redrawScreen(header, b.Bytes()))
+			} else {
+				out.Write(b.Bytes())
+			}
 		}
 	}
 }

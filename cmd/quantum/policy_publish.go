@@ -67,7 +67,11 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	content, err := policy.ParseContent(f)
+	name := c.args[0]
+	if name == "-" {
+		name = "stdin"
+	}
+	content, err := policy.ParseContentFile(name, f)
 	f.Close()
 	if err != nil {
 		return c.errorf("%v", err)

@@ -30,7 +30,9 @@ as an error.
 
 Exit status: 0 when a valid, fresh policy signed by a trusted key is live;
 1 otherwise, printing the reason code (POLICY_MISSING, POLICY_MISSING_FIELD,
-POLICY_HASH_MISMATCH, POLICY_SIGNATURE_INVALID, POLICY_STALE, ...) and why.
+POLICY_HASH_MISMATCH, POLICY_SIGNATURE_INVALID, POLICY_STALE, ...) and why;
+POLICY_KEY_UNAVAILABLE when a --pubkey file is missing, unreadable, writable
+by others or holds no key (the reader's setup, not the policy).
 Policies signed over quantum-policy/v1 are refused unless the environment
 sets QUANTUM_POLICY_ENCODINGS=v1,v2 (docs/policy.md: moving from v1 to v2).
 POLICY_ROLLBACK: the live policy is older than the newest published one
@@ -120,11 +122,11 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
 	paths := secretfile.SplitList(pubkeys)
 	if len(paths) == 0 {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
+		return nil, reason.Errorf(reason.PolicyKeyUnavailable, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
 	}
-	ring, err := policy.LoadTrustedKeys(paths...)
+	ring, err := policy.LoadTrustedKeys(paths...) // POLICY_KEY_UNAVAILABLE
 	if err != nil {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
+		return nil, err
 	}
 	if ring, err = withPolicyEncodings(c, ring); err != nil {
 		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,11 +155,7 @@ func printStatus(w io.Writer, r *status.Report) {
 	if r.LastProof == nil {
 		fmt.Fprintf(tw, "last proof\tnone recorded\n")
 	} else {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(r.LastProof.Fields)) {
-			parts = append(parts, k+"="+r.LastProof.Fields[k])
-		}
-		fmt.Fprintf(tw, "last proof\t%s %s\n", r.LastProof.ID, strings.Join(parts, " "))
+		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
 	}
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
@@ -171,6 +168,28 @@ func printStatus(w io.Writer, r *status.Report) {
 		fmt.Fprintf(tw, "%s\t%s\n", label, a)
 	}
 	tw.Flush()
+}
+
+// proofVerdict is the last proof run in one line: its verdict and counts,
+// the failed tests, when it ran; the whole entry (tests and evidence) is in
+// --json and `quantum proof ledger`.
+func proofVerdict(id string, f map[string]string) string {
+	s := fmt.Sprintf("%s %s", cmpOr(f["proof"], "(unnamed)"), cmpOr(f["result"], "(no result)"))
+	for _, k := range []string{"passed", "failed", "skipped"} {
+		if v := f[k]; v != "" {
+			s += " " + k + "=" + v
+		}
+	}
+	if ft := f["failed_tests"]; ft != "" {
+		if len(ft) > 80 {
+			ft = ft[:77] + "..."
+		}
+		s += " failed_tests=" + ft
+	}
+	if ts, err := strconv.ParseInt(f["timestamp"], 10, 64); err == nil {
+		s += " at " + time.Unix(ts, 0).UTC().Format(time.RFC3339)
+	}
+	return s + " (entry " + id + ")"
 }
 
 func secs(s int64) string { return (time.Duration(s) * time.Second).String() }
