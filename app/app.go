@@ -93,7 +93,9 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 			opt.Log.Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", opt.ExitOwner)
 		}
 	}
-	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now})
+	// SharedMemory: the rollback memory lives in Redis too, so a restarted
+	// apply layer still refuses an older policy (docs/policy.md).
+	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now, SharedMemory: true})
 	if err != nil {
 		return nil, err
 	}

@@ -135,7 +135,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 	if err != nil {
 		err = policystore.ReadError(err)
 	}
-	s.applyPolicy(fields, err)
+	s.applyPolicy(ctx, fields, err)
 	for i, it := range items {
 		if cmds[i] == nil {
 			continue

@@ -195,10 +195,16 @@ func (r *Report) attention(format string, args ...any) {
 
 func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Time, r *Report) error {
 	f, err := rdb.HGetAll(ctx, opt.Keys.PolicyCurrent()).Result()
+	p := &r.Policy
+	if err != nil && reason.CodeOf(policystore.ReadError(err)) == reason.PolicyParseError {
+		// A string (a legacy SET) or any other type: readers refuse it.
+		p.Present, p.Signature = true, string(reason.PolicyParseError)
+		r.attention("policy key %s is not a hash (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyParseError)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opt.Keys.PolicyCurrent(), err)
 	}
-	p := &r.Policy
 	if len(f) == 0 {
 		p.Signature = string(reason.PolicyMissing)
 		r.attention("no policy at %s (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyMissing)
@@ -225,6 +231,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 		return err
 	}
 	sp, err := store.Accept(f)
+	if err == nil {
+		err = store.CheckHistory(ctx, sp) // POLICY_ROLLBACK: an older policy restored
+	}
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
