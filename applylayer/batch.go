@@ -21,7 +21,7 @@ import (
 
 // item is one entry of a batch on its way through handleBatch.
 type item struct {
-	msg    redis.XMessage
+	msg    entry
 	fields map[string]string
 	p      *plan.Plan
 	early  *outcome // decided before the reservation (unreadable, unauthenticated)
@@ -64,7 +64,7 @@ func parseReservation(s string) (reservation, error) {
 // authentication need no I/O; then one pipelined round trip re-reads the
 // policy and reserves every authenticated plan; then each plan is finished
 // in turn.
-func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
+func (s *Service) handleBatch(ctx context.Context, msgs []entry) {
 	items := make([]*item, len(msgs))
 	for i, m := range msgs {
 		items[i] = s.prepare(m)
@@ -82,16 +82,18 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 }
 
 // prepare parses and authenticates an entry.
-func (s *Service) prepare(m redis.XMessage) *item {
-	it := &item{msg: m, fields: make(map[string]string, len(m.Values))}
-	for k, v := range m.Values {
-		if str, ok := v.(string); ok {
-			it.fields[k] = str
-		} else {
-			it.fields[k] = fmt.Sprint(v)
+func (s *Service) prepare(m entry) *item {
+	it := &item{msg: m, fields: make(map[string]string, len(m.Pairs)/2)}
+	for i := 0; i+1 < len(m.Pairs); i += 2 {
+		if _, seen := it.fields[m.Pairs[i]]; !seen { // the first copy: what redis-cli shows first
+			it.fields[m.Pairs[i]] = m.Pairs[i+1]
 		}
 	}
-	p, err := plan.Parse(it.fields)
+	err := m.Err
+	var p *plan.Plan
+	if err == nil {
+		p, err = plan.ParseEntry(m.Pairs)
+	}
 	if err != nil {
 		o := denied(reason.PlanInvalid, err.Error())
 		it.early = &o

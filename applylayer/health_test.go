@@ -114,3 +114,26 @@ func TestRecreatedGroupStartsAfterTheResults(t *testing.T) {
 		t.Errorf("%d results, want 6 (five plans and the late one, none twice)", n)
 	}
 }
+
+// TestRepeatedFieldIsInvalid: a producer sends reduceOnly twice in one
+// entry (the gate would have read one copy, a human the other): the plan
+// is PLAN_INVALID naming the field and nothing reaches the venue.
+func TestRepeatedFieldIsInvalid(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	f := sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))
+	args := []any{"XADD", env.Keys.ApplyPlan(), "*"}
+	for k, v := range f {
+		args = append(args, k, v)
+	}
+	args = append(args, "reduceOnly", "true") // the second copy
+	if err := env.Client.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := w.result(f["plan_id"], 1)[0]
+	wantResult(t, r, "DENIED", "PLAN_INVALID")
+	if !strings.Contains(r["detail"], "reduceOnly") || w.orderCount() != 0 {
+		t.Fatalf("detail %q, %d orders: want the repeated field named and no order", r["detail"], w.orderCount())
+	}
+}

@@ -165,14 +165,16 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
-	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	svc, err := a.build(ctx, c, rdb, reg)
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := a.build(ctx, c, rdb, reg)
+	// After the local configuration (keys, keyring, venue): those errors
+	// come first, then Redis's own settings.
+	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
