@@ -137,3 +137,28 @@ func TestRepeatedFieldIsInvalid(t *testing.T) {
 		t.Fatalf("detail %q, %d orders: want the repeated field named and no order", r["detail"], w.orderCount())
 	}
 }
+
+// TestHostileActionIsClippedWhereEchoed: a signed plan whose action carries
+// a line break, a forged log field and a terminal escape, far beyond a sane
+// length: the result and the DENY_NOT_EXIT_OWNER log line echo it clipped
+// and neutralised.
+func TestHostileActionIsClippedWhereEchoed(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	wantResult(t, w.send(sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))), "EXECUTED", "")
+	f := w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f["action"] = "CLOSE\nDENY_NOT_EXIT_OWNER symbol=ETHUSDT source=exitbrain_v3_5 \x1b[2J" + strings.Repeat("A", 500)
+	r := w.send(sign(f))
+	if r["decision"] == "EXECUTED" {
+		t.Fatalf("a non-owner exit executed: %v", r)
+	}
+	if a := r["action"]; len(a) > 70 || strings.ContainsAny(a, "\n\x1b ") {
+		t.Fatalf("result action %q: not clipped and neutralised", a)
+	}
+	for _, line := range strings.Split(w.logs.String(), "\n") {
+		if strings.Contains(line, "symbol=ETHUSDT") || strings.Contains(line, "\x1b") || len(line) > 2000 {
+			t.Fatalf("the log line carries the hostile action: %q", line)
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
@@ -56,7 +57,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
-	proofSource                                          string
+	proofSource, planEncodings                           string
 	prices                                               stringList
 	group, consumer                                      string
 	batch                                                int64
@@ -70,6 +71,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
 	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
+	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
@@ -114,6 +116,19 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	trusted, err := policy.LoadTrustedKeys(paths...)
 	if err != nil {
 		return nil, err
+	}
+	if trusted, err = withPolicyEncodings(c, trusted); err != nil {
+		return nil, err
+	}
+	planVersions, err := canon.ParseVersions(a.planEncodings)
+	if err != nil {
+		return nil, fmt.Errorf("--plan-encodings %q: %w", a.planEncodings, err)
+	}
+	if secrets != nil {
+		secrets = secrets.WithEncodings(planVersions)
+		if planVersions.Has(canon.V1) {
+			c.logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
+		}
 	}
 	if !plan.ValidSource(a.exitOwner) {
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)

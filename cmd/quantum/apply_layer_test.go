@@ -361,3 +361,13 @@ func TestApplyLayerRefusesUnsafeRedis(t *testing.T) {
 	ae.env["QUANTUM_ALLOW_UNSAFE_REDIS"] = "0"
 	ae.run(args...).want(t, 2, "appendonly")
 }
+
+// TestApplyLayerPlanEncodings: a bad --plan-encodings list, from the flag or
+// QUANTUM_PLAN_ENCODINGS, is a usage error naming it, never a silent
+// default (which encodings verify is plan's TestVerifyEncodingCodes).
+func TestApplyLayerPlanEncodings(t *testing.T) {
+	ae := newApplyEnv(t)
+	ae.run(append(ae.daemonArgs(), "--plan-encodings", "v3")...).want(t, 2, "--plan-encodings")
+	ae.env[plan.EncodingsEnv] = "v2,v9"
+	ae.run(ae.daemonArgs()...).want(t, 2, "plan-encodings")
+}
