@@ -21,14 +21,15 @@ import (
 
 // item is one entry of a batch on its way through handleBatch.
 type item struct {
-	msg    entry
-	fields map[string]string
-	p      *plan.Plan
-	early  *outcome // decided before the reservation (unreadable, unauthenticated)
-	recKey string
-	coid   string
-	status reservation
-	err    error
+	msg       entry
+	fields    map[string]string
+	p         *plan.Plan
+	early     *outcome // decided before the reservation (unreadable, unauthenticated)
+	recKey    string
+	legacyKey string // the record's key before records were scoped by source
+	coid      string
+	status    reservation
+	err       error
 }
 
 // reservation is what reserveScript found for an entry's execution record
@@ -115,7 +116,8 @@ func (s *Service) prepare(m entry) *item {
 		it.early = &o
 		return it
 	}
-	it.recKey = s.cfg.Keys.ApplyRecord(p.ID)
+	it.recKey = s.cfg.Keys.PlanRecord(p.Source, p.ID)
+	it.legacyKey = s.cfg.Keys.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
 	return it
 }
@@ -129,7 +131,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 	cmds := make([]*redis.Cmd, len(items))
 	for i, it := range items {
 		if it.early == nil {
-			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey}, s.reserveArgs(it)...)
+			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...)
 		}
 	}
 	pipe.Exec(ctx) // errors are per command, read below
@@ -144,7 +146,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 		}
 		res, err := cmds[i].StringSlice()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			res, err = reserveScript.Run(ctx, s.rdb, []string{it.recKey}, s.reserveArgs(it)...).StringSlice()
+			res, err = reserveScript.Run(ctx, s.rdb, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...).StringSlice()
 		}
 		if err != nil || len(res) != 2 {
 			it.err = fmt.Errorf("reserve plan %s: %v", it.p.ID, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/reason"
 )
 
 // TestReadingFalseWhilePlansCannotBeRead: with Redis down the loop is alive
@@ -161,4 +162,28 @@ func TestHostileActionIsClippedWhereEchoed(t *testing.T) {
 			t.Fatalf("the log line carries the hostile action: %q", line)
 		}
 	}
+}
+
+// TestReplayScopedBySource: one producer cannot squat another's plan_id
+// (its plan_id is its own namespace), a plan sent again by its own source
+// is still PLAN_REPLAYED, and a record of the previous key layout still
+// counts for a replay.
+func TestReplayScopedBySource(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	squat := w.fields("rogue", "SOLUSDT", "BUY", "1", false)
+	squat["plan_id"] = "bridge-42"
+	wantResult(t, w.send(sign(squat)), "EXECUTED", "")
+	mine := w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false)
+	mine["plan_id"] = "bridge-42"
+	signed := sign(mine)
+	wantResult(t, w.send(signed), "EXECUTED", "")
+	wantResult(t, w.send(signed), "DENIED", reason.PlanReplayed)
+	// A record left by the previous release, keyed by plan_id alone.
+	old := w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false)
+	if err := env.Client.HSet(context.Background(), env.Keys.ApplyRecord(old["plan_id"]), "entry", "1-1", "state", "done").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantResult(t, w.send(sign(old)), "DENIED", reason.PlanReplayed)
 }

@@ -78,8 +78,9 @@ const (
 	JobWatchFollow = "exit-owner-follow"
 )
 
-// ApplyRecord is a plan's execution record (a hash keyed by plan_id): the
-// entry it came on, its state, the lease and the client order id.
+// ApplyRecord is where a plan's execution record was kept before records
+// were scoped by source (PlanRecord): read only, for the records of the
+// previous release until they expire.
 func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
 
 // ApplySymbolLease is the lease that serializes one symbol's position
@@ -123,5 +124,5 @@ func (s Space) PolicyHighWater() string { return s.Key("apply:policy:highwater")
 // one producer cannot squat another's plan_id. A source has no ":" (plan.
 // ValidSource), so source and plan_id never run together ambiguously.
 func (s Space) PlanRecord(source, planID string) string {
-	return s.Key("apply:plan:" + source + ":" + planID)
+	return s.Key("apply:record:" + source + ":" + planID)
 }
