@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/gate"
@@ -102,8 +103,13 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 	if opt.Consumer == "" {
 		opt.Consumer = DefaultConsumer()
 	}
+	alerts, err := alert.New(opt.Redis, alert.Options{Keys: opt.Keys, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
 	svc, err := applylayer.New(opt.Redis, store, opt.Venue, applylayer.Config{
-		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
+		Alerts: alerts,
+		Keys:   opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,
 		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness, ProofSource: opt.ProofSource},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/plan"
 )
 
@@ -69,6 +70,19 @@ func (s *Service) autoClaim(ctx context.Context, start string) ([]entry, string,
 	}
 	next, _ := r[0].(string)
 	es, err := parseEntries(r[1])
+	if len(r) >= 3 { // Redis 7: the ids deleted while pending
+		if del, ok := r[2].([]any); ok && len(del) > 0 {
+			ids := make([]string, 0, len(del))
+			for _, d := range del {
+				if id, ok := d.(string); ok {
+					ids = append(ids, id)
+				}
+			}
+			if f, err := planstream.DeletedWhilePending(ids); err == nil {
+				s.tampered(ctx, f)
+			}
+		}
+	}
 	return es, next, err
 }
 

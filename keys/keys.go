@@ -83,6 +83,10 @@ const (
 // previous release until they expire.
 func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
 
+// ApplyTamper records, per kind, the plan stream tampering event last
+// raised (package applylayer), so each event is alerted once.
+func (s Space) ApplyTamper() string { return s.Key("apply:tamper") }
+
 // ApplySymbolLease is the lease that serializes one symbol's position
 // read, decision and order across every apply-layer replica.
 func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symbol:" + symbol) }

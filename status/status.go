@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
@@ -141,6 +142,8 @@ type Report struct {
 	Alerts    []Alert   `json:"open_alerts"`
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
+	// Tampered lists the traces of tampering found on the plan stream.
+	Tampered []planstream.Finding `json:"plan_stream_tampered"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -172,7 +175,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readResults, readAlerts, readWatch, readProof,
+		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {
@@ -244,6 +247,20 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	p.RemainingSec = int64(max(0, sp.Remaining(now)) / time.Second)
 	if left := sp.Remaining(now); left < opt.MinRemaining {
 		r.attention("policy valid for %s only (under %s): is the refresh running?", left.Truncate(time.Second), opt.MinRemaining)
+	}
+	return nil
+}
+
+// readStream looks for traces of tampering on the plan stream (package
+// planstream): plans deleted before they were read, a far-future id.
+func readStream(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time, r *Report) error {
+	found, err := planstream.Inspect(ctx, rdb, opt.Keys, opt.Group)
+	if err != nil {
+		return err
+	}
+	r.Tampered = append([]planstream.Finding{}, found...)
+	for _, f := range found {
+		r.attention("plan stream tampered (PLAN_STREAM_TAMPERED %s): %s", f.Kind, f.Detail)
 	}
 	return nil
 }
