@@ -57,6 +57,9 @@ type ApplyLayerOptions struct {
 	RecordTTL   time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+	// ResultKey authenticates every result (result_mac); nil writes them
+	// unsigned, and readers cannot tell a forged one.
+	ResultKey []byte
 	// Registerer, when set, receives the apply layer's metrics.
 	Registerer prometheus.Registerer
 }
@@ -89,6 +92,9 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		}
 		breakGlass[s] = true
 	}
+	if opt.ResultKey == nil {
+		opt.Log.Warn("no result key (--result-key, QUANTUM_RESULT_KEY): results are written unauthenticated, and the watch, status and proofs cannot tell a forged one")
+	}
 	if opt.Secrets != nil {
 		if _, ok := opt.Secrets.Secret(opt.ExitOwner); !ok {
 			opt.Log.Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", opt.ExitOwner)
@@ -108,8 +114,8 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		return nil, err
 	}
 	svc, err := applylayer.New(opt.Redis, store, opt.Venue, applylayer.Config{
-		Alerts: alerts,
-		Keys:   opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
+		Alerts: alerts, ResultKey: opt.ResultKey,
+		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,
 		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness, ProofSource: opt.ProofSource},

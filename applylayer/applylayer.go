@@ -71,6 +71,7 @@ type Config struct {
 	Log          *slog.Logger
 	Metrics      *Metrics // optional
 	Alerts       Alerter  // optional: raises PLAN_STREAM_TAMPERED
+	ResultKey    []byte   // authenticates every result (plan.ResultMAC); nil: results unsigned
 }
 
 // Service is one apply-layer consumer.

@@ -36,7 +36,7 @@ func (s *Service) finish(_ context.Context, entryID string, fields map[string]st
 	k := s.cfg.Keys
 	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen, s.cfg.Consumer}
 	r := s.result(entryID, fields, p, out)
-	for _, f := range r.Fields() {
+	for _, f := range r.SignedFields(s.cfg.ResultKey) {
 		args = append(args, f)
 	}
 	ks := []string{k.ApplyDone(entryID), k.ApplyResult(), k.ApplyPlan()}

@@ -12,6 +12,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 )
 
 // alertsOf returns the PLAN_STREAM_TAMPERED alerts on the stream, by kind.
@@ -175,5 +176,34 @@ func TestProducerTricksUnderShippedACL(t *testing.T) {
 			}()
 			waitTamper(t, env, trick.kind)
 		})
+	}
+}
+
+// TestResultsCarryTheApplyLayersMAC: with a result key every result (an
+// execution, an early denial of an unparsable plan) carries a result_mac
+// that verifies; changing a field breaks it.
+func TestResultsCarryTheApplyLayersMAC(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	key := []byte("result-key-0123456789abcdef0123456789abcdef")
+	w.start(func(c *applylayer.Config) { c.ResultKey = key })
+	ok := sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))
+	w.send(ok)
+	bad := map[string]string{"plan_id": "garbage-1", "source": "x"}
+	w.xadd(bad)
+	w.result("garbage-1", 1)
+	msgs, err := env.Client.XRange(context.Background(), env.Keys.ApplyResult(), "-", "+").Result()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("results %v, %v", msgs, err)
+	}
+	for _, m := range msgs {
+		if !plan.VerifyResult(m.Values, key) {
+			t.Fatalf("result %v does not verify", m.Values)
+		}
+		m.Values["decision"] = "EXECUTED"
+		m.Values["plan_id"] = "other"
+		if plan.VerifyResult(m.Values, key) {
+			t.Fatalf("a changed result still verifies: %v", m.Values)
+		}
 	}
 }

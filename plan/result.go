@@ -77,6 +77,7 @@ type Result struct {
 	OrderStatus     string
 	Detail          string
 	Consumer        string
+	MAC             string // result_mac: the apply layer's authentication (resultmac.go); "" when unsigned
 }
 
 // Fields returns the entry's field/value pairs in SPEC order, ready for an
@@ -93,6 +94,20 @@ func (r Result) Fields() []string {
 		ResultPlanEntryID, r.PlanEntryID, ResultAction, r.Action, ResultSide, r.Side,
 		ResultOrderStatus, r.OrderStatus, ResultDetail, r.Detail, ResultConsumer, r.Consumer,
 	}
+}
+
+// SignedFields is Fields with result_mac under key appended (Fields alone
+// when key is nil: unsigned).
+func (r Result) SignedFields(key []byte) []string {
+	f := r.Fields()
+	if key == nil {
+		return f
+	}
+	m := make(map[string]string, len(f)/2)
+	for i := 0; i+1 < len(f); i += 2 {
+		m[f[i]] = f[i+1]
+	}
+	return append(f, ResultMAC, ResultMACOf(m, key))
 }
 
 // ParseResult reads a result entry as go-redis returns it (XMessage.Values).
@@ -120,6 +135,7 @@ func ParseResult(values map[string]any) Result {
 		FilledQty: get(ResultFilledQty), AvgPrice: get(ResultAvgPrice), Canary: get(ResultCanary) == "true",
 		Timestamp: ts, PlanEntryID: get(ResultPlanEntryID), Action: get(ResultAction), Side: get(ResultSide),
 		OrderStatus: get(ResultOrderStatus), Detail: get(ResultDetail), Consumer: get(ResultConsumer),
+		MAC: get(ResultMAC),
 	}
 }
 

@@ -78,7 +78,8 @@ func Cursor(ctx context.Context, rdb Redis, ks keys.Space) (string, error) {
 // Received is a result and when this process read it.
 type Received struct {
 	plan.Result
-	At time.Time
+	Raw map[string]any // the entry as read, for plan.VerifyResult
+	At  time.Time
 }
 
 // ErrNoResult is returned by Await when some results did not arrive in time.
@@ -119,7 +120,7 @@ func Await(ctx context.Context, rdb Redis, ks keys.Space, cursor string, wait ti
 				cursor = m.ID
 				r := plan.ParseResult(m.Values)
 				if want[r.PlanID] {
-					got[r.PlanID] = Received{Result: r, At: now}
+					got[r.PlanID] = Received{Result: r, Raw: m.Values, At: now}
 					delete(want, r.PlanID)
 				}
 			}

@@ -59,6 +59,9 @@ type Options struct {
 	// WatchJobs are the heartbeat jobs of the watch; the freshest counts
 	// (DefaultWatchJobs: the timer's and --follow's).
 	WatchJobs []string
+	// ResultKey, when set, authenticates results: entries whose result_mac
+	// does not verify are counted as forged, not by decision.
+	ResultKey []byte
 }
 
 // Policy is the live policy as a reader sees it.
@@ -101,6 +104,10 @@ type Results struct {
 	ByDecision map[string]int64 `json:"by_decision"`
 	Denials    map[string]int64 `json:"denials_by_reason"`
 	Truncated  bool             `json:"truncated,omitempty"`
+	// Authenticated says whether results were checked with the result key;
+	// Forged counts those that did not verify.
+	Authenticated bool  `json:"authenticated"`
+	Forged        int64 `json:"forged"`
 }
 
 // Alert is an alert whose latest status is not resolved.
@@ -336,6 +343,12 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 	res := &r.Results
 	res.WindowSec = int64(opt.Window / time.Second)
 	res.ByDecision, res.Denials = map[string]int64{}, map[string]int64{}
+	res.Authenticated = opt.ResultKey != nil
+	defer func() {
+		if res.Forged > 0 {
+			r.attention("%d result(s) in the window whose result_mac does not verify (RESULT_FORGED): written by a Redis user other than the apply layer's", res.Forged)
+		}
+	}()
 	start := strconv.FormatInt(now.Add(-opt.Window).UnixMilli(), 10)
 	stream := opt.Keys.ApplyResult()
 	for {
@@ -345,6 +358,10 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 		}
 		for _, m := range msgs {
 			res.Total++
+			if opt.ResultKey != nil && !plan.VerifyResult(m.Values, opt.ResultKey) {
+				res.Forged++
+				continue
+			}
 			r := plan.ParseResult(m.Values)
 			res.ByDecision[cmpOrS(string(r.Decision), "?")]++
 			if r.Decision == plan.Denied {

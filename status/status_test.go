@@ -241,3 +241,27 @@ func TestCollectPlanStreamTampered(t *testing.T) {
 		t.Fatalf("tampered %+v, attention %q", r.Tampered, r.Attention)
 	}
 }
+
+// TestCollectForgedResults: with the result key, a result without the
+// apply layer's MAC is counted as forged, not as a decision, and needs
+// attention.
+func TestCollectForgedResults(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	key := []byte("result-key-0123456789abcdef0123456789abcdef")
+	s := &seed{env: redistest.New(t), key: policytest.Key(t), now: now}
+	s.healthy(t)
+	ctx := context.Background()
+	ok := plan.Result{PlanID: "a", Decision: plan.Executed, Executed: true, Timestamp: now.Unix()}
+	forged := plan.Result{PlanID: "b", Decision: plan.Denied, Reason: reason.DenyNotExitOwner}
+	s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyResult(), Values: ok.SignedFields(key)})
+	s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyResult(), Values: forged.Fields()})
+	r, err := status.Collect(ctx, s.env.Client, status.Options{Keys: s.env.Keys, Now: func() time.Time { return now },
+		Keyring: policy.NewTrustedKeys(s.key.Public()), ResultKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Results.Forged != 1 || r.Results.ByDecision["EXECUTED"] != 1 || r.Results.ByDecision["DENIED"] != 0 || !r.Results.Authenticated ||
+		!strings.Contains(strings.Join(r.Attention, "\n"), "RESULT_FORGED") {
+		t.Fatalf("results %+v, attention %q", r.Results, r.Attention)
+	}
+}

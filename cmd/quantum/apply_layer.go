@@ -57,7 +57,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
-	proofSource, planEncodings                           string
+	proofSource, planEncodings, resultKey                string
 	prices                                               stringList
 	group, consumer                                      string
 	batch                                                int64
@@ -72,6 +72,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
 	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
 	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
+	fs.StringVar(&a.resultKey, "result-key", getenv("QUANTUM_RESULT_KEY"), "`FILE` (mode 0600, one line of hex: openssl rand -hex 32) whose key authenticates every result; the watch, status and proofs verify with it (env QUANTUM_RESULT_KEY)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
@@ -157,8 +158,15 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if err != nil {
 		return nil, err
 	}
+	var resultKey []byte
+	if a.resultKey != "" {
+		if resultKey, err = plan.LoadResultKey(a.resultKey); err != nil {
+			return nil, err
+		}
+	}
 	return app.NewApplyLayer(app.ApplyLayerOptions{
-		Redis: rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
+		ResultKey: resultKey,
+		Redis:     rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
