@@ -57,6 +57,11 @@ type ApplyLayerOptions struct {
 	RecordTTL   time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+	// MinReplicas is how many replicas a batch's execution records must
+	// reach before its orders (0: none, and a failover may lose plans);
+	// ReplicaWait bounds the wait.
+	MinReplicas int
+	ReplicaWait time.Duration
 	// ResultKey authenticates every result (result_mac); nil writes them
 	// unsigned, and readers cannot tell a forged one.
 	ResultKey []byte
@@ -92,6 +97,9 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		}
 		breakGlass[s] = true
 	}
+	if opt.MinReplicas <= 0 {
+		opt.Log.Warn("no replica required (--min-replicas 0): an asynchronous Redis failover may lose plans acknowledged to producers and execution records of orders placed (docs/deploy.md)")
+	}
 	if opt.ResultKey == nil {
 		opt.Log.Warn("no result key (--result-key, QUANTUM_RESULT_KEY): results are written unauthenticated, and the watch, status and proofs cannot tell a forged one")
 	}
@@ -114,7 +122,7 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		return nil, err
 	}
 	svc, err := applylayer.New(opt.Redis, store, opt.Venue, applylayer.Config{
-		Alerts: alerts, ResultKey: opt.ResultKey,
+		Alerts: alerts, ResultKey: opt.ResultKey, MinReplicas: opt.MinReplicas, ReplicaWait: opt.ReplicaWait,
 		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,

@@ -69,9 +69,11 @@ type Config struct {
 	Gate         gate.Config
 	Now          func() time.Time
 	Log          *slog.Logger
-	Metrics      *Metrics // optional
-	Alerts       Alerter  // optional: raises PLAN_STREAM_TAMPERED
-	ResultKey    []byte   // authenticates every result (plan.ResultMAC); nil: results unsigned
+	Metrics      *Metrics      // optional
+	Alerts       Alerter       // optional: raises PLAN_STREAM_TAMPERED
+	ResultKey    []byte        // authenticates every result (plan.ResultMAC); nil: results unsigned
+	MinReplicas  int           // execution records must reach this many replicas before an order (replicate.go)
+	ReplicaWait  time.Duration // how long a batch waits for them (DefaultReplicaWait)
 }
 
 // Service is one apply-layer consumer.
@@ -139,6 +141,9 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReplicaWait <= 0 {
+		cfg.ReplicaWait = DefaultReplicaWait
 	}
 	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]leverageSet{}, batchPos: map[string]float64{}}, nil
 }

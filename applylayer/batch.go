@@ -27,9 +27,12 @@ type item struct {
 	early     *outcome // decided before the reservation (unreadable, unauthenticated)
 	recKey    string
 	legacyKey string // the record's key before records were scoped by source
-	coid      string
-	status    reservation
-	err       error
+	// notReplicated: the batch's execution records did not reach
+	// MinReplicas replicas in time; the plan is not sent (replicate.go).
+	notReplicated bool
+	coid          string
+	status        reservation
+	err           error
 }
 
 // reservation is what reserveScript found for an entry's execution record
@@ -134,20 +137,41 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...)
 		}
 	}
+	wait := s.waitReplicas(ctx, pipe)
 	pipe.Exec(ctx) // errors are per command, read below
 	fields, err := polCmd.Result()
 	if err != nil {
 		err = policystore.ReadError(err)
 	}
 	s.applyPolicy(ctx, fields, err)
+	// A script Redis does not hold (after a restart): the whole script, in
+	// a second pipeline with its own WAIT (WAIT covers its connection's
+	// writes only).
+	var again []int
+	for i := range items {
+		if cmds[i] != nil && redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		pipe := s.rdb.Pipeline()
+		for _, i := range again {
+			cmds[i] = reserveScript.Eval(ctx, pipe, []string{items[i].recKey, items[i].legacyKey}, s.reserveArgs(items[i])...)
+		}
+		wait2 := s.waitReplicas(ctx, pipe)
+		pipe.Exec(ctx)
+		if wait2 != nil {
+			if n, err := wait2.Int64(); err != nil || n < int64(s.cfg.MinReplicas) {
+				wait = wait2 // the second pipeline's records fell short
+			}
+		}
+	}
+	replicated := s.replicated(wait)
 	for i, it := range items {
 		if cmds[i] == nil {
 			continue
 		}
 		res, err := cmds[i].StringSlice()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			res, err = reserveScript.Run(ctx, s.rdb, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...).StringSlice()
-		}
 		if err != nil || len(res) != 2 {
 			it.err = fmt.Errorf("reserve plan %s: %v", it.p.ID, err)
 			continue
@@ -155,6 +179,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 		if it.status, err = parseReservation(res[0]); err != nil {
 			it.err = fmt.Errorf("reserve plan %s: %w", it.p.ID, err)
 		}
+		it.notReplicated = !replicated
 	}
 }
 

@@ -61,7 +61,8 @@ type applyFlags struct {
 	prices                                               stringList
 	group, consumer                                      string
 	batch                                                int64
-	claimIdle, freshness, recordTTL                      time.Duration
+	claimIdle, freshness, recordTTL, replicaWait         time.Duration
+	minReplicas                                          int
 	binance                                              binanceFlags
 }
 
@@ -85,6 +86,8 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Int64Var(&a.batch, "batch", applylayer.DefaultBatch, "plans read per batch")
 	fs.DurationVar(&a.claimIdle, "claim-idle", applylayer.DefaultClaimIdle, "claim plans left pending this long by a dead consumer")
 	fs.DurationVar(&a.freshness, "freshness", applylayer.DefaultFreshness, "accept plans whose timestamp is within ± this of now")
+	fs.IntVar(&a.minReplicas, "min-replicas", envInt(getenv, "QUANTUM_MIN_REPLICAS", 0), "execution records must reach this many Redis replicas (WAIT, once per batch) before any order of the batch; a plan whose record does not is FAILED REDIS_NOT_REPLICATED, not sent (env QUANTUM_MIN_REPLICAS)")
+	fs.DurationVar(&a.replicaWait, "replica-wait", applylayer.DefaultReplicaWait, "how long a batch waits for --min-replicas")
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
 
@@ -134,6 +137,9 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if !plan.ValidSource(a.exitOwner) {
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
 	}
+	if a.minReplicas < 0 {
+		return nil, errors.New("--min-replicas / QUANTUM_MIN_REPLICAS: want a whole number of replicas, 0 or more")
+	}
 	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}}
 	switch a.venue {
 	case app.VenuePaper:
@@ -165,8 +171,8 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 		}
 	}
 	return app.NewApplyLayer(app.ApplyLayerOptions{
-		ResultKey: resultKey,
-		Redis:     rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
+		ResultKey: resultKey, MinReplicas: a.minReplicas, ReplicaWait: a.replicaWait,
+		Redis: rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,

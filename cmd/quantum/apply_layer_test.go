@@ -371,3 +371,11 @@ func TestApplyLayerPlanEncodings(t *testing.T) {
 	ae.env[plan.EncodingsEnv] = "v2,v9"
 	ae.run(ae.daemonArgs()...).want(t, 2, "plan-encodings")
 }
+
+// TestApplyLayerMinReplicasFlag: a bad QUANTUM_MIN_REPLICAS is refused
+// naming it, never read as 0 (which would drop the durability asked for).
+func TestApplyLayerMinReplicasFlag(t *testing.T) {
+	ae := newApplyEnv(t)
+	ae.env["QUANTUM_MIN_REPLICAS"] = "one"
+	ae.run(ae.daemonArgs()...).want(t, 2, "QUANTUM_MIN_REPLICAS")
+}
