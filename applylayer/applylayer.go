@@ -74,6 +74,12 @@ type Config struct {
 	ResultKey    []byte        // authenticates every result (plan.ResultMAC); nil: results unsigned
 	MinReplicas  int           // execution records must reach this many replicas before an order (replicate.go)
 	ReplicaWait  time.Duration // how long a batch waits for them (DefaultReplicaWait)
+	// ResultRetention is how long results are kept (by age; the MAXLEN cap
+	// still bounds their count); at least RecordTTL (the default).
+	ResultRetention time.Duration
+	// ConsumerGrace is how long an idle consumer with nothing pending is
+	// kept (DefaultConsumerGrace).
+	ConsumerGrace time.Duration
 }
 
 // Service is one apply-layer consumer.
@@ -92,6 +98,7 @@ type Service struct {
 	held     *symbolLease           // the one symbol lease this consumer holds (lease.go)
 
 	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
+	lastHousekeep   time.Time // the last retention and dead-consumer pass (retention.go)
 }
 
 // New returns a Service. store reads the policy; venue executes.
@@ -144,6 +151,12 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	}
 	if cfg.ReplicaWait <= 0 {
 		cfg.ReplicaWait = DefaultReplicaWait
+	}
+	if cfg.ResultRetention < cfg.RecordTTL {
+		cfg.ResultRetention = cfg.RecordTTL // a result outlives its plan's record
+	}
+	if cfg.ConsumerGrace <= 0 {
+		cfg.ConsumerGrace = DefaultConsumerGrace
 	}
 	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]leverageSet{}, batchPos: map[string]float64{}}, nil
 }

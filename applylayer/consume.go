@@ -45,6 +45,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	for ctx.Err() == nil {
 		s.lastLoop.Store(time.Now().UnixNano())
 		s.checkStream(ctx)
+		s.housekeep(ctx)
 		if time.Now().After(nextClaim) {
 			if err := s.claim(ctx, work); err != nil && ctx.Err() == nil {
 				s.outage(ctx, backoff, "claim pending plans", err)
