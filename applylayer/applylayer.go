@@ -99,6 +99,8 @@ type Service struct {
 
 	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
 	lastHousekeep   time.Time // the last retention and dead-consumer pass (retention.go)
+	clockSkewed     bool      // the last clock check found a skew (clock.go)
+	clockAlerted    bool      // CLOCK_SKEW raised and not yet resolved
 }
 
 // New returns a Service. store reads the policy; venue executes.

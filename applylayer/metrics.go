@@ -24,6 +24,7 @@ type Metrics struct {
 	policyValid     prometheus.Gauge
 	policyUntil     prometheus.Gauge
 	tampered        *prometheus.CounterVec
+	clockOffset     prometheus.Gauge
 }
 
 // OtherSource is the source label of a denial whose plan names a source the
@@ -74,9 +75,12 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 			Name: "quantum_apply_plan_stream_tampered_total",
 			Help: "Tampering events found on the plan stream, by kind: deleted_unread, deleted_pending, future_id (PLAN_STREAM_TAMPERED).",
 		}, []string{"kind"}),
+		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_clock_offset_seconds", Help: "Redis TIME minus this process's clock (CLOCK_SKEW beyond half the freshness window).",
+		}),
 	}
 	reg.MustRegister(m.plans, m.gateSeconds, m.exchangeSeconds, m.lag, m.pending, m.policyAge, m.redisErrors, m.authOff,
-		m.denials, m.policyValid, m.policyUntil, m.tampered)
+		m.denials, m.policyValid, m.policyUntil, m.tampered, m.clockOffset)
 	for _, k := range []string{planstream.DeletedUnread, planstream.DeletedPending, planstream.FutureID} {
 		m.tampered.WithLabelValues(k) // a series from the start, for rate() and the rules
 	}

@@ -41,6 +41,7 @@ func (s *Service) checkStream(ctx context.Context) {
 		return
 	}
 	s.lastTamperCheck = time.Now()
+	s.checkClock(ctx)
 	found, err := planstream.Inspect(ctx, s.rdb, s.cfg.Keys, s.cfg.Group)
 	if err != nil {
 		s.cfg.Log.Warn("plan stream: could not inspect it for tampering", "error", err)

@@ -207,3 +207,24 @@ func TestResultsCarryTheApplyLayersMAC(t *testing.T) {
 		}
 	}
 }
+
+// TestClockSkewIsAlerted: a process whose clock runs an hour behind Redis
+// raises CLOCK_SKEW (its fresh plans would be refused as expired).
+func TestClockSkewIsAlerted(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(func(c *applylayer.Config) {
+		withAlerts(t, w)(c)
+		c.Now = func() time.Time { return time.Now().Add(-time.Hour) }
+	})
+	start := time.Now()
+	for time.Since(start) < 3*time.Second {
+		for _, a := range redistest.StreamEntries(t, env.Client, env.Keys.Alerts()) {
+			if a["alert_type"] == "CLOCK_SKEW" && a["status"] == "firing" {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no CLOCK_SKEW alert within 3s:\n%s", w.logs.String())
+}
