@@ -45,3 +45,10 @@ var guardScript = redis.NewScript(guardLua)
 
 //go:embed guard.lua
 var guardLua string
+
+// exposureScript reserves an entry against the account's gross exposure
+// and open-position caps, or clears its reservation. See exposure.lua.
+var exposureScript = redis.NewScript(exposureLua)
+
+//go:embed exposure.lua
+var exposureLua string
