@@ -248,9 +248,10 @@ func (s *Service) dailyLossAlert(ctx context.Context, pol *policy.Policy, acct g
 	pub, err := alert.New(s.rdb, alert.Options{Keys: s.cfg.Keys, Now: s.cfg.Now})
 	if err == nil {
 		var r alert.Result
+		account, day := s.cfg.Keys.Prefix(), DayStart(s.cfg.Now()).Format(time.DateOnly)
 		r, err = pub.Fire(ctx, alert.Alert{
 			Type:     alert.TypeDailyLossLimit,
-			Labels:   map[string]string{"account": s.cfg.Keys.Prefix(), "day": DayStart(s.cfg.Now()).Format(time.DateOnly)},
+			Labels:   map[string]string{"account": account, "day": day},
 			Severity: alert.SeverityCritical,
 			Count:    alert.CountOccurrences,
 			Window:   24 * time.Hour,
@@ -258,6 +259,7 @@ func (s *Service) dailyLossAlert(ctx context.Context, pol *policy.Policy, acct g
 				"day_pnl_usdt":        strconv.FormatFloat(acct.DayPnL, 'f', 2, 64),
 				"max_daily_loss_usdt": strconv.FormatFloat(pol.MaxDailyLossUSDT, 'f', -1, 64),
 				"first_plan_id":       p.ID, "symbols": p.Symbol, "sources": p.Source,
+				"account": account, "day": day,
 			},
 		}, dailyLossRepeat)
 		if err == nil && r.Published() {
