@@ -134,6 +134,9 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	start := time.Now()
 	d := gate.Check(in, s.cfg.Gate)
 	s.observeGate(start)
+	if view != nil && !p.Canary {
+		s.recordAccount(ctx, in, view)
+	}
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {
 			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",

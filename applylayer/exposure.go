@@ -79,6 +79,7 @@ type accountView struct {
 	version string  // of the reservation hash, for the compare-and-set
 	pending float64 // the symbol's own entries reserved and not filled (other plans)
 	acct    gate.Account
+	others  map[string]float64 // |position + reserved| x mark of the other open symbols, when read
 }
 
 // Reserved is one entry reserved and not yet filled.
@@ -146,7 +147,12 @@ func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.P
 	}
 	view.pending = inflight[p.Symbol]
 	if gate.NeedsAccount(pol) {
-		view.acct.OtherGross, view.acct.OtherOpen, view.acct.Read = s.otherExposure(ctx, pol, p.Symbol, inflight, traded)
+		if view.others, view.acct.Read = s.otherExposure(ctx, pol, p.Symbol, inflight, traded); view.acct.Read {
+			for _, n := range view.others {
+				view.acct.OtherGross += n
+			}
+			view.acct.OtherOpen = len(view.others)
+		}
 	}
 	if pol.MaxDailyLossUSDT > 0 {
 		if r, ok := s.venue.(PnLReader); ok {
@@ -161,9 +167,10 @@ func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.P
 	return view, nil
 }
 
-// otherExposure sums |position + reserved| x mark over every symbol but
-// own that is in the universe, reserved, or was ever decided on here.
-func (s *Service) otherExposure(ctx context.Context, pol *policy.Policy, own string, inflight map[string]float64, traded []string) (gross float64, open int, ok bool) {
+// otherExposure returns |position + reserved| x mark of every symbol but
+// own with a position or a reservation, among those in the universe,
+// reserved, or ever decided on here.
+func (s *Service) otherExposure(ctx context.Context, pol *policy.Policy, own string, inflight map[string]float64, traded []string) (notional map[string]float64, ok bool) {
 	set := map[string]bool{}
 	for _, sym := range pol.UniverseSymbols {
 		set[sym] = true
@@ -179,22 +186,22 @@ func (s *Service) otherExposure(ctx context.Context, pol *policy.Policy, own str
 	pos, err := s.positionsOf(ctx, symbols)
 	if err != nil {
 		s.cfg.Log.Warn("the account's positions could not be read: entries under exposure limits are denied", "error", err)
-		return 0, 0, false
+		return nil, false
 	}
+	notional = map[string]float64{}
 	for _, sym := range symbols {
 		q := pos[sym] + inflight[sym]
 		if q == 0 {
 			continue
 		}
-		open++
 		mark, err := s.venue.MarkPrice(ctx, sym)
 		if err != nil || !(mark > 0) || math.IsInf(mark, 0) {
 			s.cfg.Log.Warn("no mark price for an open position: entries under exposure limits are denied", "symbol", sym, "error", err)
-			return 0, 0, false
+			return nil, false
 		}
-		gross += math.Abs(q) * mark
+		notional[sym] = math.Abs(q) * mark
 	}
-	return gross, open, true
+	return notional, true
 }
 
 func (s *Service) positionsOf(ctx context.Context, symbols []string) (map[string]float64, error) {

@@ -22,6 +22,11 @@ type Metrics struct {
 	denials         *prometheus.CounterVec
 	policyValid     prometheus.Gauge
 	policyUntil     prometheus.Gauge
+	exposure        *prometheus.GaugeVec // by symbol
+	gross           prometheus.Gauge
+	openPositions   prometheus.Gauge
+	dayPnL          prometheus.Gauge
+	limits          *prometheus.GaugeVec // by policy field
 }
 
 // OtherSource is the source label of a denial whose plan names a source the
@@ -68,9 +73,24 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 		policyUntil: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "quantum_apply_policy_valid_until_seconds", Help: "valid_until_epoch of the policy in use (unix seconds); 0 when none is valid.",
 		}),
+		exposure: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "quantum_apply_exposure_usdt", Help: "|position + reserved entries| x mark per symbol, as the newest entry decided under exposure limits saw it.",
+		}, []string{"symbol"}),
+		gross: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_gross_exposure_usdt", Help: "Sum of quantum_apply_exposure_usdt (every symbol read only under max_gross_exposure_usdt or max_open_positions).",
+		}),
+		openPositions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_open_positions", Help: "Symbols with a position or a reserved entry, as the newest entry decided under exposure limits saw them.",
+		}),
+		dayPnL: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_day_pnl_usdt", Help: "The account's PnL since 00:00 UTC (realized + unrealized), read under max_daily_loss_usdt.",
+		}),
+		limits: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "quantum_apply_exposure_limit_usdt", Help: "The policy's exposure limits in use (max_gross_exposure_usdt, max_daily_loss_usdt, max_open_positions as a count); absent when unset.",
+		}, []string{"limit"}),
 	}
 	reg.MustRegister(m.plans, m.gateSeconds, m.exchangeSeconds, m.lag, m.pending, m.policyAge, m.redisErrors, m.authOff,
-		m.denials, m.policyValid, m.policyUntil)
+		m.denials, m.policyValid, m.policyUntil, m.exposure, m.gross, m.openPositions, m.dayPnL, m.limits)
 	if authOff {
 		m.authOff.Set(1)
 	}

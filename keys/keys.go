@@ -93,6 +93,11 @@ func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symb
 // never together pass a gross exposure or open-position cap.
 func (s Space) ApplyExposure() string { return s.Key("apply:exposure") }
 
+// ApplyExposureStatus is the account as the newest entry decided under
+// exposure limits saw it (exposure per symbol, gross, open positions, the
+// day's PnL): written by the apply layer, read by status.
+func (s Space) ApplyExposureStatus() string { return s.Key("apply:exposure:status") }
+
 // ApplyDone marks a plan stream entry whose result was written.
 func (s Space) ApplyDone(entryID string) string { return s.Key("apply:done:" + entryID) }
 

@@ -21,6 +21,7 @@ func TestNames(t *testing.T) {
 		s.ApplyDone("1-0"):              "quantum:apply:done:1-0",
 		s.ApplyRate(29000000):           "quantum:apply:rate:29000000",
 		s.ApplyExposure():               "quantum:apply:exposure",
+		s.ApplyExposureStatus():         "quantum:apply:exposure:status",
 		keys.ApplyGroup:                 "apply_layer",
 		keys.JobWatchTimer:              "exit-owner-watch",
 		keys.JobWatchFollow:             "exit-owner-follow",

@@ -123,6 +123,8 @@ func TestDailyLossStopWithSetPrice(t *testing.T) {
 	if alerts != 1 {
 		t.Fatalf("%d DAILY_LOSS_LIMIT alerts after 10 denials, want 1", alerts)
 	}
+	// quantum status shows the day's PnL against the limit, and needs attention.
+	h.run("status").want(t, 1, "day PnL -150.00 USDT (max loss 100)", "entries are denied (DAILY_LOSS_LIMIT_REACHED)", "DAILY_LOSS_LIMIT firing")
 	h.run("paper", "set-price", "BTCUSDT=0").want(t, 2, "want a price > 0")
 	h.run("paper", "set-price").want(t, 2, "at least one SYMBOL=PRICE")
 }
