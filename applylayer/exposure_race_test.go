@@ -20,11 +20,15 @@ import (
 
 // exposureTrials is how many times each cap's race is run
 // (QUANTUM_EXPOSURE_TRIALS overrides, for a longer run by hand).
-func exposureTrials() int {
-	if n, err := strconv.Atoi(os.Getenv("QUANTUM_EXPOSURE_TRIALS")); err == nil && n > 0 {
+func exposureTrials() int { return envTrials("QUANTUM_EXPOSURE_TRIALS", 200) }
+
+// envTrials returns the positive number in the environment variable name,
+// else def: how many trials a race test runs.
+func envTrials(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
 		return n
 	}
-	return 200
+	return def
 }
 
 // tenSymbols are the race's universe: S0USDT..S9USDT, each at 100 USDT.
