@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/gate"
@@ -93,15 +94,22 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 			opt.Log.Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", opt.ExitOwner)
 		}
 	}
-	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now})
+	// SharedMemory: the rollback memory lives in Redis too, so a restarted
+	// apply layer still refuses an older policy (docs/policy.md).
+	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now, SharedMemory: true})
 	if err != nil {
 		return nil, err
 	}
 	if opt.Consumer == "" {
 		opt.Consumer = DefaultConsumer()
 	}
+	alerts, err := alert.New(opt.Redis, alert.Options{Keys: opt.Keys, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
 	svc, err := applylayer.New(opt.Redis, store, opt.Venue, applylayer.Config{
-		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
+		Alerts: alerts,
+		Keys:   opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,
 		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness, ProofSource: opt.ProofSource},

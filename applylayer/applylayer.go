@@ -70,6 +70,7 @@ type Config struct {
 	Now          func() time.Time
 	Log          *slog.Logger
 	Metrics      *Metrics // optional
+	Alerts       Alerter  // optional: raises PLAN_STREAM_TAMPERED
 }
 
 // Service is one apply-layer consumer.
@@ -86,6 +87,8 @@ type Service struct {
 	pending  []finishing            // results of the batch in hand, written by flush
 	batchPos map[string]float64     // positions read under the symbol lease in hand, moved by its fills
 	held     *symbolLease           // the one symbol lease this consumer holds (lease.go)
+
+	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
 }
 
 // New returns a Service. store reads the policy; venue executes.

@@ -140,7 +140,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {
 			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",
-				p.Symbol, p.Source, p.ID, p.Action, s.cfg.Gate.ExitOwner), "canary", p.Canary)
+				p.Symbol, p.Source, p.ID, plan.SafeLabel(p.Action), s.cfg.Gate.ExitOwner), "canary", p.Canary)
 		}
 		if d.Code == reason.DailyLossLimitReached {
 			s.dailyLossAlert(ctx, &in.Policy.Policy, in.Account, p)

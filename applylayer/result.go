@@ -91,7 +91,7 @@ func (s *Service) finished(f finishing) {
 			"exchange_order_id", out.order.ExchangeOrderID, "status", out.order.Status)
 	} else if out.code != "" {
 		s.cfg.Log.Info("plan "+strings.ToLower(string(out.decision)), "reason", out.code, "entry", f.entryID,
-			"plan_id", clip(f.fields[plan.FieldPlanID]), "source", clip(f.fields[plan.FieldSource]), "detail", out.detail)
+			"plan_id", plan.Clip(f.fields[plan.FieldPlanID]), "source", plan.Clip(f.fields[plan.FieldSource]), "detail", clipDetail(out.detail))
 	}
 }
 
@@ -99,15 +99,15 @@ func (s *Service) finished(f finishing) {
 // Fields of an entry that did not parse are echoed clipped.
 func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan, out outcome) plan.Result {
 	r := plan.Result{
-		PlanID: clip(fields[plan.FieldPlanID]), Source: clip(fields[plan.FieldSource]), Symbol: clip(fields[plan.FieldSymbol]),
-		Action: clip(fields[plan.FieldAction]), Side: clip(fields[plan.FieldSide]),
+		PlanID: plan.Clip(fields[plan.FieldPlanID]), Source: plan.Clip(fields[plan.FieldSource]), Symbol: plan.Clip(fields[plan.FieldSymbol]),
+		Action: plan.SafeLabel(fields[plan.FieldAction]), Side: plan.Clip(fields[plan.FieldSide]),
 		Decision: out.decision, Executed: out.decision == plan.Executed, Reason: out.code,
 		ExchangeOrderID: out.order.ExchangeOrderID, FilledQty: out.order.FilledQty, AvgPrice: out.order.AvgPrice,
 		Timestamp: s.cfg.Now().Unix(), PlanEntryID: entryID, OrderStatus: string(out.order.Status),
-		Detail: clip(out.detail), Consumer: s.cfg.Consumer,
+		Detail: clipDetail(out.detail), Consumer: s.cfg.Consumer,
 	}
 	if p != nil {
-		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, p.Action, string(p.Side)
+		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, plan.SafeLabel(p.Action), string(p.Side)
 		r.Canary = p.Canary
 		if r.Executed || out.decision == plan.Failed {
 			r.ClientOrderID = market.ClientOrderID(p.ID)
@@ -122,10 +122,12 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 	return r
 }
 
-// clip keeps hostile input out of results and logs at a sane length.
-func clip(s string) string {
-	if len(s) > 128 {
-		return s[:128] + "..."
+// clipDetail bounds a result's detail: our own words, which may quote
+// (already clipped) plan values.
+func clipDetail(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "..."
 	}
 	return s
 }

@@ -25,6 +25,8 @@ func TestNames(t *testing.T) {
 		keys.ApplyGroup:                 "apply_layer",
 		keys.JobWatchTimer:              "exit-owner-watch",
 		keys.JobWatchFollow:             "exit-owner-follow",
+		s.PolicyHighWater():             "quantum:apply:policy:highwater",
+		s.PlanRecord("rogue", "p:1"):    "quantum:apply:record:rogue:p:1",
 	}
 	for got, w := range want {
 		if got != w {

@@ -30,6 +30,9 @@ var exposureFields = []string{policy.FieldMaxPositionNotional, policy.FieldMaxGr
 
 func readExposure(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Time, r *Report) error {
 	vals, err := rdb.HMGet(ctx, opt.Keys.PolicyCurrent(), exposureFields...).Result()
+	if redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil // not a policy: readPolicy said so
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opt.Keys.PolicyCurrent(), err)
 	}

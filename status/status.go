@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
@@ -142,6 +143,8 @@ type Report struct {
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
 	Exposure  *Exposure `json:"exposure,omitempty"` // the exposure limits, when the policy sets any (exposure.go)
+	// Tampered lists the traces of tampering found on the plan stream.
+	Tampered []planstream.Finding `json:"plan_stream_tampered"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -173,7 +176,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readResults, readAlerts, readWatch, readProof, readExposure,
+		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof, readExposure,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {
@@ -196,10 +199,16 @@ func (r *Report) attention(format string, args ...any) {
 
 func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Time, r *Report) error {
 	f, err := rdb.HGetAll(ctx, opt.Keys.PolicyCurrent()).Result()
+	p := &r.Policy
+	if err != nil && reason.CodeOf(policystore.ReadError(err)) == reason.PolicyParseError {
+		// A string (a legacy SET) or any other type: readers refuse it.
+		p.Present, p.Signature = true, string(reason.PolicyParseError)
+		r.attention("policy key %s is not a hash (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyParseError)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opt.Keys.PolicyCurrent(), err)
 	}
-	p := &r.Policy
 	if len(f) == 0 {
 		p.Signature = string(reason.PolicyMissing)
 		r.attention("no policy at %s (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyMissing)
@@ -226,6 +235,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 		return err
 	}
 	sp, err := store.Accept(f)
+	if err == nil {
+		err = store.CheckHistory(ctx, sp) // POLICY_ROLLBACK: an older policy restored
+	}
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
@@ -236,6 +248,20 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	p.RemainingSec = int64(max(0, sp.Remaining(now)) / time.Second)
 	if left := sp.Remaining(now); left < opt.MinRemaining {
 		r.attention("policy valid for %s only (under %s): is the refresh running?", left.Truncate(time.Second), opt.MinRemaining)
+	}
+	return nil
+}
+
+// readStream looks for traces of tampering on the plan stream (package
+// planstream): plans deleted before they were read, a far-future id.
+func readStream(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time, r *Report) error {
+	found, err := planstream.Inspect(ctx, rdb, opt.Keys, opt.Group)
+	if err != nil {
+		return err
+	}
+	r.Tampered = append([]planstream.Finding{}, found...)
+	for _, f := range found {
+		r.attention("plan stream tampered (PLAN_STREAM_TAMPERED %s): %s", f.Kind, f.Detail)
 	}
 	return nil
 }

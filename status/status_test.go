@@ -215,3 +215,29 @@ func TestCollectRedisDown(t *testing.T) {
 		t.Fatalf("Collect on a dead Redis = %+v, %v", r, err)
 	}
 }
+
+// TestCollectPlanStreamTampered: plans trimmed away before the apply layer
+// read them, and the largest possible id, both need attention.
+func TestCollectPlanStreamTampered(t *testing.T) {
+	now := time.Now()
+	s := &seed{env: redistest.New(t), key: policytest.Key(t), now: now}
+	s.healthy(t)
+	ctx := context.Background()
+	if err := s.env.Client.Do(ctx, "XADD", s.env.Keys.ApplyPlan(), "MAXLEN", "0", "*", "plan_id", "trim").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyPlan(), ID: "18446744073709551615-18446744073709551615", Values: []any{"plan_id", "far"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := status.Collect(ctx, s.env.Client, status.Options{Keys: s.env.Keys, Now: func() time.Time { return now }, Keyring: policy.NewTrustedKeys(s.key.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, f := range r.Tampered {
+		kinds[f.Kind] = true
+	}
+	if !kinds["deleted_unread"] || !kinds["future_id"] || !strings.Contains(strings.Join(r.Attention, "\n"), "PLAN_STREAM_TAMPERED") {
+		t.Fatalf("tampered %+v, attention %q", r.Tampered, r.Attention)
+	}
+}

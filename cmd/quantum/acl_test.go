@@ -118,9 +118,15 @@ func TestACLUsers(t *testing.T) {
 	apply := aclClient(t, url("quantum-apply-layer"))
 	wantNoPerm(t, "apply layer HSET policy", apply.HSet(ctx, ks.PolicyCurrent(), "trading_state", "HALTED").Err())
 	wantNoPerm(t, "apply layer XADD policy.update", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.PolicyUpdate(), Values: []any{"a", "b"}}).Err())
-	// The apply layer raises DAILY_LOSS_LIMIT itself (issue 15), so it may
-	// write the alert stream and the alerts' dedupe state, nothing else of
-	// the watch's.
+	// It raises PLAN_STREAM_TAMPERED itself (within a second of the event).
+	if err := apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"alert_type", "PLAN_STREAM_TAMPERED"}}).Err(); err != nil {
+		t.Errorf("the apply layer cannot raise PLAN_STREAM_TAMPERED: %v", err)
+	}
+	if err := apply.XInfoStream(ctx, ks.ApplyPlan()).Err(); err != nil && !strings.Contains(err.Error(), "no such key") {
+		t.Errorf("the apply layer cannot inspect the plan stream for tampering: %v", err)
+	}
+	// It raises DAILY_LOSS_LIMIT itself too (issue 15): the alert stream and
+	// the alerts' dedupe state, nothing else of the watch's.
 	wantNoPerm(t, "apply layer HSET watch heartbeat", apply.HSet(ctx, ks.Heartbeat(keys.JobWatchTimer), "outcome", "clean").Err())
 	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {

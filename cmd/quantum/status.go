@@ -79,7 +79,10 @@ func runStatus(ctx context.Context, c *invocation) int {
 	var ring *policy.TrustedKeys
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		var err error
-		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err == nil {
+			ring, err = withPolicyEncodings(c, ring)
+		}
+		if err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}
