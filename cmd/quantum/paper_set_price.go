@@ -19,8 +19,8 @@ func init() {
 		help: `Moves the marks of the paper venue under --prefix: every apply-layer
 replica, proof and quantum dev sharing the Redis fills at, and values
 positions at, the new marks from now on (all of them move in one step).
-A mark set here wins over --paper-price until 'quantum dev' resets the
-venue. Prints the marks set and the account's PnL of the day (realized
+A mark set here wins over --paper-price (HDEL quantum:paper:marks SYMBOL
+goes back to it). Prints the marks set and the account's PnL of the day (realized
 since 00:00 UTC + unrealized now), the figure max_daily_loss_usdt is
 checked against. Use it to show a loss stop:
 

@@ -102,7 +102,9 @@ func TestDailyLossStopWithSetPrice(t *testing.T) {
 	}
 	want(send("intent_bridge", "BTCUSDT", "BUY", "1", false), "EXECUTED", "")
 	h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": rd.Server.URL(), "QUANTUM_PREFIX": rd.Keys.Prefix()})
-	h.run("paper", "set-price", "BTCUSDT=900").want(t, 0, "BTCUSDT  900", "day PnL", "-100.00 USDT")
+	// As quantum dev's header prints it: flags first.
+	newHarness(t, nil).run("paper", "set-price", "--redis", rd.Server.URL(), "--prefix", rd.Keys.Prefix(), "BTCUSDT=900").
+		want(t, 0, "BTCUSDT  900", "day PnL", "-100.00 USDT")
 	want(send("intent_bridge", "ETHUSDT", "BUY", "1", false), "DENIED", "DAILY_LOSS_LIMIT_REACHED") // at the limit
 	h.run("paper", "set-price", "BTCUSDT=850").want(t, 0, "-150.00 USDT")
 	for range 4 { // both replicas, an add and a new position
