@@ -135,7 +135,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	d := gate.Check(in, s.cfg.Gate)
 	s.observeGate(start)
 	if view != nil && !p.Canary {
-		s.recordAccount(ctx, in, view)
+		s.recordAccount(ctx, in, view, exposureCode(d.Code))
 	}
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {

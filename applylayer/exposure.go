@@ -42,6 +42,7 @@ import (
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/reason"
 )
 
 // errAccountMoved: another entry was reserved between this decision's read
@@ -72,6 +73,15 @@ func DayStart(t time.Time) time.Time {
 // exposureLimited reports whether pol sets any exposure limit or the loss stop.
 func exposureLimited(pol *policy.Policy) bool {
 	return len(pol.MaxPositionNotionalUSDTBySymbol) > 0 || gate.NeedsAccount(pol) || pol.MaxDailyLossUSDT > 0
+}
+
+// exposureCode reports whether code is a denial by an exposure limit or the loss stop.
+func exposureCode(code reason.Code) bool {
+	switch code {
+	case reason.PositionNotionalExceedsMax, reason.GrossExposureExceedsMax, reason.MaxOpenPositionsReached, reason.DailyLossLimitReached:
+		return true
+	}
+	return false
 }
 
 // accountView is what readAccount found for one decision.

@@ -37,6 +37,9 @@ type AccountSnapshot struct {
 // snapshotTTL bounds how long a snapshot outlives the apply layer.
 const snapshotTTL = 24 * time.Hour
 
+// snapshotEvery is how often one replica writes the snapshot at most.
+const snapshotEvery = time.Second
+
 // snapshot builds the account snapshot of one decision.
 func (s *Service) snapshot(in gate.Input, view *accountView) AccountSnapshot {
 	snap := AccountSnapshot{At: s.cfg.Now(), Consumer: s.cfg.Consumer, Symbol: in.Plan.Symbol, BySymbol: map[string]float64{},
@@ -89,11 +92,19 @@ func ParseAccountSnapshot(h map[string]string) (a AccountSnapshot, ok bool) {
 
 // recordAccount writes the snapshot of a decision and sets the metrics. A
 // failure is logged: the snapshot is for operators, never for a decision.
-func (s *Service) recordAccount(ctx context.Context, in gate.Input, view *accountView) {
+func (s *Service) recordAccount(ctx context.Context, in gate.Input, view *accountView, force bool) {
 	snap := s.snapshot(in, view)
 	if m := s.cfg.Metrics; m != nil {
 		m.observeAccount(snap, &in.Policy.Policy)
 	}
+	// The metrics move with every decision; the snapshot in Redis at most
+	// once per snapshotEvery per replica (it is for operators, and each write
+	// is a round trip on the plan's path), and at every denial by an
+	// exposure limit (force), when an operator looks.
+	if !force && !s.lastSnapshot.IsZero() && time.Since(s.lastSnapshot) < snapshotEvery {
+		return
+	}
+	s.lastSnapshot = time.Now()
 	key := s.cfg.Keys.ApplyExposureStatus()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, key)
