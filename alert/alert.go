@@ -46,6 +46,7 @@ const (
 	TypePolicyRefreshFailed = "POLICY_REFRESH_FAILED"
 	TypePolicyExpiring      = "POLICY_EXPIRING"
 	TypeClockSkew           = "CLOCK_SKEW"
+	TypeDailyLossLimit      = "DAILY_LOSS_LIMIT" // the day's loss reached max_daily_loss_usdt (package applylayer), once per day and account
 )
 
 // Severities, from least to most urgent.

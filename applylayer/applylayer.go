@@ -84,18 +84,19 @@ type Config struct {
 
 // Service is one apply-layer consumer.
 type Service struct {
-	rdb      redis.UniversalClient
-	store    *policystore.Store
-	venue    exchange.Venue
-	cfg      Config
-	pol      policyCache
-	levSet   map[string]leverageSet // leverage last set per symbol, by this process
-	lastLoop atomic.Int64           // unix nanos of the last loop iteration (watchdog: the process is alive)
-	lastRead atomic.Int64           // unix nanos of the last successful read of the plan stream (health)
-	polCode  atomic.Value           // reason.Code of the cached policy, "" when valid (for /healthz)
-	pending  []finishing            // results of the batch in hand, written by flush
-	batchPos map[string]float64     // positions read under the symbol lease in hand, moved by its fills
-	held     *symbolLease           // the one symbol lease this consumer holds (lease.go)
+	rdb          redis.UniversalClient
+	store        *policystore.Store
+	venue        exchange.Venue
+	cfg          Config
+	pol          policyCache
+	levSet       map[string]leverageSet // leverage last set per symbol, by this process
+	lastLoop     atomic.Int64           // unix nanos of the last loop iteration (watchdog: the process is alive)
+	lastRead     atomic.Int64           // unix nanos of the last successful read of the plan stream (health)
+	polCode      atomic.Value           // reason.Code of the cached policy, "" when valid (for /healthz)
+	pending      []finishing            // results of the batch in hand, written by flush
+	batchPos     map[string]float64     // positions read under the symbol lease in hand, moved by its fills
+	held         *symbolLease           // the one symbol lease this consumer holds (lease.go)
+	lastSnapshot time.Time              // when recordAccount last wrote the account snapshot (exposure_status.go)
 
 	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
 	lastHousekeep   time.Time // the last retention and dead-consumer pass (retention.go)

@@ -59,6 +59,9 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 		}
 		if found {
 			s.cfg.Log.Info("reconciled plan after a restart", "plan_id", p.ID, "client_order_id", coid, "status", o.Status)
+			if o.Status == exchange.StatusFilled {
+				s.clearEntry(ctx, p.ID) // an earlier attempt's account reservation, if any
+			}
 			return s.finish(ctx, m.ID, fields, p, recKey, executedOutcome(o))
 		}
 	}
@@ -74,6 +77,9 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 	if errors.Is(err, errSymbolLost) { // decide again on a fresh read, once
 		out, err = s.decideAndExecute(ctx, it)
 	}
+	for try := 1; errors.Is(err, errAccountMoved) && try < accountTries; try++ {
+		out, err = s.decideAndExecute(ctx, it) // another entry was reserved: decide again
+	}
 	if errors.Is(err, errLeaseLost) {
 		s.cfg.Log.Warn("plan taken over by another consumer: not acting on it", "plan_id", p.ID, "entry", m.ID)
 		return nil // the new owner writes its result
@@ -88,9 +94,21 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 // passes, places its order. A plan that can reach the venue (not a canary,
 // under a policy) is decided while this consumer holds its symbol's lease,
 // on a position read under that lease, and every venue call is fenced.
-func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, error) {
+//
+// Under exposure limits an entry is reserved against the account before
+// its order (exposure.go), and the reservation is cleared once the order
+// filled or the plan was denied or failed (errors leave it: the plan is
+// finished later, by this consumer or another).
+func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, err error) {
 	p, coid := it.p, it.coid
 	in := gate.Input{Plan: p, Policy: s.pol.signed, PolicyErr: s.pol.err, Now: s.cfg.Now()}
+	var view *accountView
+	keep := false // the reservation outlives this call (an order resting at the venue)
+	defer func() {
+		if view != nil && err == nil && !keep {
+			s.clearEntry(ctx, p.ID)
+		}
+	}()
 	if in.Policy != nil && !p.Canary {
 		if err := s.holdSymbol(ctx, p.Symbol); err != nil {
 			return outcome{}, err
@@ -105,18 +123,36 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, erro
 		if mark, err := s.venue.MarkPrice(ctx, p.Symbol); err == nil {
 			in.MarkPrice = mark
 		}
+		if exposureLimited(&in.Policy.Policy) {
+			v, err := s.readAccount(ctx, &in.Policy.Policy, p)
+			if err != nil {
+				return outcome{}, err
+			}
+			in.Pending, in.Account, view = v.pending, v.acct, &v
+		}
 	}
 	start := time.Now()
 	d := gate.Check(in, s.cfg.Gate)
 	s.observeGate(start)
+	if view != nil && !p.Canary {
+		s.recordAccount(ctx, in, view, exposureCode(d.Code))
+	}
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {
 			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",
 				p.Symbol, p.Source, p.ID, plan.SafeLabel(p.Action), s.cfg.Gate.ExitOwner), "canary", p.Canary)
 		}
+		if d.Code == reason.DailyLossLimitReached {
+			s.dailyLossAlert(ctx, &in.Policy.Policy, in.Account, p)
+		}
 		return denied(d.Code, d.Msg), nil
 	}
 	pol := in.Policy
+	if view != nil && !p.Canary && !d.Reducing && gate.NeedsAccount(&pol.Policy) {
+		if err := s.reserveEntry(ctx, view.version, p); err != nil {
+			return outcome{}, err
+		}
+	}
 	if pol.MaxOrdersPerMinute > 0 && !d.Reducing {
 		take := "1"
 		if p.Canary {
@@ -181,6 +217,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, erro
 		return venueFailure(err, "place order"), nil
 	}
 	s.filled(p, o)
+	keep = o.Status != exchange.StatusFilled // resting: still counts
 	return executedOutcome(o), nil
 }
 

@@ -25,6 +25,11 @@ type Metrics struct {
 	policyUntil     prometheus.Gauge
 	tampered        *prometheus.CounterVec
 	clockOffset     prometheus.Gauge
+	exposure        *prometheus.GaugeVec // by symbol
+	gross           prometheus.Gauge
+	openPositions   prometheus.Gauge
+	dayPnL          prometheus.Gauge
+	limits          *prometheus.GaugeVec // by policy field
 }
 
 // OtherSource is the source label of a denial whose plan names a source the
@@ -78,9 +83,25 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "quantum_apply_clock_offset_seconds", Help: "Redis TIME minus this process's clock (CLOCK_SKEW beyond half the freshness window).",
 		}),
+		exposure: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "quantum_apply_exposure_usdt", Help: "|position + reserved entries| x mark per symbol, as the newest entry decided under exposure limits saw it.",
+		}, []string{"symbol"}),
+		gross: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_gross_exposure_usdt", Help: "Sum of quantum_apply_exposure_usdt (every symbol read only under max_gross_exposure_usdt or max_open_positions).",
+		}),
+		openPositions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_open_positions", Help: "Symbols with a position or a reserved entry, as the newest entry decided under exposure limits saw them.",
+		}),
+		dayPnL: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_day_pnl_usdt", Help: "The account's PnL since 00:00 UTC (realized + unrealized), read under max_daily_loss_usdt.",
+		}),
+		limits: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "quantum_apply_exposure_limit_usdt", Help: "The policy's exposure limits in use (max_gross_exposure_usdt, max_daily_loss_usdt, max_open_positions as a count); absent when unset.",
+		}, []string{"limit"}),
 	}
 	reg.MustRegister(m.plans, m.gateSeconds, m.exchangeSeconds, m.lag, m.pending, m.policyAge, m.redisErrors, m.authOff,
-		m.denials, m.policyValid, m.policyUntil, m.tampered, m.clockOffset)
+		m.denials, m.policyValid, m.policyUntil, m.tampered, m.clockOffset,
+		m.exposure, m.gross, m.openPositions, m.dayPnL, m.limits)
 	for _, k := range []string{planstream.DeletedUnread, planstream.DeletedPending, planstream.FutureID} {
 		m.tampered.WithLabelValues(k) // a series from the start, for rate() and the rules
 	}

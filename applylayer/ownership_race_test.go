@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/big"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -16,12 +15,7 @@ import (
 
 // raceTrials is how many entry/non-owner pairs each replica count races
 // (QUANTUM_RACE_TRIALS overrides, for a longer run by hand).
-func raceTrials() int {
-	if n, err := strconv.Atoi(os.Getenv("QUANTUM_RACE_TRIALS")); err == nil && n > 0 {
-		return n
-	}
-	return 500
-}
+func raceTrials() int { return envTrials("QUANTUM_RACE_TRIALS", 500) }
 
 // TestOwnershipRaceAcrossReplicas races, on one flat symbol at a time, an
 // entry of intent_bridge against a non-owner's opposite-side order, sent at

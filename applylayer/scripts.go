@@ -52,3 +52,10 @@ var delConsumerScript = redis.NewScript(delConsumerLua)
 
 //go:embed delconsumer.lua
 var delConsumerLua string
+
+// exposureScript reserves an entry against the account's gross exposure
+// and open-position caps, or clears its reservation. See exposure.lua.
+var exposureScript = redis.NewScript(exposureLua)
+
+//go:embed exposure.lua
+var exposureLua string

@@ -46,6 +46,9 @@ type Options struct {
 	// layer, in the same mode: the latency the machine and Redis impose on
 	// this command mix with no logic at all.
 	Baseline bool
+	// Exposure sets every exposure limit and the loss stop, all too wide
+	// to deny: the account reads and reservations they cost (issue 15).
+	Exposure bool
 	Log      *slog.Logger
 }
 
@@ -55,6 +58,7 @@ type Report struct {
 	Plans          int     `json:"plans"`
 	Mode           string  `json:"mode"`
 	Baseline       bool    `json:"baseline,omitempty"`
+	Exposure       bool    `json:"exposure,omitempty"` // every exposure limit set (Options.Exposure)
 	Rate           float64 `json:"rate_per_s,omitempty"`
 	Concurrency    int     `json:"concurrency,omitempty"`
 	Replicas       int     `json:"replicas"`
@@ -96,10 +100,10 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report
 	defer stopSvc()
 	if opt.Baseline {
 		go bareConsumer(svcCtx, rdb, ks)
-	} else if err := startApplyLayer(svcCtx, rdb, ks, opt.Replicas); err != nil {
+	} else if err := startApplyLayer(svcCtx, rdb, ks, opt.Replicas, opt.Exposure); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline, Replicas: opt.Replicas}
+	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline, Replicas: opt.Replicas, Exposure: opt.Exposure}
 	if opt.Rate > 0 {
 		rep.Mode, rep.Rate, rep.Concurrency = "open", opt.Rate, 0
 	}
@@ -159,7 +163,7 @@ func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 // startApplyLayer publishes the bench policy and starts replicas apply
 // layers sharing the group (each its own consumer and Redis connections
 // from the shared pool), running until ctx is done.
-func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int) error {
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int, exposure bool) error {
 	key, err := policy.GenerateKey()
 	if err != nil {
 		return err
@@ -172,6 +176,10 @@ func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Spa
 		UniverseSymbols: []string{"BTCUSDT"}, LeverageBySymbol: map[string]float64{"BTCUSDT": 10},
 		HarvestParams: map[string]float64{}, KillParams: map[string]float64{},
 		PolicyVersion: "bench", TradingState: policy.StateActive,
+	}
+	if exposure {
+		content.MaxPositionNotionalUSDTBySymbol = map[string]float64{"BTCUSDT": 1e12}
+		content.MaxGrossExposureUSDT, content.MaxOpenPositions, content.MaxDailyLossUSDT = 1e12, 10, 1e12
 	}
 	if _, _, err := store.SignAndPublish(ctx, content, key, policystore.Release{Validity: time.Hour, Generator: "bench", Actor: "bench"}); err != nil {
 		return fmt.Errorf("bench policy: %w", err)

@@ -17,7 +17,15 @@
 //	              exit ownership (DENY_NOT_EXIT_OWNER)
 //	              reduce-only sanity (REDUCE_ONLY_WOULD_INCREASE_POSITION)
 //	              notional per order (NOTIONAL_EXCEEDS_MAX_PER_ORDER, EXCHANGE_UNAVAILABLE without a price)
-//	  (the order rate limit is the apply layer's, since it is shared state: RATE_LIMIT_EXCEEDED)
+//	              on entries only (a plan that is not reducing), the exposure limits:
+//	              position notional after the order, pending orders of the symbol
+//	              included (POSITION_NOTIONAL_EXCEEDS_MAX), gross exposure after it
+//	              (GROSS_EXPOSURE_EXCEEDS_MAX), a new position beyond the count
+//	              (MAX_OPEN_POSITIONS_REACHED), the day's loss at or beyond the limit
+//	              (DAILY_LOSS_LIMIT_REACHED); a limit whose input was not read:
+//	              EXCHANGE_UNAVAILABLE
+//	  (the order rate limit is the apply layer's, since it is shared state: RATE_LIMIT_EXCEEDED;
+//	  so is the account reservation that makes the gross and count limits atomic across replicas)
 //
 // An exit is a plan with reduceOnly, or a plan on the side opposite to the
 // current position (it would reduce, close or flip it) whatever its flag
@@ -130,10 +138,18 @@ type Input struct {
 	Position  float64        // signed position in the plan's symbol
 	MarkPrice float64        // 0 when the venue has none
 	Now       time.Time
+
+	// Pending is the signed quantity of the symbol's orders decided but not
+	// yet filled (resting entries), counted in the position after an entry.
+	Pending float64
+	// Account is the rest of the account, for the exposure limits and the
+	// daily loss stop; its zero value denies any such limit the policy sets.
+	Account Account
 }
 
-// Check runs the policy, state, universe, leverage, ownership, reduce-only
-// and notional checks on an EXECUTE plan, in that order.
+// Check runs the policy, state, universe, leverage, ownership, reduce-only,
+// notional and (on entries) exposure checks on an EXECUTE plan, in that
+// order.
 func Check(in Input, cfg Config) Decision {
 	p, pol := in.Plan, in.Policy
 	if pol == nil {
@@ -196,6 +212,11 @@ func Check(in Input, cfg Config) Decision {
 			if n := p.Qty * price; n > maxNotional {
 				return with(d, reason.NotionalExceedsMaxPerOrder, "notional %.2f USDT exceeds the policy's %.2f for %s", n, maxNotional, p.Symbol)
 			}
+		}
+	}
+	if !reducing {
+		if d = exposure(d, in, &pol.Policy); d.Code != "" {
+			return d
 		}
 	}
 	d.Allow = true

@@ -91,6 +91,18 @@ func (s Space) ApplyTamper() string { return s.Key("apply:tamper") }
 // read, decision and order across every apply-layer replica.
 func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symbol:" + symbol) }
 
+// ApplyExposure is the account reservation of the exposure limits (issue
+// 15): a hash holding the entries decided but not yet filled, by plan_id,
+// the symbols entries were decided on, and a version every reservation
+// moves, so that replicas deciding entries on different symbols at once
+// never together pass a gross exposure or open-position cap.
+func (s Space) ApplyExposure() string { return s.Key("apply:exposure") }
+
+// ApplyExposureStatus is the account as the newest entry decided under
+// exposure limits saw it (exposure per symbol, gross, open positions, the
+// day's PnL): written by the apply layer, read by status.
+func (s Space) ApplyExposureStatus() string { return s.Key("apply:exposure:status") }
+
 // ApplyDone marks a plan stream entry whose result was written.
 func (s Space) ApplyDone(entryID string) string { return s.Key("apply:done:" + entryID) }
 

@@ -20,6 +20,8 @@ func TestNames(t *testing.T) {
 		s.ApplyRecord("p-1"):            "quantum:apply:plan:p-1",
 		s.ApplyDone("1-0"):              "quantum:apply:done:1-0",
 		s.ApplyRate(29000000):           "quantum:apply:rate:29000000",
+		s.ApplyExposure():               "quantum:apply:exposure",
+		s.ApplyExposureStatus():         "quantum:apply:exposure:status",
 		keys.ApplyGroup:                 "apply_layer",
 		keys.JobWatchTimer:              "exit-owner-watch",
 		keys.JobWatchFollow:             "exit-owner-follow",

@@ -26,6 +26,11 @@ type Content struct {
 	ValidUntil              int64              `json:"valid_until_epoch,omitempty"`
 	MaxNotionalUSDTBySymbol map[string]float64 `json:"max_notional_usdt_by_symbol,omitempty"`
 	MaxOrdersPerMinute      int                `json:"max_orders_per_minute,omitempty"`
+
+	MaxPositionNotionalUSDTBySymbol map[string]float64 `json:"max_position_notional_usdt_by_symbol,omitempty"`
+	MaxGrossExposureUSDT            float64            `json:"max_gross_exposure_usdt,omitempty"`
+	MaxOpenPositions                int                `json:"max_open_positions,omitempty"`
+	MaxDailyLossUSDT                float64            `json:"max_daily_loss_usdt,omitempty"`
 }
 
 // ParseContent reads one JSON object strictly: unknown fields (a typo, or a
@@ -68,6 +73,11 @@ func (c *Content) Build(st Stamp) (*Policy, error) {
 		ValidUntil:              c.ValidUntil,
 		MaxNotionalUSDTBySymbol: c.MaxNotionalUSDTBySymbol,
 		MaxOrdersPerMinute:      c.MaxOrdersPerMinute,
+
+		MaxPositionNotionalUSDTBySymbol: c.MaxPositionNotionalUSDTBySymbol,
+		MaxGrossExposureUSDT:            c.MaxGrossExposureUSDT,
+		MaxOpenPositions:                c.MaxOpenPositions,
+		MaxDailyLossUSDT:                c.MaxDailyLossUSDT,
 	}
 	if p.Generator == "" {
 		p.Generator = st.Generator

@@ -36,6 +36,12 @@ const (
 	FieldMaxNotional        = "max_notional_usdt_by_symbol"
 	FieldMaxOrdersPerMinute = "max_orders_per_minute"
 	FieldEncoding           = "policy_encoding" // "v2"; absent in v1 policies
+
+	// Exposure limits and the daily loss stop (issue 15), optional.
+	FieldMaxPositionNotional = "max_position_notional_usdt_by_symbol"
+	FieldMaxGrossExposure    = "max_gross_exposure_usdt"
+	FieldMaxOpenPositions    = "max_open_positions"
+	FieldMaxDailyLoss        = "max_daily_loss_usdt"
 )
 
 // RequiredFields must be present in every stored policy: the six fields the
@@ -49,7 +55,8 @@ var RequiredFields = []string{
 }
 
 // OptionalFields are the optional limits a policy may carry.
-var OptionalFields = []string{FieldMaxNotional, FieldMaxOrdersPerMinute}
+var OptionalFields = []string{FieldMaxNotional, FieldMaxOrdersPerMinute,
+	FieldMaxPositionNotional, FieldMaxGrossExposure, FieldMaxOpenPositions, FieldMaxDailyLoss}
 
 // SignatureFields are the fields outside the canonical encoding.
 var SignatureFields = []string{FieldHash, FieldSignature, FieldKeyID, FieldEncoding}
@@ -97,6 +104,13 @@ type Policy struct {
 
 	MaxNotionalUSDTBySymbol map[string]float64 // optional
 	MaxOrdersPerMinute      int                // optional; 0 when absent
+
+	// Exposure limits and the daily loss stop (package gate checks them on
+	// entries): optional, absent when nil or zero like the limits above.
+	MaxPositionNotionalUSDTBySymbol map[string]float64 // |position| x mark per symbol
+	MaxGrossExposureUSDT            float64            // sum over symbols of |position| x mark
+	MaxOpenPositions                int                // symbols with a position
+	MaxDailyLossUSDT                float64            // loss since 00:00 UTC, realized + unrealized
 }
 
 // InUniverse reports whether symbol is tradable under p.
@@ -162,6 +176,20 @@ func (p *Policy) Fields() (map[string]string, error) {
 	if p.MaxOrdersPerMinute != 0 {
 		f[FieldMaxOrdersPerMinute] = strconv.Itoa(p.MaxOrdersPerMinute)
 	}
+	if p.MaxPositionNotionalUSDTBySymbol != nil {
+		if err := put(FieldMaxPositionNotional, p.MaxPositionNotionalUSDTBySymbol); err != nil {
+			return nil, err
+		}
+	}
+	if p.MaxGrossExposureUSDT != 0 {
+		f[FieldMaxGrossExposure] = strconv.FormatFloat(p.MaxGrossExposureUSDT, 'f', -1, 64)
+	}
+	if p.MaxOpenPositions != 0 {
+		f[FieldMaxOpenPositions] = strconv.Itoa(p.MaxOpenPositions)
+	}
+	if p.MaxDailyLossUSDT != 0 {
+		f[FieldMaxDailyLoss] = strconv.FormatFloat(p.MaxDailyLossUSDT, 'f', -1, 64)
+	}
 	f[FieldValidUntil] = strconv.FormatInt(p.ValidUntil, 10)
 	f[FieldVersion] = p.Version
 	f[FieldSeq] = strconv.FormatUint(p.Seq, 10)
@@ -221,6 +249,9 @@ func parseFields(f map[string]string) (*Policy, error) {
 		}
 		p.MaxOrdersPerMinute = n
 	}
+	if err := parseExposure(f, p); err != nil {
+		return nil, err
+	}
 	var err error
 	if p.ValidUntil, err = strconv.ParseInt(f[FieldValidUntil], 10, 64); err != nil {
 		return nil, parseErr(FieldValidUntil, "unix seconds", err)
@@ -233,6 +264,45 @@ func parseFields(f map[string]string) (*Policy, error) {
 		return nil, parseErr(FieldSeq, fmt.Sprintf("a plain decimal 1..%d without sign or leading zero", uint64(MaxSeq)), nil)
 	}
 	return p, nil
+}
+
+// parseExposure decodes the optional exposure limits. A present limit must
+// parse and be positive: zero or an empty text never reads as "no limit".
+func parseExposure(f map[string]string, p *Policy) error {
+	if v, ok := f[FieldMaxPositionNotional]; ok {
+		if err := json.Unmarshal([]byte(v), &p.MaxPositionNotionalUSDTBySymbol); err != nil || p.MaxPositionNotionalUSDTBySymbol == nil {
+			return parseErr(FieldMaxPositionNotional, "a JSON object symbol -> number", err)
+		}
+	}
+	for _, name := range []string{FieldMaxGrossExposure, FieldMaxDailyLoss} {
+		v, ok := f[name]
+		if !ok {
+			continue
+		}
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return parseErr(name, "a decimal number of USDT", err)
+		}
+		if x == 0 {
+			return parseErr(name, "a positive number (omit the field for no limit)", nil)
+		}
+		if name == FieldMaxGrossExposure {
+			p.MaxGrossExposureUSDT = x
+		} else {
+			p.MaxDailyLossUSDT = x
+		}
+	}
+	if v, ok := f[FieldMaxOpenPositions]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return parseErr(FieldMaxOpenPositions, "an integer", err)
+		}
+		if n == 0 {
+			return parseErr(FieldMaxOpenPositions, "a positive integer (omit the field for no limit)", nil)
+		}
+		p.MaxOpenPositions = n
+	}
+	return nil
 }
 
 func parseErr(field, want string, err error) error {

@@ -73,6 +73,7 @@ func Validate(p *Policy) error {
 	if p.MaxOrdersPerMinute < 0 {
 		bad("max_orders_per_minute is %d, want > 0 or absent", p.MaxOrdersPerMinute)
 	}
+	validateExposure(p, bad)
 	if p.ValidUntil <= p.IssuedAt {
 		bad("valid_until_epoch %d is not after issued_at_epoch %d", p.ValidUntil, p.IssuedAt)
 	}
@@ -95,6 +96,31 @@ func Validate(p *Policy) error {
 		return nil
 	}
 	return reason.Errorf(reason.PolicyInvalid, "%s", strings.Join(errs, "; "))
+}
+
+// validateExposure checks the exposure limits: per-symbol caps keyed by
+// symbols, every present limit finite and positive.
+func validateExposure(p *Policy, bad func(format string, args ...any)) {
+	for _, s := range slices.Sorted(maps.Keys(p.MaxPositionNotionalUSDTBySymbol)) {
+		v := p.MaxPositionNotionalUSDTBySymbol[s]
+		if !market.ValidSymbol(s) {
+			bad("%s key %q is not a symbol", FieldMaxPositionNotional, s)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			bad("%s.%s is %v, want a finite number > 0", FieldMaxPositionNotional, s, v)
+		}
+	}
+	for _, l := range []struct {
+		name string
+		v    float64
+	}{{FieldMaxGrossExposure, p.MaxGrossExposureUSDT}, {FieldMaxDailyLoss, p.MaxDailyLossUSDT}} {
+		if math.IsNaN(l.v) || math.IsInf(l.v, 0) || l.v < 0 {
+			bad("%s is %v, want a finite number > 0 or absent", l.name, l.v)
+		}
+	}
+	if p.MaxOpenPositions < 0 {
+		bad("%s is %d, want > 0 or absent", FieldMaxOpenPositions, p.MaxOpenPositions)
+	}
 }
 
 // checkLabel accepts 1..max printable characters without surrounding space.

@@ -161,7 +161,7 @@ func (r *Report) FailedTests() []string {
 
 // All returns the proofs of the ledger, in the ledger's order.
 func All() []*Proof {
-	return []*Proof{policyFailClosed(), exitOwnerGate(), policyRefresh(), exitOwnerWatch()}
+	return []*Proof{policyFailClosed(), exitOwnerGate(), policyRefresh(), exitOwnerWatch(), exposureLimits()}
 }
 
 // Lookup returns the proof named name, or nil.

@@ -122,7 +122,7 @@ func TestLedgerRoundTrip(t *testing.T) {
 }
 
 func TestLedgerMinimum(t *testing.T) {
-	want := map[string]int{"policy-fail-closed": 10, "exit-owner-gate": 6, "policy-refresh": 10, "exit-owner-watch": 10}
+	want := map[string]int{"policy-fail-closed": 10, "exit-owner-gate": 6, "policy-refresh": 10, "exit-owner-watch": 10, "exposure-limits": 8}
 	for _, p := range All() {
 		if len(p.Tests) < want[p.Name] {
 			t.Errorf("%s has %d tests, the ledger names %d", p.Name, len(p.Tests), want[p.Name])

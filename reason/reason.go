@@ -51,6 +51,11 @@ const (
 
 	ExchangeRejected    Code = "EXCHANGE_REJECTED"
 	ExchangeUnavailable Code = "EXCHANGE_UNAVAILABLE"
+
+	PositionNotionalExceedsMax Code = "POSITION_NOTIONAL_EXCEEDS_MAX"
+	GrossExposureExceedsMax    Code = "GROSS_EXPOSURE_EXCEEDS_MAX"
+	MaxOpenPositionsReached    Code = "MAX_OPEN_POSITIONS_REACHED"
+	DailyLossLimitReached      Code = "DAILY_LOSS_LIMIT_REACHED"
 )
 
 // Codes added by this project for the policy refresh (issue 5): why a
@@ -103,6 +108,7 @@ var All = []Code{
 	SymbolNotInUniverse, LeverageExceedsPolicy, PolicyNoLeverageForSymbol,
 	DenyNotExitOwner, ReduceOnlyWouldIncrease, NotionalExceedsMaxPerOrder,
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
+	PositionNotionalExceedsMax, GrossExposureExceedsMax, MaxOpenPositionsReached, DailyLossLimitReached,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
 	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly, RedisNotReplicated,

@@ -149,6 +149,7 @@ type Report struct {
 	Alerts    []Alert   `json:"open_alerts"`
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
+	Exposure  *Exposure `json:"exposure,omitempty"` // the exposure limits, when the policy sets any (exposure.go)
 	// Tampered lists the traces of tampering found on the plan stream.
 	Tampered []planstream.Finding `json:"plan_stream_tampered"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
@@ -182,7 +183,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof,
+		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof, readExposure,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {

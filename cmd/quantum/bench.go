@@ -34,6 +34,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	replicas := c.fs.Int("replicas", 1, "apply-layer replicas sharing the consumer group (in this process, each its own consumer)")
 	asJSON := c.fs.Bool("json", false, "print the report as JSON")
 	baseline := c.fs.Bool("baseline", false, "drive the bare loop instead of the apply layer: what the machine and Redis alone allow")
+	exposure := c.fs.Bool("exposure", false, "set every exposure limit and the daily loss stop in the bench policy (too wide to deny): what their account reads and reservations cost")
 	cpuProfile := c.fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
 	if code, ok := c.parse(0); !ok {
 		return code
@@ -54,7 +55,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
-	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Log: c.logger()})
+	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Exposure: *exposure, Log: c.logger()})
 	if err != nil {
 		return c.errorf("%v", err)
 	}

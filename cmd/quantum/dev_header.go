@@ -45,6 +45,7 @@ func (h devHeader) String() string {
 		quantumCmd, flags, filepath.Join(h.dir, app.SimEntry+".key"))
 	fmt.Fprintf(&b, "    (EXECUTED; DENY_NOT_EXIT_OWNER while the simulator is short BTCUSDT: a BUY would close it, and only %s may)\n", gate.DefaultExitOwner)
 	fmt.Fprintf(&b, "  %s HSET %s trading_state HALTED   # tamper: every plan is denied until the next refresh\n", h.cli, h.ks.PolicyCurrent())
+	fmt.Fprintf(&b, "  %s paper set-price %s BTCUSDT=200000   # moves the mark: a short's loss past max_daily_loss_usdt 250 denies entries (DAILY_LOSS_LIMIT_REACHED), closes still execute\n", quantumCmd, flags)
 	return b.String()
 }
 

@@ -254,6 +254,7 @@ func TestDevHeaderKeptByRedraws(t *testing.T) {
 		"go run ./cmd/quantum policy verify --redis redis://127.0.0.1:6399/0 --prefix quantum --pubkey /tmp/quantum-dev-1/policy.pub",
 		"go run ./cmd/quantum plan send --redis redis://127.0.0.1:6399/0 --prefix quantum --key-file /tmp/quantum-dev-1/intent_bridge.key",
 		"redis-cli -p 6399 XREVRANGE quantum:stream:apply.result + - COUNT 5",
+		"go run ./cmd/quantum paper set-price --redis redis://127.0.0.1:6399/0 --prefix quantum BTCUSDT=200000",
 	} {
 		if !strings.Contains(header, want) {
 			t.Errorf("header lacks %q:\n%s", want, header)

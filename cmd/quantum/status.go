@@ -40,13 +40,18 @@ func init() {
   watch        age of the exit-owner watch's heartbeat (the timer's or
                --follow's, whichever is fresher)
   last proof   the newest entry of quantum:stream:proof.runs, fields as written
+  exposure     when the policy sets exposure limits: exposure per symbol,
+               gross, open positions and the day's PnL as the newest entry
+               decided under them saw it (and how long ago), against each
+               limit; the entries reserved and not yet filled
 
 Needs attention (exit 1): no valid policy, a signature not checked, under
 --min-remaining of validity left; no apply-layer group, plans waiting
 (pending or lag) with no consumer served in the last 30s, or a backlog over
 1000; an open alert; a watch
 heartbeat missing or older than 3 of its intervals (+30s); a last proof run
-whose result is not PASS. The output lists each item.
+whose result is not PASS; the day's loss at max_daily_loss_usdt or gross
+exposure above max_gross_exposure_usdt. The output lists each item.
 
 --json prints the same report as one JSON object (the "attention" array is
 empty when healthy).
@@ -163,6 +168,7 @@ func printStatus(w io.Writer, r *status.Report) {
 	} else {
 		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
 	}
+	printExposure(tw, r.Exposure)
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
 	}

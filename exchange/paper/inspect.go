@@ -129,7 +129,7 @@ func (v *Venue) Positions(ctx context.Context) ([]PositionState, error) {
 }
 
 // Reset deletes every key of the venue (orders, positions, leverage, the
-// order id counter). It is not atomic: call it only while nothing trades on
+// order id counter, the marks moved at run time, today's realized PnL). It is not atomic: call it only while nothing trades on
 // the venue (tests, `quantum dev` before a run).
 func (v *Venue) Reset(ctx context.Context) error {
 	ids, err := v.rdb.ZRange(ctx, v.ordersKey(), 0, -1).Result()
@@ -140,7 +140,7 @@ func (v *Venue) Reset(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
 	}
-	del := []string{v.ordersKey(), v.symbolsKey(), v.seqKey()}
+	del := []string{v.ordersKey(), v.symbolsKey(), v.seqKey(), marksKey(v.ks), pnlKey(v.ks, time.Now())}
 	for _, id := range ids {
 		del = append(del, v.orderKey(id))
 	}

@@ -9,7 +9,9 @@
 // reduce, the fill price after a flip, and 0 when flat. Mark prices are
 // configuration (the apply layer's --paper-price SYMBOL=PRICE, see
 // ParsePrice); a symbol without one is rejected (-1121), never given an
-// invented price. Every fill is complete and at the mark:
+// invented price. Marks can be moved at run time for every venue sharing
+// the Redis (SetPrices, `quantum paper set-price`), and fills realize PnL
+// (DayPnL): see marks.go. Every fill is complete and at the mark:
 //
 //   - MARKET fills at once (a price sent with it is ignored).
 //   - LIMIT fills at once, at the mark, when marketable (BUY at a price >=
@@ -31,7 +33,7 @@
 // recorded in each order, for information.
 //
 // It does not simulate fees, funding, margin, liquidation, partial fills,
-// slippage, price moves, hedge mode, order cancel or expiry, time in force,
+// slippage, price moves of its own, hedge mode, order cancel or expiry, time in force,
 // quantity steps or minimum notional, nor rate limits.
 //
 // # Numbers
@@ -65,6 +67,8 @@
 //	P:paper:position:<SYMBOL>        hash   amount, entry_price, leverage
 //	P:paper:symbols                  set    symbols with a position hash
 //	P:paper:seq                      string the last exchange order id
+//	P:paper:marks                    hash   marks moved at run time, SYMBOL -> price
+//	P:paper:pnl:<YYYY-MM-DD>         hash   realized PnL of the UTC day (realized, realized:<SYMBOL>)
 //
 // With a prefix that is a Redis Cluster hash tag ("{q}") every key of a
 // venue lands in one slot, as the script needs.
@@ -172,8 +176,7 @@ func noMark(symbol string) *exchange.Rejected {
 // check validates o against the configuration. It returns whether the order
 // fills now, its quantity in 1e-8 units and its canonical quantity and
 // price texts, or the rejection.
-func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceText string, rej *exchange.Rejected) {
-	m, ok := v.marks[o.Symbol]
+func (v *Venue) check(o exchange.Order, m mark, ok bool) (fills bool, qty int64, qtyText, priceText string, rej *exchange.Rejected) {
 	if !ok {
 		return false, 0, "", "", noMark(o.Symbol)
 	}
@@ -215,23 +218,28 @@ func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Orde
 	if err := ctx.Err(); err != nil {
 		return exchange.OrderState{}, fmt.Errorf("paper: place %s: %w: %w", o.ClientOrderID, exchange.ErrUnavailable, err)
 	}
-	fills, qty, qtyText, priceText, rej := v.check(o)
+	m, known, err := v.markOf(ctx, o.Symbol)
+	if err != nil { // as for the script below: a Redis error in PlaceOrder is an unknown outcome
+		return exchange.OrderState{}, fmt.Errorf("paper: place %s: %w: %v", o.ClientOrderID, exchange.ErrUnknownOutcome, err)
+	}
+	fills, qty, qtyText, priceText, rej := v.check(o, m, known)
 	// A rejection found here still goes to the script, which answers with
 	// the held order if there is one: a Rejected must mean "nothing placed".
 	rejCode, rejMsg, markText, fill := "", "", "", "0"
 	if rej != nil {
 		rejCode, rejMsg = strconv.Itoa(rej.Code), rej.Msg
 	} else {
-		markText = v.marks[o.Symbol].text
+		markText = m.text
 	}
 	if fills {
 		fill = "1"
 	}
+	now := time.Now()
 	reply, err := placeScript.Run(ctx, v.rdb,
-		[]string{v.orderKey(o.ClientOrderID), v.positionKey(o.Symbol), v.seqKey(), v.ordersKey(), v.symbolsKey()},
+		[]string{v.orderKey(o.ClientOrderID), v.positionKey(o.Symbol), v.seqKey(), v.ordersKey(), v.symbolsKey(), pnlKey(v.ks, now)},
 		o.ClientOrderID, o.Symbol, string(o.Side), string(o.Type),
 		qty, qtyText, priceText, markText, fill, strconv.FormatBool(o.ReduceOnly),
-		rejCode, rejMsg, time.Now().UnixMilli(), DefaultLeverage,
+		rejCode, rejMsg, now.UnixMilli(), DefaultLeverage, pnlDays*86400,
 	).StringSlice()
 	if err != nil {
 		return exchange.OrderState{}, fmt.Errorf("paper: place %s: %w: %w", o.ClientOrderID, exchange.ErrUnknownOutcome, err)
@@ -333,10 +341,14 @@ func (v *Venue) Position(ctx context.Context, symbol string) (float64, error) {
 	return f, nil
 }
 
-// MarkPrice returns the configured mark price of symbol, or a
+// MarkPrice returns the mark price of symbol (as set by SetPrices, else as
+// configured), or a
 // *exchange.Rejected with -1121 when there is none.
-func (v *Venue) MarkPrice(_ context.Context, symbol string) (float64, error) {
-	m, ok := v.marks[symbol]
+func (v *Venue) MarkPrice(ctx context.Context, symbol string) (float64, error) {
+	m, ok, err := v.markOf(ctx, symbol)
+	if err != nil {
+		return 0, err
+	}
 	if !ok {
 		return 0, noMark(symbol)
 	}
@@ -346,7 +358,10 @@ func (v *Venue) MarkPrice(_ context.Context, symbol string) (float64, error) {
 // SetLeverage sets symbol's leverage, 1 to 125 (else -4028); a symbol
 // without a mark price is rejected (-1121).
 func (v *Venue) SetLeverage(ctx context.Context, symbol string, leverage int) error {
-	if _, ok := v.marks[symbol]; !ok {
+	if _, ok, err := v.markOf(ctx, symbol); err != nil || !ok {
+		if err != nil {
+			return err
+		}
 		return noMark(symbol)
 	}
 	if leverage < 1 || leverage > 125 {

@@ -1,13 +1,14 @@
 -- place.lua: one PlaceOrder of the paper venue, atomically (see paper.go).
 --
 -- KEYS: 1 order hash, 2 position hash of the symbol, 3 order id counter,
---       4 order index (zset), 5 symbol index (set)
+--       4 order index (zset), 5 symbol index (set), 6 the day's realized PnL (hash)
 -- ARGV: 1 client order id, 2 symbol, 3 side, 4 type,
 --       5 quantity in units of 1e-8 (integer text), 6 quantity as text,
 --       7 limit price as text ("0" for MARKET), 8 mark price as text,
 --       9 "1" when the order fills now, "0" when it rests,
 --       10 "true" when reduce-only, 11 rejection code found by Go ("" if none),
---       12 its message, 13 time in unix milliseconds, 14 default leverage
+--       12 its message, 13 time in unix milliseconds, 14 default leverage,
+--       15 TTL of the day's PnL hash in seconds
 -- Reply: {"dup", field, value, ...} the order already held, unchanged
 --        {"new", field, value, ...} the order just placed
 --        {"rej", code, message}     refused, nothing written
@@ -81,6 +82,15 @@ if ARGV[9] == '1' then
     local e = (math.abs(amt) * tonumber(entry) + q * tonumber(ARGV[8])) / math.abs(n)
     entry = string.gsub(string.gsub(string.format('%.8f', e), '0+$', ''), '%.$', '')
   end -- reduced: the entry price stays
+  if amt ~= 0 and (amt > 0) ~= buy then
+    -- reduced, closed or flipped: realize |closed| x (fill - entry), x -1 short
+    local closed = math.min(math.abs(amt), q) / 100000000
+    local pnl = closed * (tonumber(ARGV[8]) - tonumber(pos[2] or '0'))
+    if amt < 0 then pnl = -pnl end
+    redis.call('HINCRBYFLOAT', KEYS[6], 'realized', string.format('%.8f', pnl))
+    redis.call('HINCRBYFLOAT', KEYS[6], 'realized:' .. ARGV[2], string.format('%.8f', pnl))
+    redis.call('EXPIRE', KEYS[6], ARGV[15])
+  end
   redis.call('HSET', KEYS[2], 'amount', from_e8(n), 'entry_price', entry)
   redis.call('SADD', KEYS[5], ARGV[2])
   status, executed, avg = 'FILLED', q, ARGV[8]
