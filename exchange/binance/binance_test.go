@@ -307,7 +307,10 @@ func TestUnknownOutcome(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
+			r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) {
+				cfg.Timeout = 300 * time.Millisecond
+				cfg.RecvWindow, cfg.SettleMargin = 200*time.Millisecond, 50*time.Millisecond
+			})
 			coid := fmt.Sprintf("qt-u%d", i)
 			r.fake.Inject("/fapi/v1/order", tc.fault)
 			_, err := r.c.PlaceOrder(context.Background(), marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
@@ -321,7 +324,15 @@ func TestUnknownOutcome(t *testing.T) {
 			if found && st.Status != exchange.StatusFilled {
 				t.Fatalf("lookup %+v", st)
 			}
-			// A retry with the same id never makes a second order.
+			// A retry with the same id never makes a second order: not
+			// sent while the first attempt may still execute (its
+			// timestamp + recvWindow), then looked up or sent once.
+			if !tc.executed {
+				if _, err := r.c.PlaceOrder(context.Background(), marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false)); !errors.Is(err, exchange.ErrUnknownOutcome) {
+					t.Fatalf("retry before the first attempt settled: %v, want ErrUnknownOutcome", err)
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
 			r.place(marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
 			if n := len(r.fake.Orders()); n != 1 {
 				t.Fatalf("%d orders after the retry, want 1", n)

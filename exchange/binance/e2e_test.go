@@ -38,7 +38,10 @@ var sources = map[string][]byte{
 func TestApplyLayerEndToEnd(t *testing.T) {
 	env := redistest.New(t)
 	ctx := context.Background()
-	r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
+	r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) {
+		cfg.Timeout = 300 * time.Millisecond
+		cfg.RecvWindow, cfg.SettleMargin = time.Second, 200*time.Millisecond // an unknown attempt settles in 1.2s
+	})
 	key := policytest.Key(t)
 	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {

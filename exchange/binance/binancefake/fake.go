@@ -665,7 +665,7 @@ func (f *Fake) newOrder(p url.Values) (any, *venueError) {
 	}
 	step, _ := rat(stepText)
 	minQ, _ := rat(s.MinQty)
-	if decimals(p.Get("quantity")) > decimals(stepText) {
+	if decimals(p.Get("quantity")) > max(decimals(stepText), decimals(s.MinQty)) { // quantityPrecision
 		return nil, bad(-1111, "Precision is over the maximum defined for this asset.")
 	}
 	if qty.Cmp(minQ) < 0 {
