@@ -183,9 +183,9 @@ func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClie
 		if reg != nil {
 			cfg.Metrics = binance.NewMetrics(reg)
 		}
-		if cfg.BaseURL == binance.LiveURL {
-			c.logger().Warn("LIVE Binance USD-M: orders are real", "base_url", cfg.BaseURL)
-		}
+		// Replicas share the rate limiter's windows and back-off in Redis.
+		// Open logs the LIVE banner when the URL is Binance's live host.
+		cfg.Limiter = binance.NewRedisLimiter(rdb, c.keys().Prefix())
 		return binance.Open(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
