@@ -32,6 +32,10 @@
 // re-measures it and sends the request once more, since such a request was
 // refused before it executed.
 //
+// The base URL is required (LiveURL, TestnetURL, DemoURL or a fake's): an
+// empty one is refused, never taken for live; Open logs a LIVE banner for
+// Binance's live host.
+//
 // Orders are MARKET or LIMIT (GTC) through POST /fapi/v1/order with
 // newClientOrderId = the plan's client order id, positionSide=BOTH,
 // reduceOnly, and newOrderRespType=RESULT. Open refuses an account in
@@ -39,7 +43,8 @@
 // signed amount per symbol. Before an order is sent the symbol's filters
 // from GET /fapi/v1/exchangeInfo (cached for Config.FilterTTL) are applied:
 // the quantity is rounded down to the LOT_SIZE step (MARKET_LOT_SIZE for
-// market orders), exactly, in decimal; a quantity below the minimum, a
+// market orders, unless its step is 0), counted from minQty as the docs
+// define it, exactly, in decimal; a quantity below the minimum, a
 // notional below MIN_NOTIONAL (not applied to reduce-only orders, as at
 // Binance), a LIMIT price off the tick or outside the PERCENT_PRICE collar
 // around the mark price is refused as *exchange.Rejected with Binance's code
@@ -48,25 +53,42 @@
 // # Exactly once
 //
 // Binance keeps newClientOrderId unique among OPEN orders only: once an
-// order has filled, a second order with the same id is accepted. So a
-// client order id is never sent twice blindly: PlaceOrder remembers the ids
-// it sent, and a second PlaceOrder with one of them looks the order up
-// (GET /fapi/v1/order by origClientOrderId) and returns it when found. A
-// -4116 (the id is held by an open order) is answered the same way: the
-// order is looked up and returned as already submitted. Across processes
-// the apply layer looks a resumed plan up before placing it.
+// order has filled, a second order with the same id is accepted; and it
+// forgets CANCELED or EXPIRED orders without a fill after 3 days. So a
+// client order id is never sent twice blindly: PlaceOrder remembers the
+// attempts it made, and a second PlaceOrder with one of their ids
+// reconciles first (look-up by origClientOrderId, then, once an unknown
+// attempt can no longer execute, the account's recent orders by id,
+// GET /fapi/v1/allOrders) and sends again only when the order is nowhere.
+// While an earlier attempt whose outcome was unknown may still execute
+// (its timestamp + recvWindow + SettleMargin has not passed: the matching
+// engine drops older requests), it answers ErrUnknownOutcome without
+// sending. A -4116 (the id is held by an open order) is looked up and
+// returned. An answer for another client order id, symbol or side is an
+// unknown outcome. Across processes the apply layer looks a resumed plan
+// up before placing it.
 //
 // Errors: a venue refusal (-2022 reduce-only rejected, -2019 margin, ...)
 // is *exchange.Rejected with the venue's code. -1000, -1001, -1006, -1007,
-// HTTP 5xx and a timeout after the request was written are
-// exchange.ErrUnknownOutcome for requests that change state (an order, a
-// leverage), so the caller reconciles by client order id; for reads they
-// are exchange.ErrUnavailable. HTTP 429 and 418 and -1003 start a back-off
-// that honours Retry-After: until it ends no request is sent and every call
-// returns a *RateLimited, which is exchange.ErrUnavailable (nothing was
-// executed); each one counts in quantum_binance_rate_limited_total. A
-// request that never left the process (connection refused, context done
-// first, back-off) is exchange.ErrUnavailable.
+// HTTP 408 without a code, HTTP 5xx and a timeout after the request was
+// written are exchange.ErrUnknownOutcome for requests that change state
+// (an order, a leverage), so the caller reconciles by client order id; for
+// reads they are exchange.ErrUnavailable. HTTP 429 and 418, -1003 and
+// -1015 start a back-off that honours Retry-After: until it ends no
+// request is sent and every call returns a *RateLimited, which is
+// exchange.ErrUnavailable (nothing was executed); each one counts in
+// quantum_binance_rate_limited_total. A request that never left the
+// process (connection refused, context done first, back-off, no room in
+// the limiter) is exchange.ErrUnavailable.
+//
+// # Rate limits
+//
+// A Limiter (limiter.go) keeps the adapter under exchangeInfo's
+// rateLimits, counting each request's documented weight and orders before
+// it is sent and following the X-MBX-USED-WEIGHT-* and X-MBX-ORDER-COUNT-*
+// headers; exits (reduce-only orders, calls marked exchange.Urgent) keep a
+// reserved share. NewRedisLimiter shares the windows and the back-off
+// between replicas.
 //
 // The API secret and key never appear in errors or logs: Credentials
 // formats as "[redacted]", and transport errors are rebuilt from the
