@@ -256,7 +256,9 @@ func (f *Fake) SetPosition(symbol, amount string) {
 }
 
 // Inject queues faults for the next requests on path (such as
-// "/fapi/v1/order"), one per request, in order.
+// "/fapi/v1/order", any method) or on one method and path ("GET
+// /fapi/v1/order"), one per request, in order; a request takes a fault of
+// its method and path first.
 func (f *Fake) Inject(path string, faults ...Fault) {
 	f.mu.Lock()
 	f.faults[path] = append(f.faults[path], faults...)
@@ -357,8 +359,11 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.requests[r.URL.Path]++
 	f.seen = append(f.seen, r.URL.RawQuery+string(body)+" "+r.Header.Get("X-MBX-APIKEY"))
 	var fault *Fault
-	if q := f.faults[r.URL.Path]; len(q) > 0 {
-		fault, f.faults[r.URL.Path] = &q[0], q[1:]
+	for _, k := range []string{r.Method + " " + r.URL.Path, r.URL.Path} {
+		if q := f.faults[k]; len(q) > 0 {
+			fault, f.faults[k] = &q[0], q[1:]
+			break
+		}
 	}
 	f.mu.Unlock()
 
