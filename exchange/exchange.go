@@ -104,7 +104,9 @@ type Venue interface {
 	// unknown outcome with the same id.
 	PlaceOrder(ctx context.Context, o Order) (OrderState, error)
 	// LookupOrder returns the order with the client order id, and whether
-	// the venue knows it.
+	// the venue knows it. ErrUnknownOutcome means the venue cannot tell
+	// yet (an attempt whose outcome was unknown may still reach it): ask
+	// again later, and neither place the order nor take it for absent.
 	LookupOrder(ctx context.Context, symbol, clientOrderID string) (OrderState, bool, error)
 	// Position returns the signed position amount in symbol (one-way mode:
 	// > 0 long, < 0 short, 0 flat), as a float for gating only.

@@ -76,14 +76,11 @@ func canonical(s string) string {
 // (see the package comment). A reduce-only order is urgent for the rate
 // limiter (exchange.Urgent).
 //
-// An id this client sent before is reconciled first, and never re-sent
-// while an earlier attempt may still execute: it is looked up by
-// origClientOrderId (found: returned as it stands); when that attempt's
-// outcome was unknown and its timestamp is not yet older than recvWindow
-// (+ SettleMargin), the venue may still execute it, so PlaceOrder answers
-// ErrUnknownOutcome without sending; once settled, the account's recent
-// orders (GET /fapi/v1/allOrders) are searched for the id, and only when
-// neither finds it is the order sent again. A look-up that fails is
+// An id this client sent before is reconciled first (LookupOrder: found,
+// it is returned as it stands) and never re-sent while an earlier attempt
+// may still execute: LookupOrder answers ErrUnknownOutcome until that
+// attempt has settled, then searches the account's recent orders; only
+// when neither finds it is the order sent again. A look-up that fails is
 // ErrUnknownOutcome too, never "unavailable". A -4116 answer is looked up
 // the same way.
 func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.OrderState, error) {
@@ -94,20 +91,19 @@ func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Ord
 		ctx = exchange.Urgent(ctx)
 	}
 	c.mu.Lock()
-	var prev *attempt
-	if a := c.sent.set[o.ClientOrderID]; a != nil {
-		cp := *a
-		prev = &cp
-	}
+	sentBefore := c.sent.set[o.ClientOrderID] != nil
 	c.mu.Unlock()
-	if prev != nil {
-		st, found, err := c.reconcile(ctx, o, *prev)
+	if sentBefore {
+		st, found, err := c.LookupOrder(ctx, o.Symbol, o.ClientOrderID)
 		if err != nil {
-			return exchange.OrderState{}, fmt.Errorf("binance: place %s: sent before: %w", o.ClientOrderID, err)
+			// The cause is %v: the outcome is unknown, not "unavailable".
+			return exchange.OrderState{}, fmt.Errorf("binance: place %s: sent before, reconciling: %w: %v", o.ClientOrderID, exchange.ErrUnknownOutcome, err)
 		}
 		if found {
 			return st, nil
 		}
+		c.cfg.Log.Info("binance: an order sent before is not at the venue: sending it again", "client_order_id", o.ClientOrderID,
+			"symbol", o.Symbol)
 	}
 	f, err := c.filtersFor(ctx, o.Symbol)
 	if err != nil {
@@ -186,36 +182,6 @@ func (c *Client) placed(ctx context.Context, o exchange.Order, out order, err er
 	return st, nil
 }
 
-// reconcile looks for an order sent before under o's id (see PlaceOrder).
-// An error is always exchange.ErrUnknownOutcome.
-func (c *Client) reconcile(ctx context.Context, o exchange.Order, prev attempt) (exchange.OrderState, bool, error) {
-	st, found, err := c.LookupOrder(ctx, o.Symbol, o.ClientOrderID)
-	if err != nil {
-		// The cause is %v: the outcome is unknown, not "unavailable".
-		return exchange.OrderState{}, false, fmt.Errorf("looking it up: %w: %v", exchange.ErrUnknownOutcome, err)
-	}
-	if found || !prev.unknown {
-		return st, found, nil
-	}
-	settles := time.UnixMilli(prev.ts).Add(c.cfg.RecvWindow + c.cfg.SettleMargin)
-	if now := c.venueNow(); now.Before(settles) {
-		return exchange.OrderState{}, false, fmt.Errorf("not found yet, and the earlier attempt may still execute until %s (timestamp + recvWindow): not sent again: %w",
-			settles.UTC().Format(time.RFC3339Nano), exchange.ErrUnknownOutcome)
-	}
-	recent, err := c.RecentOrders(ctx, o.Symbol, o.ClientOrderID, time.UnixMilli(prev.ts).Add(-time.Minute))
-	if err != nil {
-		return exchange.OrderState{}, false, fmt.Errorf("searching the recent orders: %w: %v", exchange.ErrUnknownOutcome, err)
-	}
-	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i].ClientOrderID == o.ClientOrderID {
-			return recent[i], true, nil
-		}
-	}
-	c.cfg.Log.Info("binance: an order whose outcome was unknown never reached the venue: sending it again",
-		"client_order_id", o.ClientOrderID, "symbol", o.Symbol)
-	return exchange.OrderState{}, false, nil
-}
-
 // RecentOrders returns the account's orders in symbol created at or after
 // since (at most 7 days back, Binance's bound) whose client order id starts
 // with prefix, oldest first (GET /fapi/v1/allOrders, 1,000 a page, up to
@@ -257,8 +223,53 @@ func (c *Client) RecentOrders(ctx context.Context, symbol, prefix string, since 
 }
 
 // LookupOrder queries the order by client order id (GET /fapi/v1/order
-// with origClientOrderId); -2013 (no such order) is not found.
+// with origClientOrderId); -2013 (no such order) is not found, unless this
+// client sent an order under the id whose outcome was unknown: then, while
+// that attempt may still execute (its timestamp + recvWindow +
+// SettleMargin has not passed), the answer is ErrUnknownOutcome (the
+// order may surface late); once settled, the account's recent orders
+// (RecentOrders) are searched for the id before "not found" is answered.
 func (c *Client) LookupOrder(ctx context.Context, symbol, clientOrderID string) (exchange.OrderState, bool, error) {
+	st, found, err := c.lookup(ctx, symbol, clientOrderID)
+	if err != nil || found {
+		return st, found, err
+	}
+	c.mu.Lock()
+	a := c.sent.set[clientOrderID]
+	var prev attempt
+	if a != nil {
+		prev = *a
+	}
+	c.mu.Unlock()
+	if a == nil || !prev.unknown {
+		return st, false, nil
+	}
+	settles := time.UnixMilli(prev.ts).Add(c.cfg.RecvWindow + c.cfg.SettleMargin)
+	if c.venueNow().Before(settles) {
+		return exchange.OrderState{}, false, fmt.Errorf("binance: lookup %s: not found yet, and the attempt whose outcome is unknown may still execute until %s (timestamp + recvWindow): %w",
+			clientOrderID, settles.UTC().Format(time.RFC3339Nano), exchange.ErrUnknownOutcome)
+	}
+	recent, err := c.RecentOrders(ctx, symbol, clientOrderID, time.UnixMilli(prev.ts).Add(-time.Minute))
+	if err != nil {
+		return exchange.OrderState{}, false, fmt.Errorf("binance: lookup %s: searching the recent orders: %w: %v", clientOrderID, exchange.ErrUnknownOutcome, err)
+	}
+	for i := len(recent) - 1; i >= 0; i-- {
+		if recent[i].ClientOrderID == clientOrderID {
+			return recent[i], true, nil
+		}
+	}
+	// Settled and nowhere: that attempt never executed.
+	c.mu.Lock()
+	if a.ts == prev.ts {
+		a.unknown = false
+	}
+	c.mu.Unlock()
+	c.cfg.Log.Info("binance: an order whose outcome was unknown never reached the venue", "client_order_id", clientOrderID, "symbol", symbol)
+	return exchange.OrderState{}, false, nil
+}
+
+// lookup is one GET /fapi/v1/order by origClientOrderId.
+func (c *Client) lookup(ctx context.Context, symbol, clientOrderID string) (exchange.OrderState, bool, error) {
 	if !market.ValidClientOrderID(clientOrderID) {
 		return exchange.OrderState{}, false, nil
 	}
