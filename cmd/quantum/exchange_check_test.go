@@ -139,3 +139,13 @@ func TestExchangeCheckEnvironment(t *testing.T) {
 	ae.env[binance.EnvAPIKey] = "a-key-of-another-environment"
 	ae.run("exchange", "check", "--symbols", "BTCUSDT").want(t, 1, "FAIL  api_key", "-2015", "demo-fapi.binance.com", "testnet.binancefuture.com")
 }
+
+// Issue 12, defect 7: an empty --binance-url (or QUANTUM_BINANCE_URL set
+// to nothing in a unit file) is refused, never taken for live.
+func TestExchangeCheckEmptyURL(t *testing.T) {
+	ae, f := binanceEnv(t, binancefake.BTC)
+	ae.run("exchange", "check", "--binance-url=", "--symbols", "BTCUSDT").want(t, 2, "no base URL")
+	if n := f.Requests("/fapi/v1/time"); n != 0 {
+		t.Fatalf("%d requests reached a venue", n)
+	}
+}

@@ -226,3 +226,32 @@ func TestDefect12MarketLotStepZero(t *testing.T) {
 		t.Fatalf("filled %s, want 1 (LOT_SIZE step 0.1)", st.FilledQty)
 	}
 }
+
+// Defect 11 (adapter side): the environments are told apart by host and
+// selectable by name; only Binance's live host is live.
+func TestEnvironments(t *testing.T) {
+	cases := []struct {
+		in   string
+		url  string
+		want binance.Environment
+	}{
+		{"testnet", binance.TestnetURL, binance.EnvTestnet},
+		{"demo", binance.DemoURL, binance.EnvDemo},
+		{"LIVE", binance.LiveURL, binance.EnvLive},
+		{"https://fapi.binance.com/", "https://fapi.binance.com/", binance.EnvLive},
+		{"https://demo-fapi.binance.com", binance.DemoURL, binance.EnvDemo},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080", binance.EnvOther},
+		{"", "", binance.EnvOther},
+	}
+	for _, tc := range cases {
+		u := binance.ResolveURL(tc.in)
+		if u != tc.url || binance.EnvironmentOf(u) != tc.want {
+			t.Errorf("%q: %q %s, want %q %s", tc.in, u, binance.EnvironmentOf(u), tc.url, tc.want)
+		}
+	}
+	creds, _ := binance.NewCredentials(apiKey, apiSecret)
+	c, err := binance.New(binance.Config{BaseURL: binance.DemoURL, Credentials: creds})
+	if err != nil || c.Environment() != binance.EnvDemo {
+		t.Fatalf("demo client: %v", err)
+	}
+}
