@@ -69,7 +69,11 @@ func (l RateLimit) id() string {
 type Limiter struct {
 	store limitStore
 	// Share of each limit the adapter uses (default 0.9: headroom for
-	// `quantum exchange check` and a human on the same key).
+	// `quantum exchange check` and a human on the same key). Within a
+	// guard band of a window boundary (a twentieth of the window, at most
+	// 250ms) a request is charged to both windows, so that an offset to the
+	// venue's clock a little off never lets the venue count more than the
+	// limit in one of its windows.
 	Share float64
 	// ExitReserve is the part of the share only exits may use (default 0.2).
 	ExitReserve float64
@@ -87,11 +91,12 @@ const (
 	DefaultLimitWait   = 10 * time.Second
 )
 
-// NewRedisLimiter returns a limiter whose counts live in Redis under
-// prefix (keys prefix:binance:rate:*), shared by every process using the
-// same prefix: one Lua script takes from every window at once.
+// NewRedisLimiter returns a limiter whose counts live in Redis under the
+// key prefix (keys prefix:apply:binance:rate:*, which the apply layer's
+// Redis user may touch), shared by every process using the same prefix:
+// one Lua script of GET, SET and TIME takes from every window at once.
 func NewRedisLimiter(rdb redis.UniversalClient, prefix string) *Limiter {
-	return newLimiter(&redisStore{rdb: rdb, prefix: prefix + ":binance:rate:"})
+	return newLimiter(&redisStore{rdb: rdb, prefix: prefix + ":apply:binance:rate:"})
 }
 
 // NewLocalLimiter returns a limiter for this process alone.
@@ -133,10 +138,16 @@ type slot struct {
 	key     string
 	cost    int64
 	ceiling int64
-	ends    time.Time
+	ends    time.Time // the window ends (the counter's lifetime)
+	free    time.Time // when a full slot stops mattering to this request
 }
 
-func (l *Limiter) slots(now time.Time, weight, orders int, urgent bool) []slot {
+// slots are the windows a request at t (the venue's clock, as measured)
+// is charged to: its own window and, within a guard band of a boundary,
+// the neighbouring one too, since the measured offset may be off by a few
+// milliseconds and the venue may count the request on the other side of
+// the boundary.
+func (l *Limiter) slots(t time.Time, weight, orders int, urgent bool) []slot {
 	l.mu.Lock()
 	limits := l.limits
 	l.mu.Unlock()
@@ -154,9 +165,20 @@ func (l *Limiter) slots(now time.Time, weight, orders int, urgent bool) []slot {
 			continue
 		}
 		w := r.window()
-		n := now.UnixNano() / int64(w)
-		out = append(out, slot{key: r.id() + ":" + strconv.FormatInt(n, 10), cost: int64(cost),
-			ceiling: max(1, int64(float64(r.Limit)*share)), ends: time.Unix(0, (n+1)*int64(w))})
+		guard := min(w/20, 250*time.Millisecond)
+		n := t.UnixNano() / int64(w)
+		start, end := time.Unix(0, n*int64(w)), time.Unix(0, (n+1)*int64(w))
+		add := func(i int64, free time.Time) {
+			out = append(out, slot{key: r.id() + ":" + strconv.FormatInt(i, 10), cost: int64(cost),
+				ceiling: max(1, int64(float64(r.Limit)*share)), ends: time.Unix(0, (i+1)*int64(w)), free: free})
+		}
+		add(n, end)
+		if t.Sub(start) < guard {
+			add(n-1, start.Add(guard))
+		}
+		if end.Sub(t) < guard {
+			add(n+1, end.Add(w))
+		}
 	}
 	return out
 }
@@ -179,7 +201,7 @@ func (l *Limiter) take(ctx context.Context, now func() time.Time, weight, orders
 		case full < 0:
 			return nil
 		default:
-			until = slots[full].ends
+			until = slots[full].free
 		}
 		if !urgent || until.After(deadline) {
 			return &RateLimited{Until: until, Local: backoff.IsZero()}
@@ -330,22 +352,25 @@ func (s *redisStore) take(ctx context.Context, _ time.Time, slots []slot) (int, 
 }
 
 func (s *redisStore) observe(ctx context.Context, _ time.Time, used []slot) {
-	keys := make([]string, len(used))
-	args := make([]any, 0, 2*len(used))
-	for i, sl := range used {
-		keys[i] = s.prefix + sl.key
-		args = append(args, sl.cost, sl.ends.UnixMilli())
-	}
-	observeScript.Run(ctx, s.rdb, keys, args...) // best effort: the next take still counts
+	s.run(ctx, time.Time{}, used) // best effort: the next take still counts
 }
 
-func (s *redisStore) backoff(ctx context.Context, now, until time.Time) {
-	d := until.Sub(now)
-	if d <= 0 {
-		return
+func (s *redisStore) backoff(ctx context.Context, _, until time.Time) {
+	s.run(ctx, until, nil)
+}
+
+// run raises counters to the venue's counts and sets a back-off, in one
+// script.
+func (s *redisStore) run(ctx context.Context, until time.Time, used []slot) {
+	keys := []string{s.prefix + "backoff"}
+	var ms int64
+	if !until.IsZero() {
+		ms = until.UnixMilli()
 	}
-	// Keep the later of two back-offs.
-	s.rdb.Eval(ctx, `local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-return 1`, []string{s.prefix + "backoff"}, until.UnixMilli(), d.Milliseconds()+1)
+	args := []any{ms}
+	for _, sl := range used {
+		keys = append(keys, s.prefix+sl.key)
+		args = append(args, sl.cost, sl.ends.UnixMilli())
+	}
+	observeScript.Run(ctx, s.rdb, keys, args...)
 }

@@ -1,4 +1,6 @@
 -- Takes one request's cost from every rate-limit window, or nothing.
+-- Only GET, SET and TIME: what the apply layer's Redis user may run
+-- (deploy/redis/users.acl).
 --
 -- KEYS[1] the back-off key (value: unix ms until which nothing is sent)
 -- KEYS[2..] one counter per window
@@ -11,18 +13,18 @@ if b then
   return {0, tonumber(b)}
 end
 local n = #KEYS - 1
+local used = {}
 for i = 1, n do
-  local used = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
-  local cost, ceiling = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1])
-  if used + cost > ceiling then
+  used[i] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  if used[i] + tonumber(ARGV[3 * i - 2]) > tonumber(ARGV[3 * i - 1]) then
     return {i, 0}
   end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 for i = 1, n do
-  redis.call('INCRBY', KEYS[i + 1], ARGV[3 * i - 2])
-  -- Live until the window ends (plus a minute of slack for clock skew).
-  redis.call('PEXPIRE', KEYS[i + 1], math.max(tonumber(ARGV[3 * i]) - now, 0) + 60000)
+  -- Live until the window ends, plus a minute of slack for clock skew.
+  local ttl = math.max(tonumber(ARGV[3 * i]) - now, 0) + 60000
+  redis.call('SET', KEYS[i + 1], used[i] + tonumber(ARGV[3 * i - 2]), 'PX', ttl)
 end
 return {-1, 0}
