@@ -45,6 +45,7 @@ const (
 	TypeExitOwnerViolation  = "EXIT_OWNER_VIOLATION"
 	TypePolicyRefreshFailed = "POLICY_REFRESH_FAILED"
 	TypePolicyExpiring      = "POLICY_EXPIRING"
+	TypeClockSkew           = "CLOCK_SKEW"
 )
 
 // Severities, from least to most urgent.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redistest"
@@ -32,6 +34,7 @@ var secrets = map[string][]byte{
 	"intent_bridge":  []byte("intent-bridge-secret-0123456789abcdef012345"),
 	"rogue":          []byte("rogue-secret-0123456789abcdef0123456789abcd"),
 	"emergency_stop": []byte("emergency-secret-0123456789abcdef012345678"),
+	"quantum_proof":  []byte("proof-secret-0123456789abcdef0123456789abcd"),
 }
 
 var prices = map[string]string{"BTCUSDT": "65000", "ETHUSDT": "3000", "SOLUSDT": "150", "DOGEUSDT": "0.1"}
@@ -48,6 +51,7 @@ type world struct {
 	logs    *testkit.Buffer
 	cfg     applylayer.Config
 	counter atomic.Int64 // producers may run in goroutines
+	results resultIndex
 	seq     uint64
 }
 
@@ -87,14 +91,20 @@ func (w *world) publish(mutate func(p *policy.Policy)) {
 	}
 }
 
-// start runs a service until the test ends.
+// start runs a service on the paper venue until the test ends.
 func (w *world) start(mod func(c *applylayer.Config)) {
+	w.t.Helper()
+	w.startOn(w.venue, mod)
+}
+
+// startOn runs a service on venue until the test ends.
+func (w *world) startOn(venue exchange.Venue, mod func(c *applylayer.Config)) {
 	w.t.Helper()
 	cfg := w.cfg
 	if mod != nil {
 		mod(&cfg)
 	}
-	svc, err := applylayer.New(w.rdb, w.store, w.venue, cfg)
+	svc, err := applylayer.New(w.rdb, w.store, venue, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -122,12 +132,11 @@ func sign(f map[string]string) map[string]string {
 // replay has two), waiting up to 10s.
 func (w *world) send(f map[string]string) map[string]string {
 	w.t.Helper()
-	before := 0
-	for _, r := range redistest.StreamEntries(w.t, w.rdb, w.ks.ApplyResult()) {
-		if r["plan_id"] == f["plan_id"] {
-			before++
-		}
+	prev, err := w.results.read(w.rdb, w.ks, f["plan_id"])
+	if err != nil {
+		w.t.Fatal(err)
 	}
+	before := len(prev)
 	w.xadd(f)
 	return w.result(f["plan_id"], before+1)[before]
 }
@@ -145,16 +154,16 @@ func (w *world) xadd(f map[string]string) string {
 	return id
 }
 
-// result waits until planID has n results and returns them.
+// result waits until planID has n results and returns them. The result
+// stream is read incrementally (each poll reads only new entries), so tests
+// with thousands of plans do not re-read it whole.
 func (w *world) result(planID string, n int) []map[string]string {
 	w.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		var got []map[string]string
-		for _, r := range redistest.StreamEntries(w.t, w.rdb, w.ks.ApplyResult()) {
-			if r["plan_id"] == planID {
-				got = append(got, r)
-			}
+		got, err := w.results.read(w.rdb, w.ks, planID)
+		if err != nil {
+			w.t.Fatal(err)
 		}
 		if len(got) >= n {
 			return got
@@ -162,8 +171,37 @@ func (w *world) result(planID string, n int) []map[string]string {
 		if time.Now().After(deadline) {
 			w.t.Fatalf("plan %s: %d results after 10s, want %d\nlogs:\n%s", planID, len(got), n, w.logs.String())
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// resultIndex is the results read so far, by plan_id.
+type resultIndex struct {
+	mu     sync.Mutex
+	last   string
+	byPlan map[string][]map[string]string
+}
+
+// read reads the entries after the last one read and returns planID's.
+func (x *resultIndex) read(rdb *redis.Client, ks keys.Space, planID string) ([]map[string]string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byPlan == nil {
+		x.byPlan, x.last = map[string][]map[string]string{}, "-"
+	}
+	msgs, err := rdb.XRange(context.Background(), ks.ApplyResult(), x.last, "+").Result()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range msgs {
+		f := make(map[string]string, len(m.Values))
+		for k, v := range m.Values {
+			f[k] = fmt.Sprint(v)
+		}
+		x.byPlan[f["plan_id"]] = append(x.byPlan[f["plan_id"]], f)
+		x.last = "(" + m.ID
+	}
+	return append([]map[string]string(nil), x.byPlan[planID]...), nil
 }
 
 func wantResult(t *testing.T, r map[string]string, decision string, code reason.Code) {
@@ -368,25 +406,39 @@ func TestMalformedPlans(t *testing.T) {
 	}
 }
 
-// TestCanary: a canary runs every gate and is recorded, but never reaches
-// the venue.
+// TestCanary: a canary of the proof source runs every gate and is
+// recorded, but never reaches the venue; a canary of any other source, and
+// a real plan of the proof source, are denied before any gate.
 func TestCanary(t *testing.T) {
 	env := redistest.New(t)
 	w := newWorld(t, env.Client, env.Keys)
 	w.start(nil)
-	f := w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false)
+	f := w.fields("quantum_proof", "BTCUSDT", "BUY", "0.01", false)
 	f["canary"] = "true"
 	r := w.send(sign(f))
 	wantResult(t, r, "SKIPPED", "")
 	if r["canary"] != "true" || w.orderCount() != 0 {
 		t.Fatalf("canary result %v, %d orders", r, w.orderCount())
 	}
-	f = w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f = w.fields("quantum_proof", "BTCUSDT", "SELL", "0.01", true)
 	f["canary"] = "true"
 	r = w.send(sign(f))
-	wantResult(t, r, "DENIED", reason.DenyNotExitOwner)
+	wantResult(t, r, "DENIED", reason.DenyNotExitOwner) // a denied canary keeps its code
 	if r["canary"] != "true" {
 		t.Fatalf("canary flag lost: %v", r)
+	}
+	// A hostile producer marks its exit canary, so that the watch would
+	// count its denial apart: refused as a canary.
+	f = w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f["canary"] = "true"
+	wantResult(t, w.send(sign(f)), "DENIED", reason.PlanCanaryNotProofSource)
+	f = w.fields("exitbrain_v3_5", "BTCUSDT", "SELL", "0.01", true)
+	f["canary"] = "true"
+	wantResult(t, w.send(sign(f)), "DENIED", reason.PlanCanaryNotProofSource)
+	// The proof key places no real order.
+	wantResult(t, w.send(sign(w.fields("quantum_proof", "BTCUSDT", "BUY", "0.01", false))), "DENIED", reason.AuthProofSourceCanaryOnly)
+	if w.orderCount() != 0 {
+		t.Fatalf("%d orders: canaries and the proof source must never reach the venue", w.orderCount())
 	}
 }
 

@@ -18,19 +18,22 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 // Options configures a run.
@@ -38,6 +41,7 @@ type Options struct {
 	Plans       int     // how many plans
 	Rate        float64 // plans per second, open loop; 0: closed loop
 	Concurrency int     // closed loop: plans in flight
+	Replicas    int     // apply-layer replicas sharing the group (default 1)
 	// Baseline drives the bare loop (see bareConsumer) instead of the apply
 	// layer, in the same mode: the latency the machine and Redis impose on
 	// this command mix with no logic at all.
@@ -53,6 +57,7 @@ type Report struct {
 	Baseline       bool    `json:"baseline,omitempty"`
 	Rate           float64 `json:"rate_per_s,omitempty"`
 	Concurrency    int     `json:"concurrency,omitempty"`
+	Replicas       int     `json:"replicas"`
 	ThroughputPerS float64 `json:"throughput_per_s"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
@@ -70,7 +75,7 @@ var benchSecrets = map[string][]byte{
 }
 
 // Apply runs the benchmark against rdb.
-func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error) {
+func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report, error) {
 	if opt.Plans <= 0 {
 		return nil, errors.New("bench: --plans must be positive")
 	}
@@ -80,6 +85,7 @@ func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error)
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
+	opt.Replicas = max(opt.Replicas, 1)
 	ks, err := scratch()
 	if err != nil {
 		return nil, err
@@ -90,10 +96,10 @@ func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error)
 	defer stopSvc()
 	if opt.Baseline {
 		go bareConsumer(svcCtx, rdb, ks)
-	} else if err := startApplyLayer(svcCtx, rdb, ks); err != nil {
+	} else if err := startApplyLayer(svcCtx, rdb, ks, opt.Replicas); err != nil {
 		return nil, err
 	}
-	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline}
+	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline, Replicas: opt.Replicas}
 	if opt.Rate > 0 {
 		rep.Mode, rep.Rate, rep.Concurrency = "open", opt.Rate, 0
 	}
@@ -104,7 +110,7 @@ func Apply(ctx context.Context, rdb *redis.Client, opt Options) (*Report, error)
 	stopSvc()
 	rep.ThroughputPerS = float64(opt.Plans) / elapsed.Seconds()
 	rep.P50ms, rep.P99ms, rep.P999ms, rep.MaxMs = pct(lat, 0.50), pct(lat, 0.99), pct(lat, 0.999), pct(lat, 1)
-	rep.Executed, rep.Denied = counts["EXECUTED"], counts["DENIED"]
+	rep.Executed, rep.Denied = counts[string(plan.Executed)], counts[string(plan.Denied)]
 	opt.Log.Info("apply layer measured", "throughput_per_s", rep.ThroughputPerS, "p99_ms", rep.P99ms)
 
 	// The ceiling, in the same run: closed loop at the same concurrency.
@@ -135,7 +141,7 @@ func scratch() (keys.Space, error) {
 }
 
 // cleanup deletes every key of the scratch prefix.
-func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	iter := rdb.Scan(ctx, 0, ks.Prefix()+":*", 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
@@ -150,7 +156,10 @@ func cleanup(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 	}
 }
 
-func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) error {
+// startApplyLayer publishes the bench policy and starts replicas apply
+// layers sharing the group (each its own consumer and Redis connections
+// from the shared pool), running until ctx is done.
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int) error {
 	key, err := policy.GenerateKey()
 	if err != nil {
 		return err
@@ -171,22 +180,20 @@ func startApplyLayer(ctx context.Context, rdb *redis.Client, ks keys.Space) erro
 	if err != nil {
 		return err
 	}
-	svc, err := applylayer.New(rdb, store, venue, applylayer.Config{
-		Keys: ks, Consumer: "bench", Block: 100 * time.Millisecond, Batch: 64,
-		Keyring: plan.NewSecrets(benchSecrets), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
-		Now: time.Now,
-	})
-	if err != nil {
-		return err
+	for i := range replicas {
+		svc, err := app.NewApplyLayer(app.ApplyLayerOptions{
+			Redis: rdb, Keys: ks, Venue: venue, Trusted: policy.NewTrustedKeys(key.Public()), Secrets: plan.NewSecrets(benchSecrets),
+			ExitOwner: gate.DefaultExitOwner, Consumer: "bench-" + strconv.Itoa(i), Block: 100 * time.Millisecond, Batch: 64, Now: time.Now,
+		})
+		if err != nil {
+			return err
+		}
+		// The service runs until ctx, the whole bench run, is done.
+		if _, err := app.Start(ctx, svc, 10*time.Second, nil); err != nil {
+			return err
+		}
 	}
-	ready := make(chan struct{})
-	go svc.Run(ctx, func() { close(ready) })
-	select {
-	case <-ready:
-		return nil
-	case <-time.After(10 * time.Second):
-		return errors.New("bench: the apply layer did not start within 10s")
-	}
+	return nil
 }
 
 // benchPlan returns plan i, unsigned: mostly entries, every fourth a
@@ -197,14 +204,15 @@ func benchPlan(i int) map[string]string {
 		src, side, reduce = "bench_rogue", "SELL", "true"
 	}
 	return map[string]string{
-		"plan_id": "b" + strconv.Itoa(i), "decision": "EXECUTE", "symbol": "BTCUSDT", "side": side,
-		"type": "MARKET", "qty": "0.001", "reduceOnly": reduce, "source": src, "action": "BENCH",
+		plan.FieldPlanID: "b" + strconv.Itoa(i), plan.FieldDecision: string(plan.Execute), plan.FieldSymbol: "BTCUSDT",
+		plan.FieldSide: side, plan.FieldType: string(market.Market), plan.FieldQty: "0.001", plan.FieldReduceOnly: reduce,
+		plan.FieldSource: src, plan.FieldAction: "BENCH",
 	}
 }
 
 // drive sends the plans and returns each plan's latency (XADD to result),
 // the time from the first send to the last result, and results by decision.
-func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
+func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Options, mk func(int) map[string]string) ([]time.Duration, time.Duration, map[string]int, error) {
 	n := opt.Plans
 	sentAt := make([]time.Time, n)
 	lat := make([]time.Duration, n)
@@ -235,16 +243,15 @@ func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, m
 			}
 			for _, m := range res[0].Messages {
 				last = m.ID
-				id, _ := m.Values["plan_id"].(string)
-				i, err := strconv.Atoi(id[1:])
+				r := plan.ParseResult(m.Values)
+				i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
 				if err != nil || i < 0 || i >= n {
 					continue
 				}
 				sentMu.Lock()
 				lat[i] = now.Sub(sentAt[i])
 				sentMu.Unlock()
-				d, _ := m.Values["decision"].(string)
-				counts[d]++
+				counts[string(r.Decision)]++
 				close(waiters[i])
 				if got.Add(1) == int64(n) {
 					close(done)
@@ -254,12 +261,13 @@ func drive(ctx context.Context, rdb *redis.Client, ks keys.Space, opt Options, m
 	}()
 	send := func(i int, at time.Time) error {
 		f := mk(i)
-		f["timestamp"] = strconv.FormatInt(time.Now().Unix(), 10)
-		f = plan.SignFields(f, benchSecrets[f["source"]])
+		f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
+		f = plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
 		sentMu.Lock()
 		sentAt[i] = at
 		sentMu.Unlock()
-		return rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: f}).Err()
+		_, err := producer.Send(ctx, rdb, ks, f)
+		return err
 	}
 	start := time.Now()
 	errs := make(chan error, 1)

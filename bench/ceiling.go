@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 )
 
 // The ceiling's scripts: the same number of script calls as the apply
@@ -25,7 +26,7 @@ var (
 // and a reserve script per plan, one position read (the bench trades one
 // symbol), then per plan a place script, and last one pipeline of a
 // finalize script per plan (append the result, acknowledge).
-func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
+func bareConsumer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	stream, group := ks.ApplyPlan(), "bare"
 	err := rdb.XGroupCreateMkStream(ctx, stream, group, "0").Err()
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
@@ -45,7 +46,7 @@ func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 		pipe := rdb.Pipeline()
 		pipe.HGetAll(ctx, ks.PolicyCurrent())
 		for i, m := range msgs {
-			ids[i], _ = m.Values["plan_id"].(string)
+			ids[i], _ = m.Values[plan.FieldPlanID].(string)
 			bareReserve.EvalSha(ctx, pipe, []string{ks.Key("bare:plan:" + ids[i])}, m.ID)
 		}
 		pipe.Exec(ctx)
@@ -56,7 +57,7 @@ func bareConsumer(ctx context.Context, rdb *redis.Client, ks keys.Space) {
 		pipe = rdb.Pipeline()
 		for i, m := range msgs {
 			bareFinalize.EvalSha(ctx, pipe, []string{ks.Key("bare:done:" + m.ID), ks.ApplyResult(), stream},
-				group, m.ID, "plan_id", ids[i], "decision", "EXECUTED")
+				group, m.ID, plan.ResultPlanID, ids[i], plan.ResultDecision, string(plan.Executed))
 		}
 		pipe.Exec(ctx)
 	}

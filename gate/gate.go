@@ -6,6 +6,8 @@
 // The checks run in a fixed order and the first that fails decides:
 //
 //	Authenticate: the source's HMAC signature (AUTH_MISSING, AUTH_UNKNOWN_SOURCE, AUTH_INVALID)
+//	Canary:       only the proof source sends canaries, and only canaries
+//	              (PLAN_CANARY_NOT_PROOF_SOURCE, AUTH_PROOF_SOURCE_CANARY_ONLY)
 //	Fresh:        the plan's timestamp within the window (PLAN_EXPIRED)
 //	  (replay protection on plan_id is the apply layer's, since it needs Redis: PLAN_REPLAYED)
 //	Check:        policy (its own POLICY_* code; expiry re-checked against now)
@@ -32,6 +34,8 @@ package gate
 import (
 	"fmt"
 	"math"
+	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/quantumtrader/quantum/market"
@@ -43,11 +47,26 @@ import (
 // DefaultExitOwner is the only service that may close positions.
 const DefaultExitOwner = "exitbrain_v3_5"
 
+// DefaultProofSource is the source whose key signs the proofs' canary plans
+// (QUANTUM_PROOF_KEY_FILE holds its keyring line).
+const DefaultProofSource = "quantum_proof"
+
 // Config is the gate's fixed configuration.
 type Config struct {
 	ExitOwner  string          // required; see DefaultExitOwner
 	BreakGlass map[string]bool // other sources allowed to exit, each with its own key
 	Freshness  time.Duration   // allowed |now - timestamp|
+	// ProofSource is the only source that may send canary plans, and it
+	// may send nothing else; "" means DefaultProofSource.
+	ProofSource string
+}
+
+// proofSource returns the configured proof source.
+func (c Config) proofSource() string {
+	if c.ProofSource == "" {
+		return DefaultProofSource
+	}
+	return c.ProofSource
 }
 
 // Decision is the gate's verdict. The zero value denies nothing and allows
@@ -76,6 +95,21 @@ func Authenticate(p *plan.Plan, ring *plan.Secrets) Decision {
 	}
 	if !ok {
 		return deny(reason.AuthInvalid, "sig of plan %s does not verify with the key of source %s", p.ID, p.Source)
+	}
+	return Decision{Allow: true}
+}
+
+// Canary checks, on an authenticated plan, that canary=true comes only from
+// the proof source and that the proof source sends only canaries: a canary
+// from anyone else could hide its ownership denials from the watch (which
+// counts canaries apart), and the proof key must never place an order.
+func Canary(p *plan.Plan, cfg Config) Decision {
+	proof := cfg.proofSource()
+	switch {
+	case p.Canary && p.Source != proof:
+		return deny(reason.PlanCanaryNotProofSource, "canary=true from %s: only %s may send canary plans", p.Source, proof)
+	case !p.Canary && p.Source == proof:
+		return deny(reason.AuthProofSourceCanaryOnly, "%s may send canary plans only (canary=true)", proof)
 	}
 	return Decision{Allow: true}
 }
@@ -115,7 +149,7 @@ func Check(in Input, cfg Config) Decision {
 
 	opposite := (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
 	exit := p.ReduceOnly || opposite
-	reducing := opposite && (p.ReduceOnly || p.Qty <= math.Abs(in.Position)*(1+1e-12))
+	reducing := opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
 	d := Decision{Exit: exit, Reducing: reducing}
 
 	switch pol.TradingState {
@@ -166,6 +200,20 @@ func Check(in Input, cfg Config) Decision {
 	}
 	d.Allow = true
 	return d
+}
+
+// qtyAtMost reports whether the decimal quantity q is at most |pos|,
+// exactly: no tolerance, so no dust amount lets an order flip a position
+// while it passes as reducing. The position's float is read as the
+// shortest decimal that gives it back (what the venue's decimal text
+// parsed to); an unreadable quantity is not at most anything.
+func qtyAtMost(q string, pos float64) bool {
+	qr, ok := new(big.Rat).SetString(q)
+	if !ok {
+		return false
+	}
+	pr, ok := new(big.Rat).SetString(strconv.FormatFloat(math.Abs(pos), 'f', -1, 64))
+	return ok && qr.Cmp(pr) <= 0
 }
 
 func with(d Decision, code reason.Code, format string, args ...any) Decision {

@@ -224,3 +224,61 @@ func BenchmarkGateParts(b *testing.B) {
 		}
 	})
 }
+
+// TestCanaryRule: canaries come from the proof source only, and the proof
+// source sends canaries only; a configured proof source replaces the
+// default.
+func TestCanaryRule(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		source string
+		canary string
+		cfg    gate.Config
+		want   reason.Code
+	}{
+		{"proof canary", "quantum_proof", "true", cfg, ""},
+		{"real plan", "intent_bridge", "false", cfg, ""},
+		{"producer canary", "intent_bridge", "true", cfg, reason.PlanCanaryNotProofSource},
+		{"owner canary", "exitbrain_v3_5", "true", cfg, reason.PlanCanaryNotProofSource},
+		{"proof real order", "quantum_proof", "false", cfg, reason.AuthProofSourceCanaryOnly},
+		{"configured proof source", "prover", "true", gate.Config{ExitOwner: gate.DefaultExitOwner, ProofSource: "prover"}, ""},
+		{"default no longer the proof source", "quantum_proof", "true", gate.Config{ExitOwner: gate.DefaultExitOwner, ProofSource: "prover"}, reason.PlanCanaryNotProofSource},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := gate.Canary(parse(t, fields(c.source, "BUY", false, "canary", c.canary)), c.cfg)
+			if d.Allow != (c.want == "") || d.Code != c.want {
+				t.Fatalf("Canary = %+v, want code %q", d, c.want)
+			}
+		})
+	}
+}
+
+// TestReducingIsExact: under REDUCING, the owner's opposite-side order may
+// close the position exactly, never flip it by a dust amount (a float
+// tolerance used to let qty = position + 1e-9 through at a position of
+// 1000).
+func TestReducingIsExact(t *testing.T) {
+	pol := policytest.Sign(t, func() *policy.Policy {
+		p := policytest.Sample(t0, 1)
+		p.TradingState = policy.StateReducing
+		p.MaxNotionalUSDTBySymbol = nil
+		return p
+	}(), policytest.Key(t))
+	for _, c := range []struct {
+		qty  string
+		pos  float64
+		want reason.Code
+	}{
+		{"1000", 1000, ""},
+		{"999.99999999", 1000, ""},
+		{"1000.000000001", 1000, reason.TradingStateReducing},
+		{"0.015384615384615385", 0.015384615384615385, ""},
+		{"0.015384615384615386", 0.015384615384615385, reason.TradingStateReducing},
+	} {
+		f := fields("exitbrain_v3_5", "SELL", false, "qty", c.qty)
+		d := gate.Check(gate.Input{Plan: parse(t, f), Policy: pol, Position: c.pos, MarkPrice: 65000, Now: t0}, cfg)
+		if d.Allow != (c.want == "") || d.Code != c.want {
+			t.Errorf("qty %s against position %v: %+v, want %q", c.qty, c.pos, d, c.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ package keys
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // DefaultPrefix is the production namespace.
@@ -66,6 +67,39 @@ func (s Space) Alerts() string { return s.Key("stream:alerts") }
 // ProofRuns is the proofs ledger stream.
 func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }
 
+// ApplyGroup is the apply layer's consumer group on ApplyPlan (the default
+// of --group; status reads it).
+const ApplyGroup = "apply_layer"
+
+// Heartbeat jobs of the exit-owner watch: the 5-minute timer and the follow
+// mode (package watch writes them, status and the proofs read them).
+const (
+	JobWatchTimer  = "exit-owner-watch"
+	JobWatchFollow = "exit-owner-follow"
+)
+
+// ApplyRecord is where a plan's execution record was kept before records
+// were scoped by source (PlanRecord): read only, for the records of the
+// previous release until they expire.
+func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
+
+// ApplyTamper records, per kind, the plan stream tampering event last
+// raised (package applylayer), so each event is alerted once.
+func (s Space) ApplyTamper() string { return s.Key("apply:tamper") }
+
+// ApplySymbolLease is the lease that serializes one symbol's position
+// read, decision and order across every apply-layer replica.
+func (s Space) ApplySymbolLease(symbol string) string { return s.Key("apply:symbol:" + symbol) }
+
+// ApplyDone marks a plan stream entry whose result was written.
+func (s Space) ApplyDone(entryID string) string { return s.Key("apply:done:" + entryID) }
+
+// ApplyRate is the order counter of one minute (unix minute), for
+// max_orders_per_minute.
+func (s Space) ApplyRate(minute int64) string {
+	return s.Key("apply:rate:" + strconv.FormatInt(minute, 10))
+}
+
 // AlertIncident is the dedupe state of one alert identity (package alert):
 // whether its incident is firing, since when, and when it was last notified.
 func (s Space) AlertIncident(fingerprint string) string {
@@ -77,3 +111,22 @@ func (s Space) AlertIncident(fingerprint string) string {
 // moving is a dead job (package watch writes job "exit-owner-watch" and
 // "exit-owner-follow").
 func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }
+
+// RefreshRuns is the hash of the policy refreshes in progress (package
+// refresh): one field per run, removed when it ends, so that the next run
+// finds, and audits, one that was killed.
+func (s Space) RefreshRuns() string { return s.Key("refresh:running") }
+
+// PolicyHighWater is the rollback memory that survives restarts: a hash
+// (policy_seq, policy_hash, raised_at) holding the highest policy an apply
+// layer has accepted. It lives under apply:*, which only the apply layer's
+// Redis user may write (deploy/redis/users.acl): the policy writer cannot
+// lower it. It is raised atomically and never lowered (policystore).
+func (s Space) PolicyHighWater() string { return s.Key("apply:policy:highwater") }
+
+// PlanRecord is the execution record of one plan, scoped by its source:
+// one producer cannot squat another's plan_id. A source has no ":" (plan.
+// ValidSource), so source and plan_id never run together ambiguously.
+func (s Space) PlanRecord(source, planID string) string {
+	return s.Key("apply:record:" + source + ":" + planID)
+}

@@ -17,6 +17,14 @@ func TestNames(t *testing.T) {
 		s.Alerts():                      "quantum:stream:alerts",
 		s.ProofRuns():                   "quantum:stream:proof.runs",
 		s.Heartbeat("exit-owner-watch"): "quantum:heartbeat:exit-owner-watch",
+		s.ApplyRecord("p-1"):            "quantum:apply:plan:p-1",
+		s.ApplyDone("1-0"):              "quantum:apply:done:1-0",
+		s.ApplyRate(29000000):           "quantum:apply:rate:29000000",
+		keys.ApplyGroup:                 "apply_layer",
+		keys.JobWatchTimer:              "exit-owner-watch",
+		keys.JobWatchFollow:             "exit-owner-follow",
+		s.PolicyHighWater():             "quantum:apply:policy:highwater",
+		s.PlanRecord("rogue", "p:1"):    "quantum:apply:record:rogue:p:1",
 	}
 	for got, w := range want {
 		if got != w {

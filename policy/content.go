@@ -1,10 +1,6 @@
 package policy
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"math"
 	"time"
@@ -34,22 +30,8 @@ type Content struct {
 
 // ParseContent reads one JSON object strictly: unknown fields (a typo, or a
 // field that is stamped, such as policy_seq) and trailing data are errors.
-func ParseContent(r io.Reader) (*Content, error) {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("read policy content: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var c Content
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("policy content: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("policy content: trailing data after the JSON object")
-	}
-	return &c, nil
-}
+// Errors give the line and column (ParseContentFile adds the file name).
+func ParseContent(r io.Reader) (*Content, error) { return ParseContentFile("", r) }
 
 // Stamp is what Build adds to Content.
 type Stamp struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/quantumtrader/quantum/internal/canon"
 	"io/fs"
 	"maps"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"slices"
 
 	"github.com/quantumtrader/quantum/internal/secretfile"
+	"github.com/quantumtrader/quantum/reason"
 )
 
 // Key files are PEM: the private key as PKCS#8 ("PRIVATE KEY"), public keys
@@ -131,7 +133,28 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 // several keys lets an operator rotate: trust the new key everywhere, switch
 // the signer, then drop the old key.
 type TrustedKeys struct {
-	keys map[string]ed25519.PublicKey
+	keys   map[string]ed25519.PublicKey
+	accept canon.Versions // the zero set: v2 only
+}
+
+// WithEncodings returns the keys accepting policies signed over the
+// encodings in vs (canon.ParseVersions reads "v2" or "v1,v2"); new
+// TrustedKeys accept v2 only. The keys are shared.
+func (r *TrustedKeys) WithEncodings(vs canon.Versions) *TrustedKeys {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.accept = vs
+	return &c
+}
+
+// Encodings returns the encodings r accepts.
+func (r *TrustedKeys) Encodings() canon.Versions {
+	if r == nil || r.accept == 0 {
+		return canon.DefaultVersions
+	}
+	return r.accept
 }
 
 // NewTrustedKeys trusts the given keys.
@@ -162,20 +185,22 @@ func (r *TrustedKeys) Lookup(id string) (ed25519.PublicKey, bool) {
 
 // LoadTrustedKeys reads every PEM "PUBLIC KEY" block of every file. A file that
 // others may write is refused: whoever can replace a trusted key can sign
-// policies. It is an error to end up with no key.
+// policies. It is an error to end up with no key. Every error has the code
+// POLICY_KEY_UNAVAILABLE: the reader's configuration is wrong, not the
+// policy.
 func LoadTrustedKeys(paths ...string) (*TrustedKeys, error) {
 	r := &TrustedKeys{keys: map[string]ed25519.PublicKey{}}
 	for _, path := range paths {
 		st, err := os.Stat(path)
 		if err != nil {
-			return nil, fmt.Errorf("policy public key: %w", err)
+			return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key: %w", err)
 		}
 		if perm := st.Mode().Perm(); perm&0o022 != 0 {
-			return nil, fmt.Errorf("policy public key %s has mode %04o: group and others must not write it (chmod 644 %s)", path, perm, path)
+			return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key %s has mode %04o: group and others must not write it (chmod 644 %s)", path, perm, path)
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("policy public key: %w", err)
+			return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key: %w", err)
 		}
 		n := 0
 		for {
@@ -189,17 +214,17 @@ func LoadTrustedKeys(paths ...string) (*TrustedKeys, error) {
 			}
 			k, err := x509.ParsePKIXPublicKey(block.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("policy public key %s: %w", path, err)
+				return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key %s: %w", path, err)
 			}
 			ek, ok := k.(ed25519.PublicKey)
 			if !ok {
-				return nil, fmt.Errorf("policy public key %s: not an Ed25519 key (%T)", path, k)
+				return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key %s: not an Ed25519 key (%T)", path, k)
 			}
 			r.keys[KeyIDOf(ek)] = ek
 			n++
 		}
 		if n == 0 {
-			return nil, fmt.Errorf("policy public key %s: no PEM \"PUBLIC KEY\" block", path)
+			return nil, reason.Errorf(reason.PolicyKeyUnavailable, "policy public key %s: no PEM \"PUBLIC KEY\" block", path)
 		}
 	}
 	if len(r.keys) == 0 {

@@ -11,6 +11,9 @@ import (
 const (
 	ResultPublished = "published"
 	ResultRejected  = "rejected"
+	// ResultInterrupted records a refresh run that was killed before it
+	// finished, written by the next run (package refresh).
+	ResultInterrupted = "interrupted"
 )
 
 // AuditEntry is one entry of the policy.audit stream (fields in SPEC.md;

@@ -2,25 +2,24 @@ package proof
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/quantumtrader/quantum/internal/streamid"
 	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 // canary is one canary plan sent to the live apply layer and what came back.
 type canary struct {
 	fields  map[string]string // as sent
 	entryID string            // its apply.plan entry
+	cursor  string            // the result stream's newest id before it was sent
 	sent    time.Time
-	result  map[string]string // nil until its result is read
-	after   time.Duration     // how long the result took
+	result  *plan.Result  // nil until its result is read
+	after   time.Duration // how long the result took
 }
 
 // canaryFields returns the fields of a canary plan from the proof's source:
@@ -36,77 +35,59 @@ func (r *run) canaryFields(test, symbol, side string, reduceOnly bool) map[strin
 }
 
 // send appends a canary to the live apply.plan stream. It refuses a plan
-// that is not marked canary=true: a proof never sends a real order.
+// that is not marked canary=true: a proof never sends a real order. The
+// result cursor is taken before the send (package producer's rule).
 func (r *run) send(ctx context.Context, f map[string]string) (*canary, error) {
 	if f[plan.FieldCanary] != "true" {
 		return nil, fmt.Errorf("proof: refusing to send plan %s without canary=true", f[plan.FieldPlanID])
 	}
-	vals := make([]any, 0, 2*len(f))
-	for _, k := range slices.Sorted(maps.Keys(f)) {
-		vals = append(vals, k, f[k])
-	}
-	c := &canary{fields: f, sent: time.Now()}
-	id, err := r.Redis.XAdd(ctx, &redis.XAddArgs{Stream: r.Keys.ApplyPlan(), Values: vals}).Result()
+	cursor, err := producer.Cursor(ctx, r.Redis, r.Keys)
 	if err != nil {
-		return nil, fmt.Errorf("send canary %s to %s: %w", f[plan.FieldPlanID], r.Keys.ApplyPlan(), err)
+		return nil, err
 	}
-	c.entryID = id
+	c := &canary{fields: f, sent: time.Now(), cursor: cursor}
+	if c.entryID, err = producer.Send(ctx, r.Redis, r.Keys, f); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// await reads the live result stream until every canary has its result or
-// the timeout passes. Results are looked for from the first canary's entry
-// id on (the same Redis clock stamps both streams), read-only.
+// await reads the live result stream, read-only, until every canary has
+// its result or the timeout passes.
 func (r *run) await(ctx context.Context, cs ...*canary) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	want := map[string]*canary{}
-	start := cs[0].entryID
+	cursor, ids := cs[0].cursor, make([]string, len(cs))
+	for i, c := range cs {
+		ids[i] = c.fields[plan.FieldPlanID]
+		if a, err := streamid.Parse(c.cursor); err == nil {
+			if b, err := streamid.Parse(cursor); err != nil || a.Less(b) {
+				cursor = c.cursor
+			}
+		}
+	}
+	got, err := producer.Await(ctx, r.Redis, r.Keys, cursor, r.CanaryTimeout, ids...)
+	forged := 0
 	for _, c := range cs {
-		want[c.fields[plan.FieldPlanID]] = c
-		if c.entryID < start {
-			start = c.entryID
+		res, ok := got[c.fields[plan.FieldPlanID]]
+		if !ok {
+			continue
 		}
+		if r.ResultKey != nil && !plan.VerifyResult(res.Raw, r.ResultKey) {
+			forged++ // not believed: the test fails for want of a result
+			continue
+		}
+		c.result = &res.Result
+		c.after = res.At.Sub(c.sent)
 	}
-	// Results of plans sent within a millisecond before the first canary's
-	// entry may carry a smaller id: start from that millisecond.
-	if i := strings.IndexByte(start, '-'); i > 0 {
-		start = start[:i]
+	if forged > 0 {
+		return fmt.Errorf("%d canary result(s) whose result_mac does not verify with QUANTUM_RESULT_KEY (RESULT_FORGED, or another key)", forged)
 	}
-	deadline := time.Now().Add(r.CanaryTimeout)
-	cursor := start
-	for {
-		msgs, err := r.Redis.XRangeN(ctx, r.Keys.ApplyResult(), cursor, "+", 1000).Result()
-		if err != nil {
-			return fmt.Errorf("read %s: %w", r.Keys.ApplyResult(), err)
-		}
-		for _, m := range msgs {
-			id, _ := m.Values["plan_id"].(string)
-			if c, ok := want[id]; ok && c.result == nil {
-				c.result = map[string]string{}
-				for k, v := range m.Values {
-					c.result[k] = fmt.Sprint(v)
-				}
-				c.after = time.Since(c.sent)
-				delete(want, id)
-			}
-			cursor = "(" + m.ID
-		}
-		if len(want) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("no result within %s: is quantum-apply-layer running with this prefix (%s)?", r.CanaryTimeout, r.Keys.Prefix())
-		}
-		if len(msgs) < 1000 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
+	if errors.Is(err, producer.ErrNoResult) {
+		return fmt.Errorf("%w: is quantum-apply-layer running with this prefix (%s)?", err, r.Keys.Prefix())
 	}
+	return err
 }
 
 // expectDenied judges a canary that must come back DENIED with code.
@@ -118,9 +99,9 @@ func expectDenied(c *canary, code string, awaitErr error) (Status, string) {
 	if c.result == nil {
 		return Fail, fmt.Sprintf("plan %s: %v", id, awaitErr)
 	}
-	d, rc := c.result["decision"], c.result["reason"]
-	if d == "DENIED" && rc == code {
-		return Pass, fmt.Sprintf("plan %s DENIED %s after %s (canary=%s)", id, rc, c.after.Round(time.Millisecond), c.result["canary"])
+	d, rc := c.result.Decision, c.result.Reason
+	if d == plan.Denied && string(rc) == code {
+		return Pass, fmt.Sprintf("plan %s DENIED %s after %s (canary=%t)", id, rc, c.after.Round(time.Millisecond), c.result.Canary)
 	}
 	return Fail, fmt.Sprintf("plan %s came back %s %s, want DENIED %s", id, d, rc, code)
 }

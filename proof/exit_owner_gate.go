@@ -3,16 +3,15 @@ package proof
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
+	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/reason"
 )
 
 // gateState is what exit-owner-gate's setup sent and read.
@@ -33,25 +32,25 @@ func exitOwnerGate() *Proof {
 	}
 	deny := func(name, doc, code string) Test {
 		return Test{Name: name, Doc: doc, Run: func(ctx context.Context, r *run) (Status, string) {
-			s := r.state["gate"].(*gateState)
+			s := stateOf[gateState](r)
 			return expectDenied(s.c[name], code, s.awaitErr)
 		}}
 	}
 	p.Tests = []Test{
 		{Name: "auth-required", Doc: "an unsigned canary from the proof's source is DENIED AUTH_MISSING: the live apply layer runs with authentication (--auth off FAILS here)",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				s := r.state["gate"].(*gateState)
+				s := stateOf[gateState](r)
 				c := s.c["auth-required"]
-				if c != nil && c.result != nil && c.result["decision"] != "DENIED" {
+				if c != nil && c.result != nil && c.result.Decision != plan.Denied {
 					return Fail, fmt.Sprintf("unsigned canary %s came back %s %s: the apply layer does not authenticate sources (--auth off?)",
-						c.fields[plan.FieldPlanID], c.result["decision"], c.result["reason"])
+						c.fields[plan.FieldPlanID], c.result.Decision, c.result.Reason)
 				}
 				return expectDenied(c, "AUTH_MISSING", s.awaitErr)
 			}},
 		deny("non-owner-reduce-only", "a reduceOnly canary signed by the proof's own (non-owner) key is DENIED DENY_NOT_EXIT_OWNER", "DENY_NOT_EXIT_OWNER"),
 		{Name: "non-owner-opposite-side", Doc: "a canary without reduceOnly on the side opposite to an open paper position is an exit, DENIED DENY_NOT_EXIT_OWNER (SKIP when no position is readable)",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				s := r.state["gate"].(*gateState)
+				s := stateOf[gateState](r)
 				if s.position == 0 {
 					return Skip, "no open position to oppose: " + s.posNote
 				}
@@ -59,9 +58,9 @@ func exitOwnerGate() *Proof {
 			}},
 		{Name: "forged-owner", Doc: "a reduceOnly canary naming the exit owner as source but signed with another source's key is DENIED AUTH_INVALID",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				s := r.state["gate"].(*gateState)
+				s := stateOf[gateState](r)
 				c := s.c["forged-owner"]
-				if c != nil && c.result != nil && c.result["reason"] == "AUTH_UNKNOWN_SOURCE" {
+				if c != nil && c.result != nil && c.result.Reason == reason.AuthUnknownSource {
 					return Fail, fmt.Sprintf("plan %s DENIED AUTH_UNKNOWN_SOURCE: the apply layer's keyring does not list the exit owner %s, so its own exits are denied too", c.fields[plan.FieldPlanID], r.ExitOwner)
 				}
 				return expectDenied(c, "AUTH_INVALID", s.awaitErr)
@@ -72,7 +71,7 @@ func exitOwnerGate() *Proof {
 		deny("replay", "the passing canary sent again on a new entry, same plan_id and signature, is DENIED PLAN_REPLAYED", "PLAN_REPLAYED"),
 		{Name: "canary-not-executed", Doc: "a canary that passes every gate comes back SKIPPED, canary=true, executed=false, with no exchange order",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				s := r.state["gate"].(*gateState)
+				s := stateOf[gateState](r)
 				c := s.c["canary-pass"]
 				if c == nil || c.result == nil {
 					return Fail, fmt.Sprintf("passing canary: %v", s.awaitErr)
@@ -80,14 +79,14 @@ func exitOwnerGate() *Proof {
 				res := c.result
 				id := c.fields[plan.FieldPlanID]
 				switch {
-				case res["decision"] == "EXECUTED" || res["executed"] == "true" || res["exchange_order_id"] != "":
-					return Fail, fmt.Sprintf("canary %s was EXECUTED (exchange_order_id=%q): canaries must never reach a venue", id, res["exchange_order_id"])
-				case res["canary"] != "true":
-					return Fail, fmt.Sprintf("canary %s: result has canary=%q, want true", id, res["canary"])
-				case res["decision"] != "SKIPPED":
-					return Fail, fmt.Sprintf("canary %s from %s (BUY %s) came back %s %s, want SKIPPED (passed every gate)", id, r.ProofSource, s.symbol, res["decision"], res["reason"])
+				case res.Decision == plan.Executed || res.Executed || res.ExchangeOrderID != "":
+					return Fail, fmt.Sprintf("canary %s was EXECUTED (exchange_order_id=%q): canaries must never reach a venue", id, res.ExchangeOrderID)
+				case !res.Canary:
+					return Fail, fmt.Sprintf("canary %s: result has canary=false, want true", id)
+				case res.Decision != plan.Skipped:
+					return Fail, fmt.Sprintf("canary %s from %s (BUY %s) came back %s %s, want SKIPPED (passed every gate)", id, r.ProofSource, s.symbol, res.Decision, res.Reason)
 				}
-				return Pass, fmt.Sprintf("canary %s SKIPPED canary=true executed=false after %s: %s", id, c.after.Round(time.Millisecond), res["detail"])
+				return Pass, fmt.Sprintf("canary %s SKIPPED canary=true executed=false after %s: %s", id, c.after.Round(time.Millisecond), res.Detail)
 			}},
 	}
 	return p
@@ -103,7 +102,7 @@ func gateSetup(ctx context.Context, r *run) error {
 		return fmt.Errorf("the proof key's source %q is the exit owner: the proof needs a non-owner source (quantum_proof)", r.ProofSource)
 	}
 	s := &gateState{c: map[string]*canary{}}
-	r.state["gate"] = s
+	r.state = s
 	s.symbol = liveSymbol(ctx, r)
 	s.position, s.posNote = paperPosition(ctx, r, s.symbol)
 	owner := r.ExitOwner
@@ -180,12 +179,16 @@ func liveSymbol(ctx context.Context, r *run) string {
 // paperPosition reads the open position of symbol on the paper venue, read
 // only. Positions of a live exchange are not readable by the proof.
 func paperPosition(ctx context.Context, r *run, symbol string) (float64, string) {
-	s, err := r.Redis.HGet(ctx, r.Keys.Key("paper:position:"+symbol), "amount").Result()
+	venue, err := paper.New(r.Redis, r.Keys, nil) // reads only: no marks needed
+	if err != nil {
+		return 0, err.Error()
+	}
+	s, found, err := venue.PositionAmount(ctx, symbol)
 	switch {
-	case errors.Is(err, redis.Nil):
-		return 0, fmt.Sprintf("no paper position in %s (a live exchange's positions are not readable by the proof)", symbol)
 	case err != nil:
 		return 0, fmt.Sprintf("paper position of %s: %v", symbol, err)
+	case !found:
+		return 0, fmt.Sprintf("no paper position in %s (a live exchange's positions are not readable by the proof)", symbol)
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil || v == 0 {

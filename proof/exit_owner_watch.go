@@ -13,6 +13,8 @@ import (
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/watch"
 )
 
@@ -47,15 +49,14 @@ func scratchWatcher(r *run, rdb watch.Redis, ks keys.Space, now func() time.Time
 // once with its clock moved past the window.
 func watchSetup(ctx context.Context, r *run) error {
 	s := &watchState{ks: r.newScratch()}
-	r.state["watch"] = s
+	r.state = s
 	now := r.Now()
 	s.inside, s.edge, s.outID, s.canaryID = r.planID("inside"), r.planID("edge"), r.planID("outside"), r.planID("canary")
 	add := func(at time.Time, planID, source, canary string) error {
 		id := fmt.Sprintf("%d-0", at.UnixMilli())
-		return r.Redis.XAdd(ctx, &redis.XAddArgs{Stream: s.ks.ApplyResult(), ID: id, Values: []any{
-			"plan_id", planID, "source", source, "symbol", "BTCUSDT", "decision", "DENIED", "executed", "false",
-			"reason", "DENY_NOT_EXIT_OWNER", "error", "DENY_NOT_EXIT_OWNER", "canary", canary,
-			"timestamp", strconv.FormatInt(at.Unix(), 10)}}).Err()
+		res := plan.Result{PlanID: planID, Source: source, Symbol: "BTCUSDT", Decision: plan.Denied,
+			Reason: reason.DenyNotExitOwner, Canary: canary == "true", Timestamp: at.Unix()}
+		return r.Redis.XAdd(ctx, &redis.XAddArgs{Stream: s.ks.ApplyResult(), ID: id, Values: res.Fields()}).Err()
 	}
 	for _, e := range []struct {
 		at             time.Time
@@ -93,7 +94,7 @@ func watchSetup(ctx context.Context, r *run) error {
 }
 
 func exitOwnerWatch() *Proof {
-	st := func(r *run) *watchState { return r.state["watch"].(*watchState) }
+	st := func(r *run) *watchState { return stateOf[watchState](r) }
 	firstOK := func(s *watchState) (Status, string, bool) {
 		if s.firstErr != nil {
 			return Fail, "the scratch watch run failed: " + s.firstErr.Error(), false

@@ -97,7 +97,7 @@ func policyFailClosed() *Proof {
 			if err != nil {
 				return err
 			}
-			r.state["policy"] = sp
+			r.state = sp
 			return nil
 		},
 	}
@@ -115,7 +115,7 @@ func policyFailClosed() *Proof {
 	}
 	for _, bc := range brokenCases() {
 		p.Tests = append(p.Tests, Test{Name: bc.name, Doc: bc.doc, Run: func(ctx context.Context, r *run) (Status, string) {
-			sp := r.state["policy"].(*scratchPolicy)
+			sp := stateOf[scratchPolicy](r)
 			if err := sp.put(ctx, r, bc.mutate(sp, clone(sp.fields))); err != nil {
 				return Fail, "write the broken scratch policy: " + err.Error()
 			}
@@ -129,7 +129,7 @@ func policyFailClosed() *Proof {
 	p.Tests = append(p.Tests,
 		Test{Name: "rollback", Doc: "after the store accepted policy_seq 10, a validly signed policy with policy_seq 9 is denied POLICY_ROLLBACK",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				sp := r.state["policy"].(*scratchPolicy)
+				sp := stateOf[scratchPolicy](r)
 				st, err := sp.store(r)
 				if err != nil {
 					return Fail, err.Error()
@@ -149,7 +149,7 @@ func policyFailClosed() *Proof {
 			}},
 		Test{Name: "redis-unavailable", Doc: "a reader whose Redis cannot be reached is denied POLICY_UNAVAILABLE, not served a cached or default policy",
 			Run: func(ctx context.Context, r *run) (Status, string) {
-				sp := r.state["policy"].(*scratchPolicy)
+				sp := stateOf[scratchPolicy](r)
 				down := unreachableRedis()
 				defer down.Close()
 				st, err := policystore.New(down, policystore.Options{Keys: sp.ks, Keyring: sp.ring, Now: r.Now})

@@ -57,7 +57,7 @@ func refreshSetup(ctx context.Context, r *run) error {
 		return err
 	}
 	s := &refreshState{sp: &scratchPolicy{ks: r.newScratch(), key: key, ring: policy.NewTrustedKeys(key.Public())}}
-	r.state["refresh"] = s
+	r.state = s
 	good := refresh.SourceFunc(func(context.Context) (*policy.Content, error) { return scratchContent(), nil })
 	rf, err := scratchRefresher(r, s.sp, key, good)
 	if err != nil {
@@ -90,7 +90,7 @@ func refreshSetup(ctx context.Context, r *run) error {
 }
 
 func policyRefresh() *Proof {
-	st := func(r *run) *refreshState { return r.state["refresh"].(*refreshState) }
+	st := func(r *run) *refreshState { return stateOf[refreshState](r) }
 	p := &Proof{
 		Name:    "policy-refresh",
 		Script:  "scripts/proof_policy_refresh.sh",

@@ -78,7 +78,7 @@ type Proof struct {
 // Config is what the proofs know of the deployment, from the environment of
 // SPEC.md.
 type Config struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	Keys  keys.Space // the live namespace (QUANTUM_PREFIX)
 
 	// PolicyKeys are the trusted policy keys (QUANTUM_POLICY_PUBKEY); when
@@ -92,7 +92,10 @@ type Config struct {
 	ProofSecret []byte
 	ProofKeyErr error
 
-	ExitOwner       string        // the apply layer's exit owner (QUANTUM_EXIT_OWNER)
+	ExitOwner string // the apply layer's exit owner (QUANTUM_EXIT_OWNER)
+	// ResultKey, when set, authenticates canary results: one whose
+	// result_mac does not verify is not believed (QUANTUM_RESULT_KEY).
+	ResultKey       []byte
 	CanaryTimeout   time.Duration // how long to wait for a canary's result
 	RefreshInterval time.Duration // the refresh timer's period (QUANTUM_POLICY_REFRESH_INTERVAL)
 	// Systemctl runs systemctl with args and returns its trimmed output;
@@ -111,7 +114,15 @@ type run struct {
 	proof   *Proof
 	id      string // unique per run: in plan ids and scratch prefixes
 	scratch []keys.Space
-	state   map[string]any
+	state   any // the proof's own state, set by its setup (one type per proof: stateOf)
+}
+
+// stateOf returns the state the proof's setup stored in r, as its one type.
+// A test of a proof whose setup failed never reaches it (the setup error
+// fails every test); a wrong type is a programming error, and its panic is
+// the test's FAIL.
+func stateOf[T any](r *run) *T {
+	return r.state.(*T)
 }
 
 // Report is the outcome of one proof's run.
@@ -187,7 +198,7 @@ func Run(ctx context.Context, cfg Config, p *Proof) *Report {
 	if cfg.RefreshInterval <= 0 {
 		cfg.RefreshInterval = 30 * time.Minute
 	}
-	r := &run{Config: cfg, proof: p, id: newID(), state: map[string]any{}}
+	r := &run{Config: cfg, proof: p, id: newID()}
 	rep := &Report{Proof: p.Name, Script: p.Script, Started: cfg.Now()}
 	start := time.Now()
 	defer r.cleanup()
@@ -252,8 +263,10 @@ func newID() string {
 const ScratchPrefix = "proof-scratch-"
 
 // newScratch returns a fresh scratch namespace, deleted when the run ends.
+// Its prefix holds a hash tag, proof-scratch-{ID-N}, so that on a Redis
+// Cluster all of its keys share a slot, as the scripts run in it need.
 func (r *run) newScratch() keys.Space {
-	ks := keys.MustNew(fmt.Sprintf("%s%s-%d", ScratchPrefix, r.id, len(r.scratch)))
+	ks := keys.MustNew(fmt.Sprintf("%s{%s-%d}", ScratchPrefix, r.id, len(r.scratch)))
 	r.scratch = append(r.scratch, ks)
 	return ks
 }
@@ -277,6 +290,14 @@ func DeleteScratch(ctx context.Context, rdb redis.UniversalClient, ks keys.Space
 	if !strings.HasPrefix(ks.Prefix(), ScratchPrefix) || strings.ContainsAny(ks.Prefix(), "*?[]\\") {
 		return fmt.Errorf("proof: refusing to delete under %q: not a scratch prefix", ks.Prefix())
 	}
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// SCAN walks one node: walk every master.
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return deleteScan(ctx, c, ks) })
+	}
+	return deleteScan(ctx, rdb, ks)
+}
+
+func deleteScan(ctx context.Context, rdb redis.Cmdable, ks keys.Space) error {
 	var cursor uint64
 	for {
 		found, next, err := rdb.Scan(ctx, cursor, ks.Prefix()+":*", 500).Result()

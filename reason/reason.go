@@ -64,6 +64,25 @@ const (
 	RefreshLeverageAboveCap Code = "REFRESH_LEVERAGE_ABOVE_CAP" // a leverage above --max-leverage
 	RefreshValidityTooShort Code = "REFRESH_VALIDITY_TOO_SHORT" // validity < interval + margin
 	RefreshConfigInvalid    Code = "REFRESH_CONFIG_INVALID"     // key or template file unusable
+	RefreshClockSkew        Code = "REFRESH_CLOCK_SKEW"         // this clock is too far from Redis TIME (issue 16)
+	RefreshInterrupted      Code = "REFRESH_INTERRUPTED"        // a run was killed before it finished (its audit entry, issue 16)
+)
+
+// Codes added for canary plans: only the proof source may send canaries,
+// and it may send nothing else, so that canary=true can neither hide a
+// real producer's denials from the exit-owner watch nor the proof key
+// place a real order.
+const (
+	PlanCanaryNotProofSource  Code = "PLAN_CANARY_NOT_PROOF_SOURCE"  // canary=true from a source other than the proof source
+	AuthProofSourceCanaryOnly Code = "AUTH_PROOF_SOURCE_CANARY_ONLY" // a plan of the proof source without canary=true
+)
+
+// Codes added by this project for the readers' own configuration (issue
+// 14): a trusted public key file that is missing, unreadable, writable by
+// others or holds no key is not a signature problem, and must not read as
+// tampering.
+const (
+	PolicyKeyUnavailable Code = "POLICY_KEY_UNAVAILABLE"
 )
 
 // Codes added for the venue's final order states (issue 12): an order that
@@ -92,6 +111,9 @@ var All = []Code{
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
+	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
+	RefreshClockSkew, RefreshInterrupted,
+	PolicyKeyUnavailable,
 	ExchangeOrderExpired, ExchangeOrderCanceled, ExchangeOutcomeUnknown,
 }
 

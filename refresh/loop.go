@@ -3,6 +3,8 @@ package refresh
 import (
 	"context"
 	"time"
+
+	"github.com/quantumtrader/quantum/internal/loop"
 )
 
 // Runner is one refresh (*Refresher).
@@ -16,14 +18,6 @@ type Runner interface {
 // again, and Run has already logged, audited and alerted. Loop returns when
 // ctx is done, after any run in progress has returned.
 func Loop(ctx context.Context, r Runner, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_, _ = r.Run(ctx) // Run logs, audits and alerts every refusal itself.
-		}
-	}
+	// Run logs, audits and alerts every refusal itself.
+	loop.Every(ctx, interval, false, func(ctx context.Context) { _, _ = r.Run(ctx) })
 }

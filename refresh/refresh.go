@@ -27,8 +27,15 @@
 // POLICY_REFRESH_FAILED. On refusal: an audit entry with result=rejected,
 // the reason code and the explanation, and a POLICY_REFRESH_FAILED alert
 // (deduplicated: package alert). Either way, the expiry alarm then looks at
-// what is live (ExpiryAlarm). A run interrupted by its context records
-// nothing: the next run will.
+// what is live (ExpiryAlarm).
+//
+// Two checks guard against what the process cannot see itself (issue 16):
+// with Config.RedisClock, this clock is compared with Redis TIME before the
+// source runs (a policy stamped by a clock far behind would be stale within
+// the interval by the readers' clocks: refused, REFRESH_CLOCK_SKEW, alert
+// CLOCK_SKEW); with Config.Runs, every run is recorded while it runs, and
+// the next run writes an audit entry result=interrupted for one that was
+// killed (or stopped by its context) before it finished.
 package refresh
 
 import (
@@ -96,6 +103,15 @@ type Config struct {
 	NoExpiryAlarm  bool          // disables the expiry alarm
 	RepeatInterval time.Duration // re-notification of a still-firing alert
 	Actor          string        // who publishes, for the audit trail
+
+	// RedisClock, when set, is checked before the source runs (checkClock):
+	// a clock too far from Redis TIME refuses the run (REFRESH_CLOCK_SKEW)
+	// and an offset above ClockAlarm raises CLOCK_SKEW. Nil: not checked.
+	RedisClock ClockFunc
+	ClockAlarm time.Duration // 0 means DefaultClockAlarm
+	// Runs, when set, records each run while it runs; a run found killed
+	// is written to the audit trail with result=interrupted by the next.
+	Runs Runs
 }
 
 // Refresher runs refreshes. It is safe for concurrent use, though two
@@ -111,7 +127,7 @@ func New(cfg Config) (*Refresher, error) {
 	switch {
 	case cfg.Store == nil, cfg.Alerts == nil, cfg.Source == nil, cfg.Key == nil, cfg.Now == nil:
 		return nil, errors.New("refresh: Store, Alerts, Source, Key and Now are required")
-	case cfg.Validity < 0, cfg.Interval < 0, cfg.ExpiryAlarm < 0, cfg.RepeatInterval < 0:
+	case cfg.Validity < 0, cfg.Interval < 0, cfg.ExpiryAlarm < 0, cfg.RepeatInterval < 0, cfg.ClockAlarm < 0:
 		return nil, errors.New("refresh: durations must not be negative")
 	case cfg.MaxLeverage < 0 || cfg.MaxLeverage > policy.MaxLeverage:
 		return nil, fmt.Errorf("refresh: max leverage %d: want 1..%d, or 0 for no cap of our own", cfg.MaxLeverage, policy.MaxLeverage)
@@ -125,6 +141,7 @@ func New(cfg Config) (*Refresher, error) {
 	def(&cfg.Interval, DefaultInterval)
 	def(&cfg.ExpiryAlarm, DefaultExpiryAlarm)
 	def(&cfg.RepeatInterval, DefaultRepeatInterval)
+	def(&cfg.ClockAlarm, DefaultClockAlarm)
 	if strings.TrimSpace(cfg.Actor) == "" {
 		cfg.Actor = "quantum policy refresh"
 	}
@@ -163,6 +180,22 @@ func (r *Refresher) Run(ctx context.Context) (*Report, error) {
 	if reason.CodeOf(liveErr) == reason.PolicyUnavailable {
 		return r.refuse(ctx, att, liveErr, nil, liveErr)
 	}
+	if r.cfg.Runs != nil {
+		id, interrupted, err := r.cfg.Runs.Begin(ctx, r.cfg.Now())
+		if err != nil {
+			return r.refuse(ctx, att, reason.Errorf(reason.PolicyUnavailable, "%w", err), live, liveErr)
+		}
+		r.auditInterrupted(ctx, interrupted)
+		defer func() {
+			// A run stopped by its context keeps its record: the next run
+			// audits it as interrupted, as it would a killed one.
+			if ctx.Err() == nil {
+				if err := r.cfg.Runs.End(ctx, id); err != nil {
+					r.log.Error(tag+" could not clear this run's record: the next run will audit it as interrupted", "error", err)
+				}
+			}
+		}()
+	}
 	liveSeq, _, err := r.cfg.Store.LiveSeq(ctx)
 	if err != nil {
 		return r.refuse(ctx, att, err, live, liveErr)
@@ -172,6 +205,9 @@ func (r *Refresher) Run(ctx context.Context) (*Report, error) {
 		return r.refuse(ctx, att, reason.Errorf(reason.RefreshValidityTooShort,
 			"validity %s is shorter than interval %s + margin %s = %s: the policy would drop below %s of validity before the next run",
 			r.cfg.Validity, r.cfg.Interval, Margin, least, FreshnessFloor), live, liveErr)
+	}
+	if err := r.checkClock(ctx); err != nil {
+		return r.refuse(ctx, att, err, live, liveErr)
 	}
 	key, err := r.cfg.Key()
 	if err != nil {
@@ -316,6 +352,24 @@ func (r *Refresher) refuse(ctx context.Context, att attempt, cause error, live *
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// auditInterrupted writes one audit entry per run found interrupted.
+func (r *Refresher) auditInterrupted(ctx context.Context, runs []Run) {
+	for _, run := range runs {
+		detail := fmt.Sprintf("the run started at %s on host %s (pid %d) never finished: its process was killed or its host went down; if it published, its published entry precedes this one",
+			run.Started.UTC().Format(time.RFC3339), run.Host, run.PID)
+		id, err := r.cfg.Store.AppendAudit(ctx, policystore.AuditEntry{
+			Generator: GeneratorLabel, Actor: r.cfg.Actor, Result: policystore.ResultInterrupted,
+			Reason: string(reason.RefreshInterrupted), Detail: detail,
+		})
+		if err != nil {
+			r.log.Error(tag+" could not audit an interrupted run", "run", run.ID, "error", err)
+			continue
+		}
+		r.log.Warn(fmt.Sprintf("%s POLICY_AUDIT: result=%s reason=%s entry_id=%s actor=%s run=%s",
+			tag, policystore.ResultInterrupted, reason.RefreshInterrupted, id, r.cfg.Actor, run.ID))
+	}
 }
 
 func (r *Refresher) logAlert(alertType string, res alert.Result, err error) {

@@ -43,12 +43,21 @@ func (t Template) Content(context.Context) (*policy.Content, error) {
 		return nil, reason.Errorf(reason.RefreshConfigInvalid, "template: %w", err)
 	}
 	defer f.Close()
-	c, err := policy.ParseContent(f)
+	c, err := policy.ParseContentFile(t.Path, f)
 	if err != nil {
-		return nil, reason.Errorf(reason.PolicyParseError, "template %s: %w", t.Path, err)
+		return nil, reason.Errorf(reason.PolicyParseError, "template: %w", err)
 	}
 	return c, nil
 }
+
+// guard runs the generator command ($1) under a shell that kills the whole
+// process group when it receives SIGHUP, which the kernel sends it when the
+// refresh dies (Pdeathsig): a killed refresh leaves no generator, nor any
+// of its children, running. The guard exits with the command's status.
+// (Pdeathsig follows the OS thread that started the child; the Go runtime
+// ends a thread only when a goroutine locked to it exits, which nothing in
+// this program does.)
+const guard = `trap 'kill -KILL 0' HUP; /bin/sh -c "$1" & wait $!`
 
 // Generator limits.
 const (
@@ -62,7 +71,8 @@ const (
 // The command is a shell command line, run as /bin/sh -c COMMAND in its own
 // process group with stdin from /dev/null and the environment of this
 // process. It must exit 0 within Timeout: otherwise the whole process group
-// is killed and nothing it printed is used. Its stderr is logged line by line
+// is killed and nothing it printed is used. If this process dies first, even
+// of SIGKILL, the group is killed too (guard). Its stderr is logged line by line
 // (at warn level when it failed); its stdout is parsed strictly, so a
 // truncated, oversized or chatty output is refused, never half-used. Only the
 // exit status, not the stderr text, goes into the audit entry and the alert,
@@ -84,8 +94,10 @@ func (g Generator) Content(ctx context.Context) (*policy.Content, error) {
 	}
 	runCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", g.Command)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", guard, "quantum-generator", g.Command)
+	// Its own process group, and SIGHUP to the guard shell when this
+	// process dies (even of SIGKILL): the guard then kills the group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGHUP}
 	// Kill the group, not only the shell: a generator's children must not
 	// outlive the run (and hold its pipes open).
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }

@@ -22,7 +22,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -33,7 +35,7 @@ const (
 	DefaultWindow        = time.Hour
 	DefaultAlertLookback = 24 * time.Hour
 	DefaultMinRemaining  = 30 * time.Minute
-	DefaultGroup         = "apply_layer" // applylayer.DefaultGroup
+	DefaultGroup         = keys.ApplyGroup
 	// DefaultStaleAfter is how old the watch heartbeat may be when it does
 	// not record its interval: the timer runs every 5 minutes.
 	DefaultStaleAfter = 15 * time.Minute
@@ -43,7 +45,7 @@ const (
 
 // DefaultWatchJobs are the heartbeat jobs of package watch (JobTimer,
 // JobFollow).
-var DefaultWatchJobs = []string{"exit-owner-watch", "exit-owner-follow"}
+var DefaultWatchJobs = []string{keys.JobWatchTimer, keys.JobWatchFollow}
 
 // Options configures Collect. Keys and Now are required.
 type Options struct {
@@ -57,6 +59,9 @@ type Options struct {
 	// WatchJobs are the heartbeat jobs of the watch; the freshest counts
 	// (DefaultWatchJobs: the timer's and --follow's).
 	WatchJobs []string
+	// ResultKey, when set, authenticates results: entries whose result_mac
+	// does not verify are counted as forged, not by decision.
+	ResultKey []byte
 }
 
 // Policy is the live policy as a reader sees it.
@@ -87,7 +92,7 @@ type Consumer struct {
 type Group struct {
 	Exists    bool       `json:"exists"`
 	Pending   int64      `json:"pending"`
-	Lag       int64      `json:"lag"` // -1 when Redis cannot tell
+	Lag       int64      `json:"lag"` // entries after the group's last-delivered id, counted up to BacklogLimit+1
 	Consumers []Consumer `json:"consumers"`
 	PlanLen   int64      `json:"plan_stream_length"`
 }
@@ -99,6 +104,10 @@ type Results struct {
 	ByDecision map[string]int64 `json:"by_decision"`
 	Denials    map[string]int64 `json:"denials_by_reason"`
 	Truncated  bool             `json:"truncated,omitempty"`
+	// Authenticated says whether results were checked with the result key;
+	// Forged counts those that did not verify.
+	Authenticated bool  `json:"authenticated"`
+	Forged        int64 `json:"forged"`
 }
 
 // Alert is an alert whose latest status is not resolved.
@@ -140,6 +149,8 @@ type Report struct {
 	Alerts    []Alert   `json:"open_alerts"`
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
+	// Tampered lists the traces of tampering found on the plan stream.
+	Tampered []planstream.Finding `json:"plan_stream_tampered"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -171,7 +182,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readResults, readAlerts, readWatch, readProof,
+		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {
@@ -194,10 +205,16 @@ func (r *Report) attention(format string, args ...any) {
 
 func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Time, r *Report) error {
 	f, err := rdb.HGetAll(ctx, opt.Keys.PolicyCurrent()).Result()
+	p := &r.Policy
+	if err != nil && reason.CodeOf(policystore.ReadError(err)) == reason.PolicyParseError {
+		// A string (a legacy SET) or any other type: readers refuse it.
+		p.Present, p.Signature = true, string(reason.PolicyParseError)
+		r.attention("policy key %s is not a hash (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyParseError)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opt.Keys.PolicyCurrent(), err)
 	}
-	p := &r.Policy
 	if len(f) == 0 {
 		p.Signature = string(reason.PolicyMissing)
 		r.attention("no policy at %s (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyMissing)
@@ -224,6 +241,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 		return err
 	}
 	sp, err := store.Accept(f)
+	if err == nil {
+		err = store.CheckHistory(ctx, sp) // POLICY_ROLLBACK: an older policy restored
+	}
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
@@ -234,6 +254,20 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	p.RemainingSec = int64(max(0, sp.Remaining(now)) / time.Second)
 	if left := sp.Remaining(now); left < opt.MinRemaining {
 		r.attention("policy valid for %s only (under %s): is the refresh running?", left.Truncate(time.Second), opt.MinRemaining)
+	}
+	return nil
+}
+
+// readStream looks for traces of tampering on the plan stream (package
+// planstream): plans deleted before they were read, a far-future id.
+func readStream(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time, r *Report) error {
+	found, err := planstream.Inspect(ctx, rdb, opt.Keys, opt.Group)
+	if err != nil {
+		return err
+	}
+	r.Tampered = append([]planstream.Finding{}, found...)
+	for _, f := range found {
+		r.attention("plan stream tampered (PLAN_STREAM_TAMPERED %s): %s", f.Kind, f.Detail)
 	}
 	return nil
 }
@@ -260,15 +294,19 @@ func readGroup(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Tim
 	if err != nil {
 		return fmt.Errorf("XINFO GROUPS %s: %w", stream, err)
 	}
+	lastDelivered := ""
 	for _, gr := range groups {
 		if gr.Name != opt.Group {
 			continue
 		}
-		g.Exists, g.Pending, g.Lag = true, gr.Pending, gr.Lag
+		g.Exists, g.Pending, lastDelivered = true, gr.Pending, gr.LastDeliveredID
 	}
 	if !g.Exists {
 		r.attention("no consumer group %s on %s: no apply layer has started", opt.Group, stream)
 		return nil
+	}
+	if g.Lag, err = countAfter(ctx, rdb, stream, lastDelivered, BacklogLimit+1); err != nil {
+		return err
 	}
 	// XPENDING's count is the group's pending, and the same on every
 	// Redis-protocol server (miniredis's XINFO GROUPS differs).
@@ -283,7 +321,8 @@ func readGroup(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Tim
 	}
 	live := 0
 	for _, c := range cs {
-		g.Consumers = append(g.Consumers, Consumer{Name: c.Name, Pending: c.Pending, IdleMs: c.Idle.Milliseconds()})
+		// miniredis reports -1ms for a consumer that never read.
+		g.Consumers = append(g.Consumers, Consumer{Name: c.Name, Pending: c.Pending, IdleMs: max(0, c.Idle.Milliseconds())})
 		if c.Idle < LiveConsumerIdle {
 			live++
 		}
@@ -304,6 +343,12 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 	res := &r.Results
 	res.WindowSec = int64(opt.Window / time.Second)
 	res.ByDecision, res.Denials = map[string]int64{}, map[string]int64{}
+	res.Authenticated = opt.ResultKey != nil
+	defer func() {
+		if res.Forged > 0 {
+			r.attention("%d result(s) in the window whose result_mac does not verify (RESULT_FORGED): written by a Redis user other than the apply layer's", res.Forged)
+		}
+	}()
 	start := strconv.FormatInt(now.Add(-opt.Window).UnixMilli(), 10)
 	stream := opt.Keys.ApplyResult()
 	for {
@@ -313,11 +358,14 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 		}
 		for _, m := range msgs {
 			res.Total++
-			d, _ := m.Values["decision"].(string)
-			res.ByDecision[cmpOrS(d, "?")]++
-			if d == "DENIED" {
-				why, _ := m.Values["reason"].(string)
-				res.Denials[cmpOrS(why, "?")]++
+			if opt.ResultKey != nil && !plan.VerifyResult(m.Values, opt.ResultKey) {
+				res.Forged++
+				continue
+			}
+			r := plan.ParseResult(m.Values)
+			res.ByDecision[cmpOrS(string(r.Decision), "?")]++
+			if r.Decision == plan.Denied {
+				res.Denials[cmpOrS(string(r.Reason), "?")]++
 			}
 		}
 		if len(msgs) < 1000 {
@@ -421,6 +469,22 @@ func readProof(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time,
 		r.attention("last proof run %s: %s %s", p.ID, p.Fields["proof"], res)
 	}
 	return nil
+}
+
+// countAfter counts the stream's entries after id, up to limit: the
+// group's lag, computed from the stream itself. XINFO GROUPS's lag is
+// Redis 7's estimate, absent on older servers and wrong on miniredis
+// (quantum dev), so it is not read.
+func countAfter(ctx context.Context, rdb redis.Cmdable, stream, id string, limit int64) (int64, error) {
+	start := "-"
+	if id != "" && id != "0-0" {
+		start = "(" + id
+	}
+	msgs, err := rdb.XRangeN(ctx, stream, start, "+", limit).Result()
+	if err != nil {
+		return 0, fmt.Errorf("XRANGE %s: %w", stream, err)
+	}
+	return int64(len(msgs)), nil
 }
 
 func strFields(v map[string]any) map[string]string {

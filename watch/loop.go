@@ -3,6 +3,8 @@ package watch
 import (
 	"context"
 	"time"
+
+	"github.com/quantumtrader/quantum/internal/loop"
 )
 
 // Runner is one check (*Watcher).
@@ -18,14 +20,6 @@ type Runner interface {
 // tick tries again. Loop returns when ctx is done, after any run in
 // progress has returned.
 func Loop(ctx context.Context, r Runner, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for ctx.Err() == nil {
-		_, _ = r.Run(ctx) // Run logs, alerts and records every outcome itself.
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	// Run logs, alerts and records every outcome itself.
+	loop.Every(ctx, interval, true, func(ctx context.Context) { _, _ = r.Run(ctx) })
 }

@@ -13,9 +13,11 @@
 // stamped after now (Redis's clock a little ahead of ours) is as recent as
 // it gets and is counted. A result counts as a denial when its reason (or,
 // for older writers, its error field) is DENY_NOT_EXIT_OWNER. A denial
-// with canary=true (a proof's canary plan) is counted apart and never
-// alerts; any other canary value, "True" or "1" included, is a real denial:
-// only the exact value the apply layer writes is believed.
+// with canary=true from the proof source (a proof's canary plan) is counted
+// apart and never alerts; any other canary value, "True" or "1" included,
+// and a canary of any other source, is a real denial: only the exact value
+// the apply layer writes, for the one source allowed to send canaries, is
+// believed.
 //
 // What is raised. A run that finds denials calls alert.Fire with the count,
 // the window, the distinct sources and symbols, and the plan ids of the
@@ -57,7 +59,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/streamid"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -84,8 +89,8 @@ const (
 // Heartbeat job names (keys.Space.Heartbeat): one per way of running, so a
 // dead follower is not hidden by a live timer, or the reverse.
 const (
-	JobTimer  = "exit-owner-watch"
-	JobFollow = "exit-owner-follow"
+	JobTimer  = keys.JobWatchTimer
+	JobFollow = keys.JobWatchFollow
 )
 
 // Outcomes recorded in the heartbeat.
@@ -124,6 +129,16 @@ type Config struct {
 	Interval       time.Duration // how often runs happen (recorded in the heartbeat); Follow's rescan period
 	Block          time.Duration // Follow: longest wait of one blocking read
 	PageSize       int64         // entries per XRANGE / XREAD
+	// ProofSource is the only source whose canary denials are counted
+	// apart (gate.DefaultProofSource when ""): a canary=true result of any
+	// other source is a real denial, since the apply layer refuses such
+	// canaries and a hostile producer could mark its plans canary to hide.
+	ProofSource string
+	// ResultKey, when set, authenticates results (plan.VerifyResult): an
+	// entry whose result_mac does not verify is not counted, and raises
+	// RESULT_FORGED instead (a forged denial must not page against the
+	// exit owner, nor a forged success hide one).
+	ResultKey []byte
 }
 
 // Watcher counts ownership denials and raises the alert. It is safe for
@@ -148,6 +163,7 @@ func New(cfg Config) (*Watcher, error) {
 	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
 	cfg.Block = cmp.Or(cfg.Block, DefaultBlock)
 	cfg.PageSize = cmp.Or(cfg.PageSize, DefaultPageSize)
+	cfg.ProofSource = cmp.Or(cfg.ProofSource, gate.DefaultProofSource)
 	switch {
 	case cfg.Window < time.Second:
 		return nil, fmt.Errorf("watch: window %s: want at least 1s", cfg.Window)
@@ -174,6 +190,8 @@ type Report struct {
 	FirstPlanID   string        // plan_id of the oldest denial in the window
 	LastPlanID    string        // plan_id of the newest denial in the window
 	StreamMissing bool          // the result stream does not exist under this prefix
+	Forged        int64         // results whose result_mac did not verify (with Config.ResultKey)
+	FirstForgedID string        // the stream id of the oldest forged result in the window
 	Alert         alert.Result  // what the alert did: fired, renotified, held, resolved, clear
 }
 
@@ -219,7 +237,8 @@ func (w *Watcher) check(ctx context.Context, job string, now time.Time) (*Report
 
 // scan reads the window page by page. The returned tally is never nil.
 func (w *Watcher) scan(ctx context.Context, now time.Time) (*tally, error) {
-	t := newTally(cutoff(now, w.cfg.Window))
+	t := newTally(cutoff(now, w.cfg.Window), w.cfg.ProofSource)
+	t.key = w.cfg.ResultKey
 	stream := w.cfg.Keys.ApplyResult()
 	start := t.since.String()
 	for {
@@ -258,6 +277,9 @@ func (w *Watcher) decide(ctx context.Context, job string, rep *Report) error {
 		rep.Alert, err = w.cfg.Alerts.Resolve(ctx, a)
 	}
 	alert.LogResult(w.log, Tag, alert.TypeExitOwnerViolation, rep.Alert, err)
+	if ferr := w.forgedAlert(ctx, rep); ferr != nil && err == nil {
+		err = ferr
+	}
 	if err != nil {
 		if rep.Denials > 0 {
 			err = fmt.Errorf("%d DENY_NOT_EXIT_OWNER found, but the alert could not be raised: %w", rep.Denials, err)
@@ -273,6 +295,30 @@ func (w *Watcher) decide(ctx context.Context, job string, rep *Report) error {
 		return err
 	}
 	return nil
+}
+
+// TypeResultForged is the alert of results whose MAC does not verify.
+const TypeResultForged = "RESULT_FORGED"
+
+// forgedAlert raises RESULT_FORGED while the window holds forged results
+// and resolves it once it holds none (only with a result key).
+func (w *Watcher) forgedAlert(ctx context.Context, rep *Report) error {
+	if w.cfg.ResultKey == nil {
+		return nil
+	}
+	a := alert.Alert{Type: TypeResultForged, Severity: alert.SeverityCritical, Count: rep.Forged, Window: rep.Window}
+	var res alert.Result
+	var err error
+	if rep.Forged > 0 {
+		w.log.Error(Tag+" "+TypeResultForged+": results on "+w.cfg.Keys.ApplyResult()+" whose result_mac does not verify: not counted",
+			"forged", rep.Forged, "first_entry", rep.FirstForgedID)
+		a.Details = map[string]string{"first_entry_id": rep.FirstForgedID, "stream": w.cfg.Keys.ApplyResult()}
+		res, err = w.cfg.Alerts.Fire(ctx, a, w.cfg.RepeatInterval)
+	} else {
+		res, err = w.cfg.Alerts.Resolve(ctx, a)
+	}
+	alert.LogResult(w.log, Tag, TypeResultForged, res, err)
+	return err
 }
 
 func (w *Watcher) logFindings(job string, rep *Report) {
@@ -340,53 +386,39 @@ func list(names []string) string {
 }
 
 // cutoff is the first stream id inside the window ending at now.
-func cutoff(now time.Time, window time.Duration) streamID {
+func cutoff(now time.Time, window time.Duration) streamid.ID {
 	ms := now.UnixMilli() - window.Milliseconds()
 	if ms < 0 {
 		ms = 0
 	}
-	return streamID{ms: uint64(ms)}
+	return streamid.ID{MS: uint64(ms)}
 }
-
-// streamID is a Redis stream entry id, <ms>-<seq>.
-type streamID struct{ ms, seq uint64 }
-
-func parseID(s string) (streamID, error) {
-	ms, seq, ok := strings.Cut(s, "-")
-	a, err1 := strconv.ParseUint(ms, 10, 64)
-	b, err2 := strconv.ParseUint(seq, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return streamID{}, fmt.Errorf("stream entry id %q: want <ms>-<seq>", s)
-	}
-	return streamID{a, b}, nil
-}
-
-func (id streamID) String() string { return fmt.Sprintf("%d-%d", id.ms, id.seq) }
-
-func (id streamID) less(o streamID) bool { return id.ms < o.ms || id.ms == o.ms && id.seq < o.seq }
 
 // denial is one counted DENY_NOT_EXIT_OWNER result.
 type denial struct {
-	id                     streamID
+	id                     streamid.ID
 	planID, source, symbol string
 }
 
 // tally holds the denials read so far, oldest first, and where the reading
 // stands.
 type tally struct {
-	since   streamID   // the window's first id
-	last    streamID   // the newest id read: Follow's XREAD cursor
-	scanned int64      // results read by the scan
-	denials []denial   // non-canary denials, in id order
-	canary  []streamID // canary denials, in id order
+	proof   string        // the proof source: its canaries are counted apart
+	key     []byte        // the result key; nil: results are not authenticated
+	forged  []streamid.ID // results whose MAC does not verify, in id order
+	since   streamid.ID   // the window's first id
+	last    streamid.ID   // the newest id read: Follow's XREAD cursor
+	scanned int64         // results read by the scan
+	denials []denial      // non-canary denials, in id order
+	canary  []streamid.ID // canary denials, in id order
 }
 
-func newTally(since streamID) *tally {
-	t := &tally{since: since}
+func newTally(since streamid.ID, proofSource string) *tally {
+	t := &tally{since: since, proof: proofSource}
 	// Before any entry is read, the cursor stands just before the window,
 	// so that a follower's first XREAD returns the window's first entry.
-	if since.ms > 0 {
-		t.last = streamID{ms: since.ms - 1, seq: ^uint64(0)}
+	if since.MS > 0 {
+		t.last = streamid.ID{MS: since.MS - 1, Seq: ^uint64(0)}
 	}
 	return t
 }
@@ -394,40 +426,48 @@ func newTally(since streamID) *tally {
 // add counts one result; it reports whether it was a real (non-canary)
 // denial.
 func (t *tally) add(m redis.XMessage) (bool, error) {
-	id, err := parseID(m.ID)
+	id, err := streamid.Parse(m.ID)
 	if err != nil {
 		return false, err
 	}
-	if t.last.less(id) {
+	if t.last.Less(id) {
 		t.last = id
 	}
 	t.scanned++
-	field := func(k string) string { s, _ := m.Values[k].(string); return s }
-	deny := string(reason.DenyNotExitOwner)
-	if field("reason") != deny && field("error") != deny {
+	if t.key != nil && !plan.VerifyResult(m.Values, t.key) {
+		t.forged = append(t.forged, id)
 		return false, nil
 	}
-	if field("canary") == "true" {
+	r := plan.ParseResult(m.Values)
+	if !r.DeniedFor(reason.DenyNotExitOwner) {
+		return false, nil
+	}
+	if r.Canary && r.Source == t.proof {
 		t.canary = append(t.canary, id)
 		return false, nil
 	}
-	t.denials = append(t.denials, denial{id: id, planID: field("plan_id"), source: field("source"), symbol: field("symbol")})
+	t.denials = append(t.denials, denial{id: id, planID: r.PlanID, source: r.Source, symbol: r.Symbol})
 	return true, nil
 }
 
 // prune drops the denials older than since, for Follow's moving window.
-func (t *tally) prune(since streamID) {
+func (t *tally) prune(since streamid.ID) {
 	t.since = since
-	i := sort.Search(len(t.denials), func(i int) bool { return !t.denials[i].id.less(since) })
+	i := sort.Search(len(t.denials), func(i int) bool { return !t.denials[i].id.Less(since) })
 	t.denials = t.denials[i:]
-	j := sort.Search(len(t.canary), func(j int) bool { return !t.canary[j].less(since) })
+	j := sort.Search(len(t.canary), func(j int) bool { return !t.canary[j].Less(since) })
 	t.canary = t.canary[j:]
+	k := sort.Search(len(t.forged), func(k int) bool { return !t.forged[k].Less(since) })
+	t.forged = t.forged[k:]
 }
 
 func (t *tally) report(now time.Time, window time.Duration) *Report {
 	r := &Report{
 		Checked: now, Window: window, Since: t.since.String(), Scanned: t.scanned,
-		Denials: int64(len(t.denials)), CanaryDenials: int64(len(t.canary)),
+		Denials: int64(len(t.denials)), CanaryDenials: int64(len(t.canary)), Forged: int64(len(t.forged)),
+	}
+	if len(t.forged) > 0 {
+		r.FirstForgedID = t.forged[0].String()
 	}
 	if len(t.denials) == 0 {
 		return r

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
@@ -44,6 +43,7 @@ func aclServer(t *testing.T) (url func(user string) string) {
 	pw := map[string]string{
 		"quantum-producer": "pw-producer", "quantum-apply-layer": "pw-apply-layer", "quantum-refresh": "pw-refresh",
 		"quantum-watch": "pw-watch", "quantum-proof": "pw-proof", "quantum-operator": "pw-operator", "admin": "pw-admin",
+		"quantum-alerts-forward": "pw-alerts-forward",
 	}
 	return func(user string) string {
 		if pw[user] == "" {
@@ -118,7 +118,13 @@ func TestACLUsers(t *testing.T) {
 	apply := aclClient(t, url("quantum-apply-layer"))
 	wantNoPerm(t, "apply layer HSET policy", apply.HSet(ctx, ks.PolicyCurrent(), "trading_state", "HALTED").Err())
 	wantNoPerm(t, "apply layer XADD policy.update", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.PolicyUpdate(), Values: []any{"a", "b"}}).Err())
-	wantNoPerm(t, "apply layer XADD alert", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"a", "b"}}).Err())
+	// It raises PLAN_STREAM_TAMPERED itself (within a second of the event).
+	if err := apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"alert_type", "PLAN_STREAM_TAMPERED"}}).Err(); err != nil {
+		t.Errorf("the apply layer cannot raise PLAN_STREAM_TAMPERED: %v", err)
+	}
+	if err := apply.XInfoStream(ctx, ks.ApplyPlan()).Err(); err != nil && !strings.Contains(err.Error(), "no such key") {
+		t.Errorf("the apply layer cannot inspect the plan stream for tampering: %v", err)
+	}
 	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +132,7 @@ func TestACLUsers(t *testing.T) {
 	if _, err := store.Load(ctx); err != nil {
 		t.Fatalf("the apply layer cannot read the policy: %v", err)
 	}
-	venue, err := paper.New(apply, ks, devPrices)
+	venue, err := paper.New(apply, ks, app.DevPrices)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +148,7 @@ func TestACLUsers(t *testing.T) {
 	}
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stop, err := startDevApplyLayer(actx, apply, store, venue, secrets, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(actx, apply, ks, policy.NewTrustedKeys(key.Public()), venue, secrets)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/redisconn"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -80,7 +80,7 @@ func (g *globals) fromEnv(getenv func(string) string) {
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.redisURL, "redis", g.redisURL, "Redis `URL`: redis://[user:password@]host:port/db, rediss://..., unix:///path/redis.sock?db=0 (env QUANTUM_REDIS_URL)")
+	fs.StringVar(&g.redisURL, "redis", g.redisURL, "Redis `URL`: redis://[user:password@]host:port/db, rediss://..., unix:///path/redis.sock?db=0, redis+sentinel://[user:password@]host:port[,host:port...]/MASTER[/DB][?sentinel_password=P], redis+cluster://[user:password@]host:port[,host:port...] (needs --prefix '{quantum}') (env QUANTUM_REDIS_URL)")
 	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix`: moves every key, for tests and scratch namespaces (env QUANTUM_PREFIX)")
 	fs.StringVar(&g.logFormat, "log-format", g.logFormat, "log `format` on stderr: text for a terminal, json for machines (env QUANTUM_LOG_FORMAT)")
 	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (env QUANTUM_LOG_LEVEL)")
@@ -116,7 +116,7 @@ func (c *invocation) parse(nargs int) (int, bool) {
 				c.usage(c.env.stdout)
 				return exitOK, false
 			}
-			fmt.Fprintf(c.env.stderr, "Run 'quantum help %s' for usage.\n", c.cmd.name)
+			fmt.Fprintf(c.env.stderr, "quantum %s: %s\nRun 'quantum help %s' for usage.\n", c.cmd.name, describeFlagError(c.fs, c.raw, err), c.cmd.name)
 			return exitUsage, false
 		}
 		args = c.fs.Args()
@@ -175,34 +175,11 @@ func (c *invocation) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.env.stderr, opts))
 }
 
-// redis returns a client for --redis. Timeouts are short unless the URL sets
-// them, so that a command facing a dead Redis fails in seconds, not minutes.
-func (c *invocation) redis() (*redis.Client, error) {
-	opt, err := redis.ParseURL(c.g.redisURL)
-	if err != nil {
-		// url.Error repeats the URL, password included: keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("--redis %s: %w", redactURL(c.g.redisURL), err)
-	}
-	if opt.DialerRetries == 0 {
-		opt.DialerRetries = 2
-	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = 3 * time.Second
-	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = 3 * time.Second
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = 3 * time.Second
-	}
-	if opt.MaxRetries == 0 {
-		opt.MaxRetries = 1
-	}
-	return redis.NewClient(opt), nil
+// redis returns a client for --redis (package redisconn: a single server,
+// Sentinel or Cluster). Timeouts are short unless the URL sets them, so that
+// a command facing a dead Redis fails in seconds, not minutes.
+func (c *invocation) redis() (redisClient, error) {
+	return redisconn.Open(c.g.redisURL, redisconn.Options{Prefix: c.g.prefix})
 }
 
 func init() {
@@ -231,36 +208,29 @@ func (c *invocation) policyStore(ring *policy.TrustedKeys, skew time.Duration) (
 	return store, func() { rdb.Close() }, nil
 }
 
-// redisClient is what the long-running commands hand to their services.
-type redisClient = *redis.Client
+// redisClient is what the commands hand to their services.
+type redisClient = redis.UniversalClient
 
 // redisBlocking returns a client for commands that block on streams: reads
 // honour the context (so SIGTERM interrupts them) and the pool waits out
 // Redis restarts instead of failing fast.
-func (c *invocation) redisBlocking() (*redis.Client, error) {
-	cl, err := c.redis()
-	if err != nil {
-		return nil, err
-	}
-	opt := cl.Options()
-	cl.Close()
-	opt.ContextTimeoutEnabled = true
-	opt.ReadTimeout = 5 * time.Second
-	return redis.NewClient(opt), nil
+func (c *invocation) redisBlocking() (redisClient, error) {
+	return redisconn.Open(c.g.redisURL, redisconn.Options{Prefix: c.g.prefix, Blocking: true})
 }
 
 // redactURL hides the password of a Redis URL, for messages and logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
-}
+func redactURL(s string) string { return redisconn.Redact(s) }
 
 func (c *invocation) errorf(format string, args ...any) int {
 	fmt.Fprintf(c.env.stderr, "quantum %s: %s\n", c.cmd.name, fmt.Sprintf(format, args...))
 	return exitFail
+}
+
+// usageErr reports a usage error (a bad flag value, a missing option) and
+// returns exitUsage.
+func (c *invocation) usageErr(format string, args ...any) int {
+	fmt.Fprintf(c.env.stderr, "quantum %s: %s\nRun 'quantum help %s' for usage.\n", c.cmd.name, fmt.Sprintf(format, args...), c.cmd.name)
+	return exitUsage
 }
 
 // table returns a tabwriter for aligned text output.
@@ -272,14 +242,14 @@ func run(ctx context.Context, args []string, e *env) int {
 	var g globals
 	g.fromEnv(e.getenv)
 	root := flag.NewFlagSet("quantum", flag.ContinueOnError)
-	root.SetOutput(e.stderr)
+	root.SetOutput(io.Discard)
 	g.register(root)
-	root.Usage = func() { printHelp(e.stderr) }
 	if err := root.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printHelp(e.stdout)
 			return exitOK
 		}
+		fmt.Fprintf(e.stderr, "quantum: %s\nRun 'quantum help' for usage.\n", describeFlagError(root, args, err))
 		return exitUsage
 	}
 	args = root.Args()

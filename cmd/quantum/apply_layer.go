@@ -2,32 +2,25 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
+	"log/slog"
 	"strings"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/applylayer"
-	"github.com/quantumtrader/quantum/exchange"
-	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/canon"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
-	"github.com/quantumtrader/quantum/policystore"
 )
 
 func init() {
@@ -64,6 +57,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
+	proofSource, planEncodings, resultKey                string
 	prices                                               stringList
 	group, consumer                                      string
 	batch                                                int64
@@ -76,6 +70,9 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.pubkeys, "pubkey", getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
+	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
+	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
+	fs.StringVar(&a.resultKey, "result-key", getenv("QUANTUM_RESULT_KEY"), "`FILE` (mode 0600, one line of hex: openssl rand -hex 32) whose key authenticates every result; the watch, status and proofs verify with it (env QUANTUM_RESULT_KEY)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
@@ -91,9 +88,10 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
 
-// build wires a Service from the flags. reg receives the venue's metrics;
-// --exchange binance reaches the venue here (Open: time offset, position
-// mode, filters) and refuses to start when it cannot.
+// build wires a Service from the flags: flag values are checked and read
+// here, the wiring is app.NewApplyLayer's. reg receives the service's and
+// the venue's metrics; --exchange binance reaches the venue here (Open:
+// time offset, position mode, filters) and refuses to start when it cannot.
 func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (*applylayer.Service, error) {
 	authOff := false
 	switch a.auth {
@@ -103,10 +101,10 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	default:
 		return nil, fmt.Errorf("--auth %q: want required or off", a.auth)
 	}
-	var keyring *plan.Secrets
+	var secrets *plan.Secrets
 	if a.keyring != "" {
 		var err error
-		if keyring, err = plan.LoadSecrets(a.keyring); err != nil {
+		if secrets, err = plan.LoadSecrets(a.keyring); err != nil {
 			return nil, err
 		}
 	} else if !authOff {
@@ -116,93 +114,71 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if len(paths) == 0 {
 		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
 	}
-	ring, err := policy.LoadTrustedKeys(paths...)
+	trusted, err := policy.LoadTrustedKeys(paths...)
 	if err != nil {
 		return nil, err
+	}
+	if trusted, err = withPolicyEncodings(c, trusted); err != nil {
+		return nil, err
+	}
+	planVersions, err := canon.ParseVersions(a.planEncodings)
+	if err != nil {
+		return nil, fmt.Errorf("--plan-encodings %q: %w", a.planEncodings, err)
+	}
+	if secrets != nil {
+		secrets = secrets.WithEncodings(planVersions)
+		if planVersions.Has(canon.V1) {
+			c.logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
+		}
 	}
 	if !plan.ValidSource(a.exitOwner) {
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
 	}
-	breakGlass := map[string]bool{}
-	for _, s := range secretfile.SplitList(a.breakGlass) {
-		if keyring != nil {
-			if _, ok := keyring.Secret(s); !ok {
-				return nil, fmt.Errorf("--break-glass source %s has no key in the keyring", s)
-			}
-		}
-		breakGlass[s] = true
-	}
-	if keyring != nil {
-		if _, ok := keyring.Secret(a.exitOwner); !ok {
-			c.logger().Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", a.exitOwner)
-		}
-	}
-	venue, err := a.openVenue(ctx, c, rdb, reg)
-	if err != nil {
-		return nil, err
-	}
-	now := c.env.clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Keyring: ring, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	consumer := a.consumer
-	if consumer == "" {
-		consumer = defaultConsumer()
-	}
-	return applylayer.New(rdb, store, venue, applylayer.Config{
-		Keys: c.keys(), Group: a.group, Consumer: consumer, Batch: a.batch,
-		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
-		Keyring: keyring, AuthOff: authOff,
-		Gate: gate.Config{ExitOwner: a.exitOwner, BreakGlass: breakGlass, Freshness: a.freshness},
-		Now:  now, Log: c.logger(),
-	})
-}
-
-// openVenue returns the venue of --exchange.
-func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (exchange.Venue, error) {
+	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}}
 	switch a.venue {
-	case "paper":
-		prices := map[string]string{}
+	case app.VenuePaper:
 		for _, p := range a.prices {
 			sym, price, err := paper.ParsePrice(p)
 			if err != nil {
 				return nil, fmt.Errorf("--paper-price: %w", err)
 			}
-			prices[sym] = price
+			vo.PaperPrices[sym] = price
 		}
-		return paper.New(rdb, c.keys(), prices)
-	case "binance":
+	case app.VenueBinance:
 		if len(a.prices) > 0 {
 			return nil, errors.New("--paper-price applies to --exchange paper only: Binance has its own mark prices")
 		}
-		cfg, err := a.binance.config(c)
-		if err != nil {
+		if vo.Binance, err = a.binance.config(c); err != nil {
 			return nil, err
 		}
-		if reg != nil {
-			cfg.Metrics = binance.NewMetrics(reg)
-		}
-		// Replicas share the rate limiter's windows and back-off in Redis.
-		// Open logs the LIVE banner when the URL is Binance's live host.
-		cfg.Limiter = binance.NewRedisLimiter(rdb, c.keys().Prefix())
-		return binance.Open(ctx, cfg)
 	default:
 		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
 	}
-}
-
-func defaultConsumer() string {
-	host, _ := os.Hostname()
-	b := make([]byte, 3)
-	rand.Read(b)
-	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	venue, err := app.OpenVenue(ctx, vo)
+	if err != nil {
+		return nil, err
+	}
+	var resultKey []byte
+	if a.resultKey != "" {
+		if resultKey, err = plan.LoadResultKey(a.resultKey); err != nil {
+			return nil, err
+		}
+	}
+	return app.NewApplyLayer(app.ApplyLayerOptions{
+		ResultKey: resultKey,
+		Redis:     rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
+		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
+		Group: a.group, Consumer: a.consumer, Batch: a.batch,
+		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
+		Now: c.env.clock(), Log: c.logger(), Registerer: reg,
+	})
 }
 
 func runApplyLayer(ctx context.Context, c *invocation) int {
 	var a applyFlags
 	a.register(c.fs, c.env.getenv)
 	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
+	allowUnsafe := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
@@ -219,69 +195,50 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
-	svc.SetMetrics(applylayer.NewMetrics(reg, a.auth == "off"))
-
+	// After the local configuration (keys, keyring, venue): those errors
+	// come first, then Redis's own settings.
+	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
+		return exitUsage
+	}
 	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
 		if err != nil {
 			return c.errorf("--metrics-addr: %v", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-			healthz(w, svc, a.auth)
-		})
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		log.Info("metrics listening", "addr", ln.Addr().String())
+		defer stop()
+		log.Info("metrics listening", "addr", addr)
 	}
-
-	ready := func() {
-		daemon.SdNotify(false, daemon.SdNotifyReady)
-		if interval, err := daemon.SdWatchdogEnabled(false); err == nil && interval > 0 {
-			go watchdog(ctx, svc, interval)
-		}
-	}
-	if err := svc.Run(ctx, ready); err != nil {
+	if err := svc.Run(ctx, func() { app.NotifyReady(ctx, svc) }); err != nil {
 		return c.errorf("%v", err)
 	}
-	daemon.SdNotify(false, daemon.SdNotifyStopping)
+	app.NotifyStopping()
 	return exitOK
 }
 
-// watchdog feeds systemd's watchdog while the consume loop is alive.
-func watchdog(ctx context.Context, svc *applylayer.Service, interval time.Duration) {
-	t := time.NewTicker(interval / 3)
-	defer t.Stop()
+// startCheck runs the Redis configuration check before the apply layer
+// starts: an unsafe Redis (no persistence, evicting keys) is refused unless
+// allowed; a Redis that cannot be read yet is waited for, as the consume
+// loop waits out outages. It returns the findings, for /healthz.
+func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logger) ([]string, error) {
 	for {
+		rep, err := checkRedisConfig(ctx, rdb, allow, log)
+		switch {
+		case err == nil:
+			var out []string
+			for _, f := range rep.Findings {
+				out = append(out, f.Setting+" "+f.Value+": "+f.Problem)
+			}
+			return out, nil
+		case errors.Is(err, redischeck.ErrUnsafe):
+			return nil, err
+		}
+		log.Error("Redis configuration check: cannot read Redis yet, retrying", "error", err)
 		select {
 		case <-ctx.Done():
-			return
-		case <-t.C:
-			if svc.Healthy(interval) {
-				daemon.SdNotify(false, daemon.SdNotifyWatchdog)
-			}
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
 		}
 	}
-}
-
-func healthz(w http.ResponseWriter, svc *applylayer.Service, auth string) {
-	body := map[string]any{"auth": auth, "policy": "ok"}
-	status := http.StatusOK
-	if code := svc.PolicyStatus(); code != "" {
-		body["policy"] = code // fail-closed: every plan is denied, but the service itself is up
-	}
-	if auth == "off" {
-		body["warning"] = "AUTH OFF: plan sources are not authenticated"
-	}
-	if svc.Healthy(30 * time.Second) {
-		body["status"] = "ok"
-	} else {
-		body["status"] = "stalled"
-		status = http.StatusServiceUnavailable
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(body)
 }

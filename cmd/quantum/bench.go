@@ -31,6 +31,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	plans := c.fs.Int("plans", 20000, "how many plans")
 	rate := c.fs.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
 	conc := c.fs.Int("concurrency", 64, "closed loop: plans in flight")
+	replicas := c.fs.Int("replicas", 1, "apply-layer replicas sharing the consumer group (in this process, each its own consumer)")
 	asJSON := c.fs.Bool("json", false, "print the report as JSON")
 	baseline := c.fs.Bool("baseline", false, "drive the bare loop instead of the apply layer: what the machine and Redis alone allow")
 	cpuProfile := c.fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
@@ -53,7 +54,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
-	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Baseline: *baseline, Log: c.logger()})
+	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Log: c.logger()})
 	if err != nil {
 		return c.errorf("%v", err)
 	}
@@ -62,6 +63,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	}
 	tw := table(c.env.stdout)
 	fmt.Fprintf(tw, "mode\t%s\n", rep.Mode)
+	fmt.Fprintf(tw, "replicas\t%d\n", rep.Replicas)
 	if rep.Baseline {
 		fmt.Fprintf(tw, "baseline\tthe bare loop, no apply layer\n")
 	}

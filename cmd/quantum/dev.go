@@ -5,29 +5,14 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"log/slog"
-	"maps"
-	"math/rand/v2"
-	"os"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/quantumtrader/quantum/alert"
-	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/gate"
-	"github.com/quantumtrader/quantum/keys"
-	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/refresh"
 	"github.com/quantumtrader/quantum/watch"
 )
-
-//go:embed dev_policy.json
-var devPolicyJSON []byte
 
 func init() {
 	register(&command{
@@ -71,7 +56,12 @@ and watch the verdict turn to POLICY_HASH_MISMATCH: nothing substitutes a
 default. With --redis URL given on the command line, a real Redis is used
 instead, under the prefix quantum-dev unless --prefix is given: the
 QUANTUM_REDIS_URL variable is ignored here, so a production setting in your
-shell never points the demo at production.`,
+shell never points the demo at production. Its keys stay under that prefix
+after exit (the header says how to remove them); nothing outside the prefix
+is written.
+
+In a terminal, the header (key paths and commands to try, each working as
+typed from the repository's root) stays on top of every redraw.`,
 		run: runDev,
 	})
 }
@@ -98,126 +88,65 @@ func runDev(ctx context.Context, c *invocation) int {
 		c.g.logLevel = "error"
 	}
 	log := c.logger()
-	var rdb *redis.Client
+	opt := app.DevOptions{Port: *port, Validity: *validity, RefreshEvery: *refreshEvery, WatchEvery: *watchEvery,
+		Rate: *rate, Now: c.env.clock(), Log: log}
 	var where string
 	if c.flagSet("redis") {
-		var err error
-		if rdb, err = c.redis(); err != nil {
+		rdb, err := c.redis()
+		if err != nil {
 			return c.errorf("%v", err)
 		}
+		defer rdb.Close()
 		if !c.flagSet("prefix") {
 			c.g.prefix = "quantum-dev"
 		}
-		where = "Redis at " + redactURL(c.g.redisURL)
-	} else {
-		m := miniredis.NewMiniRedis()
-		if err := m.StartAddr(fmt.Sprintf("127.0.0.1:%d", *port)); err != nil {
-			return c.errorf("embedded Redis on 127.0.0.1:%d: %v (is a Redis already running there? use --port)", *port, err)
-		}
-		defer m.Close()
-		rdb = redis.NewClient(&redis.Options{Addr: m.Addr()})
-		where = "embedded Redis (miniredis) on " + m.Addr()
+		opt.Redis, where = rdb, "Redis at "+redactURL(c.g.redisURL)
 	}
-	defer rdb.Close()
-	ks := keys.MustNew(c.g.prefix)
-
-	dir, err := os.MkdirTemp("", "quantum-dev-")
+	opt.Keys = c.keys()
+	d, err := app.StartDev(ctx, opt)
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	defer os.RemoveAll(dir)
-	key, err := policy.GenerateKey()
-	if err != nil {
-		return c.errorf("%v", err)
+	defer d.Close()
+	if where == "" {
+		where = "embedded Redis (miniredis) on " + d.Addr
 	}
-	keyPath, pubPath, err := policy.WriteKeyPair(dir, key)
-	if err != nil {
-		return c.errorf("%v", err)
-	}
-	now := c.env.clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: now})
-	if err != nil {
-		return c.errorf("%v", err)
-	}
-	content, err := policy.ParseContent(bytes.NewReader(devPolicyJSON))
-	if err != nil {
-		return c.errorf("embedded default policy: %v", err)
-	}
-	sp, _, err := store.SignAndPublish(ctx, content, key, policystore.Release{Validity: *validity, Generator: "quantum dev", Actor: "quantum dev"})
-	if err != nil {
-		return c.errorf("publish the default policy: %v", err)
-	}
-	log.Info("dev policy published", "policy_seq", sp.Seq, "policy_hash", sp.Hash, "key_id", sp.KeyID)
+	ks, sp, now, dir, keyPath, pubPath := d.Keys, d.Policy, opt.Now, d.Dir, d.KeyPath, d.PubPath
+	store := d.Store
 	refreshLine := "off (--refresh-interval 0)"
 	if *refreshEvery > 0 {
-		stop, err := startDevRefresh(ctx, rdb, store, key, devRefreshOptions{log: log, now: now, validity: *validity, every: *refreshEvery})
-		if err != nil {
-			return c.errorf("refresh loop: %v", err)
-		}
-		defer stop()
 		refreshLine = fmt.Sprintf("every %s by the in-process refresh loop (quantum policy audit shows each run)", *refreshEvery)
 	}
 	watchLine := "off (--watch-interval 0)"
 	if *watchEvery > 0 {
-		stop, err := startDevWatch(ctx, rdb, ks, log, now, *watchEvery)
-		if err != nil {
-			return c.errorf("exit-owner watch loop: %v", err)
-		}
-		defer stop()
 		watchLine = fmt.Sprintf("every %s by the in-process exit-owner watch (heartbeat %s)", *watchEvery, ks.Heartbeat(watch.JobTimer))
 	}
-	secrets, err := devSecrets(dir)
-	if err != nil {
-		return c.errorf("%v", err)
-	}
-	venue, err := paper.New(rdb, ks, devPrices)
-	if err != nil {
-		return c.errorf("paper venue: %v", err)
-	}
-	stopApply, err := startDevApplyLayer(ctx, rdb, store, venue, secrets, log, now)
-	if err != nil {
-		return c.errorf("apply layer: %v", err)
-	}
-	defer stopApply()
 	trafficLine := "off (--rate 0)"
 	if *rate > 0 {
-		sim := &simulator{rdb: rdb, ks: ks, venue: venue, secrets: secrets, now: now, log: log, rng: rand.New(rand.NewPCG(uint64(now().UnixNano()), 8))}
-		defer background(ctx, func(ctx context.Context) { sim.loop(ctx, *rate) })()
 		trafficLine = fmt.Sprintf("%g plans/s: %s opens, %s closes, %s tries reduceOnly and opposite-side closes, a spoofed %s and unsigned plans",
-			*rate, simEntry, gate.DefaultExitOwner, simRogue, gate.DefaultExitOwner)
+			*rate, app.SimEntry, gate.DefaultExitOwner, app.SimRogue, gate.DefaultExitOwner)
 	}
 
-	redisFlag := "--redis " + c.g.redisURL
 	cli := "redis-cli -u " + c.g.redisURL
+	redisURL := c.g.redisURL
 	if !c.flagSet("redis") {
-		addr := rdb.Options().Addr
-		redisFlag = "--redis redis://" + addr + "/0"
+		addr := d.Addr
+		redisURL = "redis://" + addr + "/0"
 		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
-	fmt.Fprintf(out, `quantum dev: %s, key prefix %q
-signing key  %s (throwaway, removed on exit)
-public key   %s
+	header := devHeader{where: where, redisURL: redisURL, cli: cli, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.flagSet("redis")}.String()
+	fmt.Fprintf(out, `%s
+signing key  %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
 refreshed    %s
 watched      %s
 apply layer  consumer "dev" of group apply_layer, paper venue (prices %s)
 traffic      %s
-plan keys    %s/{%s,%s,%s}.key (for quantum plan send --key-file)
 
-In another terminal:
-  %s HGETALL %s
-  quantum policy verify %s --prefix %s --pubkey %s
-  %s HSET %s trading_state HALTED   # tamper, and watch the verdict below
-  %s XREVRANGE %s + - COUNT 5
-  quantum status %s --prefix %s --pubkey %s
+Live policy verdict, as the apply layer would see it:
+`, header, keyPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine, app.PriceList(), trafficLine)
 
-Ctrl-C stops. Live policy verdict, as the apply layer would see it:
-`, where, ks.Prefix(), keyPath, pubPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine,
-		priceList(), trafficLine, dir, simEntry, gate.DefaultExitOwner, simRogue,
-		cli, ks.PolicyCurrent(), redisFlag, ks.Prefix(), pubPath, cli, ks.PolicyCurrent(),
-		cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
-
-	sum := &devSummary{rdb: rdb, store: store, venue: venue, ring: policy.NewTrustedKeys(key.Public()), now: now, started: now()}
+	sum := &devSummary{rdb: d.Redis, store: store, venue: d.Venue, ring: d.Trusted, now: now, started: now()}
 	last := ""
 	tick := time.NewTicker(*every)
 	defer tick.Stop()
@@ -238,29 +167,19 @@ Ctrl-C stops. Live policy verdict, as the apply layer would see it:
 		case <-tick.C:
 		case <-sumTick.C:
 			var b bytes.Buffer
-			if term {
-				// Clear the screen and home the cursor: one screen, redrawn.
-				fmt.Fprintf(&b, "\x1b[H\x1b[2Jquantum dev on %s (Ctrl-C stops)\n  %s XREVRANGE %s + - COUNT 5\n  quantum status %s --prefix %s --pubkey %s\n\n",
-					where, cli, ks.ApplyResult(), redisFlag, ks.Prefix(), pubPath)
-			}
 			if err := sum.render(ctx, &b); err != nil {
 				if ctx.Err() != nil {
 					continue
 				}
 				fmt.Fprintf(&b, "summary: could not read: %v\n", err)
 			}
-			out.Write(b.Bytes())
+			if term { // one screen, redrawn, the header kept on top
+				out.Write(redrawScreen(header, b.Bytes()))
+			} else {
+				out.Write(b.Bytes())
+			}
 		}
 	}
-}
-
-// priceList renders the paper venue's marks.
-func priceList() string {
-	var parts []string
-	for _, s := range slices.Sorted(maps.Keys(devPrices)) {
-		parts = append(parts, s+" "+devPrices[s])
-	}
-	return strings.Join(parts, ", ")
 }
 
 func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) string {
@@ -273,61 +192,4 @@ func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) s
 	}
 	return fmt.Sprintf("OK policy_seq=%d trading_state=%s valid for %s", sp.Seq, sp.TradingState,
 		sp.Remaining(now).Truncate(time.Minute))
-}
-
-type devRefreshOptions struct {
-	log      *slog.Logger
-	now      func() time.Time
-	validity time.Duration
-	every    time.Duration
-}
-
-// startDevRefresh runs the refresh loop in the background with the embedded
-// policy as its template. stop ends the loop and waits for it to return, so
-// that the Redis client outlives it.
-func startDevRefresh(ctx context.Context, rdb *redis.Client, store *policystore.Store, key *policy.PrivateKey, o devRefreshOptions) (stop func(), err error) {
-	alerts, err := alert.New(rdb, alert.Options{Keys: store.Keys(), Now: o.now})
-	if err != nil {
-		return nil, err
-	}
-	r, err := refresh.New(refresh.Config{
-		Store: store, Alerts: alerts, Log: o.log, Now: o.now,
-		Source: refresh.SourceFunc(func(context.Context) (*policy.Content, error) {
-			return policy.ParseContent(bytes.NewReader(devPolicyJSON))
-		}),
-		Key:      func() (*policy.PrivateKey, error) { return key, nil },
-		Validity: o.validity, Interval: o.every, Actor: "quantum dev",
-	})
-	if err != nil {
-		return nil, err
-	}
-	return background(ctx, func(ctx context.Context) { refresh.Loop(ctx, r, o.every) }), nil
-}
-
-// background runs loop in a goroutine; stop cancels its context and waits
-// for it to return, so that the Redis client outlives it.
-func background(ctx context.Context, loop func(context.Context)) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		loop(ctx)
-	}()
-	return func() { cancel(); <-done }
-}
-
-// startDevWatch runs the exit-owner watch loop in the background over the
-// default 5-minute window, at once and then every interval (shorter than the
-// timer's 5 minutes, so a denial made in the demo shows quickly). stop ends
-// the loop and waits for it to return.
-func startDevWatch(ctx context.Context, rdb *redis.Client, ks keys.Space, log *slog.Logger, now func() time.Time, every time.Duration) (stop func(), err error) {
-	alerts, err := alert.New(rdb, alert.Options{Keys: ks, Now: now})
-	if err != nil {
-		return nil, err
-	}
-	w, err := watch.New(watch.Config{Redis: rdb, Alerts: alerts, Keys: ks, Log: log, Now: now, Interval: every})
-	if err != nil {
-		return nil, err
-	}
-	return background(ctx, func(ctx context.Context) { watch.Loop(ctx, w, every) }), nil
 }

@@ -38,8 +38,12 @@ func newWatchEnv(t *testing.T) *watchEnv {
 func (we *watchEnv) deny(msAgo int64, planID, canary string) {
 	we.t.Helper()
 	id := fmt.Sprintf("%d-0", we.now.UnixMilli()-msAgo)
+	source := "ai_engine"
+	if canary == "true" {
+		source = "quantum_proof" // the only source whose canaries count apart
+	}
 	if err := we.rd.Client.XAdd(context.Background(), &redis.XAddArgs{Stream: we.rd.Keys.ApplyResult(), ID: id, Values: []any{
-		"plan_id", planID, "source", "ai_engine", "symbol", "BTCUSDT", "decision", "DENIED", "executed", "false",
+		"plan_id", planID, "source", source, "symbol", "BTCUSDT", "decision", "DENIED", "executed", "false",
 		"reason", "DENY_NOT_EXIT_OWNER", "error", "DENY_NOT_EXIT_OWNER", "canary", canary, "consumer", "c1",
 	}}).Err(); err != nil {
 		we.t.Fatal(err)

@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 func init() {
@@ -136,28 +133,24 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	}
 	defer rdb.Close()
 	k := c.keys()
-	// Results after this id are candidates for ours.
-	last := "0-0"
-	if msgs, err := rdb.XRevRangeN(ctx, k.ApplyResult(), "+", "-", 1).Result(); err == nil && len(msgs) == 1 {
-		last = msgs[0].ID
-	}
-	values := make([]any, 0, 2*len(fields))
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		values = append(values, name, fields[name])
-	}
-	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.ApplyPlan(), Values: values}).Result()
+	cursor, err := producer.Cursor(ctx, rdb, k)
 	if err != nil {
-		return c.errorf("send: %v", err)
+		return c.errorf("%v", err)
+	}
+	id, err := producer.Send(ctx, rdb, k, fields)
+	if err != nil {
+		return c.errorf("%v", err)
 	}
 	if *wait <= 0 {
 		fmt.Fprintf(c.env.stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
 		return exitOK
 	}
-	res, err := waitResult(ctx, rdb, k.ApplyResult(), last, *planID, *wait)
+	got, err := producer.Await(ctx, rdb, k, cursor, *wait, *planID)
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum plan send: sent plan_id=%s (entry %s) but %v\n", *planID, id, err)
 		return 3
 	}
+	res := got[*planID].Map()
 	if *asJSON {
 		writeJSON(c.env.stdout, res)
 	} else {
@@ -167,46 +160,8 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 		}
 		tw.Flush()
 	}
-	if d := res["decision"]; d == "EXECUTED" || d == "SKIPPED" {
+	if r := got[*planID]; r.Passed() {
 		return exitOK
 	}
 	return exitFail
-}
-
-// waitResult follows the result stream after id until the result of planID
-// arrives or wait elapses.
-func waitResult(ctx context.Context, rdb *redis.Client, stream, after, planID string, wait time.Duration) (map[string]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	for {
-		block := time.Until(deadlineOf(ctx))
-		if block <= 0 {
-			return nil, fmt.Errorf("no result within %s", wait)
-		}
-		streams, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, after}, Count: 100, Block: min(block, time.Second)}).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, fmt.Errorf("no result within %s", wait)
-			}
-			return nil, fmt.Errorf("reading results: %w", err)
-		}
-		for _, m := range streams[0].Messages {
-			after = m.ID
-			if m.Values["plan_id"] == planID {
-				out := make(map[string]string, len(m.Values))
-				for k, v := range m.Values {
-					out[k] = fmt.Sprint(v)
-				}
-				return out, nil
-			}
-		}
-	}
-}
-
-func deadlineOf(ctx context.Context) time.Time {
-	d, _ := ctx.Deadline()
-	return d
 }

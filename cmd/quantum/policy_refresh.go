@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -45,7 +46,17 @@ quantum:stream:alerts (deduplicated: one per incident, re-notified every
   POLICY_ROLLBACK             a policy was published by someone else meanwhile
   POLICY_SIGNATURE_INVALID    the signing key is not one the readers trust
   REFRESH_CONFIG_INVALID      the key, public key or template file is unusable
+  REFRESH_CLOCK_SKEW          this clock is so far behind Redis TIME that the policy
+                              would be stale within the interval, or more than 30s
+                              ahead (readers would not accept it yet)
   POLICY_UNAVAILABLE          Redis cannot be read or written
+
+Before the source runs, this clock is compared with Redis TIME: CLOCK_SKEW is
+raised (and resolved) on quantum:stream:alerts when the offset is above 15m or
+refuses the run. Each run is recorded in quantum:refresh:running while it runs;
+the next run writes an audit entry result=interrupted (reason
+REFRESH_INTERRUPTED) for a run that was killed before it finished. A killed
+refresh's generator is killed with it (its process group).
 
 After every run, POLICY_EXPIRING is raised when the live policy has less than
 --expiry-alarm of validity left (or is stale), and resolved when it has more.
@@ -134,6 +145,11 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 		},
 		Validity: *validity, Interval: *interval, MaxLeverage: *maxLev,
 		ExpiryAlarm: *alarm, NoExpiryAlarm: *alarm == 0, RepeatInterval: *repeat, Actor: *actor,
+		RedisClock: func(ctx context.Context) (time.Duration, error) {
+			clk, err := redischeck.ClockOffset(ctx, rdb, now)
+			return clk.Offset, err
+		},
+		Runs: refresh.RedisRuns{Redis: rdb, Key: c.keys().RefreshRuns(), Stale: *genTimeout + time.Minute},
 	})
 	if err != nil {
 		return usage("%v", err)

@@ -92,7 +92,8 @@ func TestPolicyPublishVerifyShowAudit(t *testing.T) {
 // TestTamperByHand is the issue's manual check, automated: HSET of any
 // single field of the live policy makes verify exit 1 with
 // POLICY_HASH_MISMATCH or POLICY_SIGNATURE_INVALID; HDEL gives
-// POLICY_MISSING_FIELD (POLICY_UNSIGNED for the signature fields).
+// POLICY_MISSING_FIELD (POLICY_UNSIGNED for the signature fields,
+// POLICY_SIGNATURE_INVALID for policy_encoding: it reads as v1).
 func TestTamperByHand(t *testing.T) {
 	pe := newPolicyEnv(t)
 	ctx := context.Background()
@@ -120,6 +121,9 @@ func TestTamperByHand(t *testing.T) {
 			}
 			if field == policy.FieldMaxNotional || field == policy.FieldMaxOrdersPerMinute {
 				want = "POLICY_HASH_MISMATCH " // optional fields: removing one changes the hash
+			}
+			if field == policy.FieldEncoding {
+				want = "POLICY_SIGNATURE_INVALID " // now a v1 policy, which readers refuse by default
 			}
 			pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 1, want)
 			restore()
@@ -162,7 +166,20 @@ func TestPolicyRefusals(t *testing.T) {
 	}
 	pe.run("policy", "publish", pe.policyFile, "--key", pe.key).want(t, 1, "chmod 600")
 	// Verify without a key fails closed.
-	pe.run("policy", "verify").want(t, 1, "POLICY_SIGNATURE_INVALID", "no trusted public key")
+	pe.run("policy", "verify").want(t, 1, "POLICY_KEY_UNAVAILABLE", "no trusted public key")
+	// A missing, unreadable or group-writable key file is the reader's
+	// setup, not tampering: its own code, never a signature code.
+	r := pe.run("policy", "verify", "--pubkey", filepath.Join(pe.dir, "nope.pub"))
+	r.want(t, 1, "POLICY_KEY_UNAVAILABLE", "nope.pub", "no such file")
+	if strings.Contains(r.stdout, "SIGNATURE") {
+		t.Errorf("a missing key file read as a signature problem: %s", r.stdout)
+	}
+	loose := writeFile(t, pe.dir, "loose.pub", readFile(t, pe.pub))
+	os.Chmod(loose, 0o666)
+	pe.run("policy", "verify", "--pubkey", loose).want(t, 1, "POLICY_KEY_UNAVAILABLE", "chmod 644")
+	os.Chmod(loose, 0o644)
+	empty := writeFile(t, pe.dir, "empty.pub", "not a key\n")
+	pe.run("policy", "verify", "--pubkey", empty, "--json").want(t, 1, `"reason": "POLICY_KEY_UNAVAILABLE"`)
 	// Usage errors are exit 1 for verify (anything but a verified policy).
 	pe.run("policy", "verify", "--nope").want(t, 1)
 }

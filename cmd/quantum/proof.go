@@ -2,11 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,6 +84,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 	timeout := ef.duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
 	interval := ef.duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
 	owner := c.fs.String("exit-owner", envOr(c.env.getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
+	loadResultKey := resultKeyFlag(c)
 	format := c.fs.String("format", "text", "output `format`: text, tap, junit or json")
 	nargs := -1
 	if all {
@@ -100,9 +100,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		fmt.Fprintf(c.env.stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.cmd.name}, args...), c.cmd.name)...)
 		return exitUsage
 	}
-	switch *format {
-	case "text", "tap", "junit", "json":
-	default:
+	if !slices.Contains(proof.Formats, *format) {
 		return usage("--format %q: want text, tap, junit or json", *format)
 	}
 	if *timeout <= 0 || *interval <= 0 {
@@ -128,7 +126,11 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		return usage("%v", err)
 	}
 	defer rdb.Close()
-	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout,
+	resultKey, err := loadResultKey()
+	if err != nil {
+		return usage("%v", err)
+	}
+	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout, ResultKey: resultKey,
 		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
 	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
 		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
@@ -155,7 +157,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 			code = exitFail
 		}
 	}
-	writeProofReports(c.env.stdout, *format, reports)
+	proof.WriteReports(c.env.stdout, *format, reports)
 	return code
 }
 
@@ -171,94 +173,6 @@ func proofMeta() proof.Meta {
 	}
 	return m
 }
-
-func writeProofReports(w io.Writer, format string, reports []*proof.Report) {
-	var passed, failed, skipped int
-	for _, r := range reports {
-		passed, failed, skipped = passed+r.Passed, failed+r.Failed, skipped+r.Skipped
-	}
-	switch format {
-	case "json":
-		writeJSON(w, map[string]any{"proofs": reports, "passed": passed, "failed": failed, "skipped": skipped})
-	case "tap":
-		fmt.Fprintf(w, "TAP version 13\n1..%d\n", passed+failed+skipped)
-		n := 0
-		for _, r := range reports {
-			for _, t := range r.Results {
-				n++
-				switch t.Status {
-				case proof.Pass:
-					fmt.Fprintf(w, "ok %d - %s/%s # %s\n", n, r.Proof, t.Test, t.Evidence)
-				case proof.Skip:
-					fmt.Fprintf(w, "ok %d - %s/%s # SKIP %s\n", n, r.Proof, t.Test, t.Evidence)
-				default:
-					fmt.Fprintf(w, "not ok %d - %s/%s\n  ---\n  message: %q\n  ...\n", n, r.Proof, t.Test, t.Evidence)
-				}
-			}
-		}
-	case "junit":
-		writeJUnit(w, reports)
-	default:
-		for _, r := range reports {
-			for _, t := range r.Results {
-				fmt.Fprintf(w, "%s %s/%s: %s\n", t.Status, r.Proof, t.Test, t.Evidence)
-			}
-		}
-		fmt.Fprintf(w, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)
-	}
-}
-
-type junitSuites struct {
-	XMLName xml.Name     `xml:"testsuites"`
-	Suites  []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name     string      `xml:"name,attr"`
-	Tests    int         `xml:"tests,attr"`
-	Failures int         `xml:"failures,attr"`
-	Skipped  int         `xml:"skipped,attr"`
-	Time     string      `xml:"time,attr"`
-	Cases    []junitCase `xml:"testcase"`
-}
-
-type junitCase struct {
-	Name      string     `xml:"name,attr"`
-	Classname string     `xml:"classname,attr"`
-	Time      string     `xml:"time,attr"`
-	Failure   *junitText `xml:"failure,omitempty"`
-	Skipped   *junitText `xml:"skipped,omitempty"`
-	Output    string     `xml:"system-out,omitempty"`
-}
-
-type junitText struct {
-	Message string `xml:"message,attr"`
-}
-
-func writeJUnit(w io.Writer, reports []*proof.Report) {
-	var out junitSuites
-	for _, r := range reports {
-		s := junitSuite{Name: r.Proof, Tests: len(r.Results), Failures: r.Failed, Skipped: r.Skipped, Time: junitSecs(r.Duration)}
-		for _, t := range r.Results {
-			jc := junitCase{Name: t.Test, Classname: "proof." + r.Proof, Time: junitSecs(t.Duration), Output: t.Evidence}
-			switch t.Status {
-			case proof.Fail:
-				jc.Failure = &junitText{Message: t.Evidence}
-			case proof.Skip:
-				jc.Skipped = &junitText{Message: t.Evidence}
-			}
-			s.Cases = append(s.Cases, jc)
-		}
-		out.Suites = append(out.Suites, s)
-	}
-	fmt.Fprint(w, xml.Header)
-	enc := xml.NewEncoder(w)
-	enc.Indent("", "  ")
-	enc.Encode(out)
-	fmt.Fprintln(w)
-}
-
-func junitSecs(d time.Duration) string { return fmt.Sprintf("%.3f", d.Seconds()) }
 
 func runProofLedger(ctx context.Context, c *invocation) int {
 	count := c.fs.Int("count", 0, "list the newest `N` runs instead of the Markdown ledger")

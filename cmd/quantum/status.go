@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,16 +65,24 @@ func runStatus(ctx context.Context, c *invocation) int {
 	window := ef.duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
 	lookback := c.fs.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
 	minLeft := c.fs.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.parse(0); !ok {
 		return code
+	}
+	resultKey, err := loadResultKey()
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		return exitStatusUnknown
 	}
 	if !ef.check(c.env.stderr) {
 		return exitStatusUnknown
 	}
 	var ring *policy.TrustedKeys
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		var err error
-		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err == nil {
+			ring, err = withPolicyEncodings(c, ring)
+		}
+		if err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}
@@ -86,6 +95,7 @@ func runStatus(ctx context.Context, c *invocation) int {
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
 		Keys: c.keys(), Keyring: ring, Now: c.env.clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
+		ResultKey: resultKey,
 	})
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
@@ -151,11 +161,7 @@ func printStatus(w io.Writer, r *status.Report) {
 	if r.LastProof == nil {
 		fmt.Fprintf(tw, "last proof\tnone recorded\n")
 	} else {
-		var parts []string
-		for _, k := range slices.Sorted(maps.Keys(r.LastProof.Fields)) {
-			parts = append(parts, k+"="+r.LastProof.Fields[k])
-		}
-		fmt.Fprintf(tw, "last proof\t%s %s\n", r.LastProof.ID, strings.Join(parts, " "))
+		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
 	}
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
@@ -168,6 +174,28 @@ func printStatus(w io.Writer, r *status.Report) {
 		fmt.Fprintf(tw, "%s\t%s\n", label, a)
 	}
 	tw.Flush()
+}
+
+// proofVerdict is the last proof run in one line: its verdict and counts,
+// the failed tests, when it ran; the whole entry (tests and evidence) is in
+// --json and `quantum proof ledger`.
+func proofVerdict(id string, f map[string]string) string {
+	s := fmt.Sprintf("%s %s", cmpOr(f["proof"], "(unnamed)"), cmpOr(f["result"], "(no result)"))
+	for _, k := range []string{"passed", "failed", "skipped"} {
+		if v := f[k]; v != "" {
+			s += " " + k + "=" + v
+		}
+	}
+	if ft := f["failed_tests"]; ft != "" {
+		if len(ft) > 80 {
+			ft = ft[:77] + "..."
+		}
+		s += " failed_tests=" + ft
+	}
+	if ts, err := strconv.ParseInt(f["timestamp"], 10, 64); err == nil {
+		s += " at " + time.Unix(ts, 0).UTC().Format(time.RFC3339)
+	}
+	return s + " (entry " + id + ")"
 }
 
 func secs(s int64) string { return (time.Duration(s) * time.Second).String() }

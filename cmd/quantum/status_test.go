@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/exchange/paper"
@@ -52,7 +51,7 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, err := startDevApplyLayer(ctx, rd.Client, store, venue, map[string][]byte{"p": make([]byte, 32)}, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	stop, err := startDevApplyLayer(ctx, rd.Client, rd.Keys, policy.NewTrustedKeys(key.Public()), venue, map[string][]byte{"p": make([]byte, 32)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +89,10 @@ func TestStatusHealthy(t *testing.T) {
 	h, _, _ := healthyDeployment(t)
 	r := h.run("status")
 	r.want(t, 0, "version status-test  seq 1", "signature ok", "consumer dev: pending 0", "results (1h0m0s)  1: DENIED 1", "PLAN_INVALID 1",
-		"exit-owner-watch: last ok", "result=PASS", "none: healthy")
+		"exit-owner-watch: last ok", "last proof        all PASS passed=5 failed=0 skipped=1 at ", "none: healthy")
+	if strings.Contains(r.stdout, "tests=") || strings.Contains(r.stdout, "host=") {
+		t.Errorf("the last proof line is not clipped to its verdict:\n%s", r.stdout)
+	}
 	r = h.run("status", "--json")
 	r.want(t, 0)
 	var rep status.Report
@@ -170,4 +172,51 @@ func TestStatusCannotCheck(t *testing.T) {
 	rd.Client.Set(context.Background(), rd.Keys.ApplyResult(), "not a stream", 0)
 	h.run("status").want(t, 2, "WRONGTYPE")
 	h.run("status", "--bogus").want(t, 2)
+}
+
+// TestStatusLagComputed: the group's lag is counted from the stream after
+// the group's last-delivered id, the same on a real Redis and on miniredis
+// (quantum dev), whose XINFO GROUPS lag is not Redis's; an idle time is
+// never negative.
+func TestStatusLagComputed(t *testing.T) {
+	ctx := context.Background()
+	mini := miniredis.RunT(t)
+	rd := redistest.New(t)
+	for name, url := range map[string]string{"redis-server": rd.Server.URL(), "miniredis": "redis://" + mini.Addr() + "/0"} {
+		t.Run(name, func(t *testing.T) {
+			opt, err := redis.ParseURL(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rdb := redis.NewClient(opt)
+			defer rdb.Close()
+			prefix := rd.Keys.Prefix() + "-" + name
+			stream := prefix + ":stream:apply.plan"
+			for i := range 7 {
+				rdb.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"plan_id", fmt.Sprint(i)}})
+			}
+			if err := rdb.XGroupCreate(ctx, stream, status.DefaultGroup, "0").Err(); err != nil {
+				t.Fatal(err)
+			}
+			res, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: status.DefaultGroup, Consumer: "c1", Streams: []string{stream, ">"}, Count: 3, Block: -1}).Result()
+			if err != nil || len(res[0].Messages) != 3 {
+				t.Fatal(res, err)
+			}
+			rdb.XAck(ctx, stream, status.DefaultGroup, res[0].Messages[0].ID)
+			h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": url, "QUANTUM_PREFIX": prefix})
+			r := h.run("status")
+			r.want(t, 1, "pending 2  lag 4  plans in stream 7", "consumer c1: pending 2  idle ")
+			if strings.Contains(r.stdout, "idle -") {
+				t.Errorf("negative idle:\n%s", r.stdout)
+			}
+			r = h.run("status", "--json")
+			var rep status.Report
+			if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Group.Lag != 4 || rep.Group.Pending != 2 {
+				t.Fatalf("group %+v", rep.Group)
+			}
+		})
+	}
 }

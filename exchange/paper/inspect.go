@@ -2,6 +2,7 @@ package paper
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -157,4 +158,19 @@ func (v *Venue) Reset(ctx context.Context) error {
 		return fmt.Errorf("paper: reset: %w: %w", exchange.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// PositionAmount returns symbol's stored position amount as decimal text,
+// and whether the venue has a record of the symbol at all (a Redis without
+// paper venue state, a live deployment's, has none). Read only: for proofs
+// and operators, who must not rely on the venue's key layout.
+func (v *Venue) PositionAmount(ctx context.Context, symbol string) (amount string, found bool, err error) {
+	s, err := v.rdb.HGet(ctx, v.positionKey(symbol), "amount").Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("paper: position %s: %w", symbol, err)
+	}
+	return s, true, nil
 }

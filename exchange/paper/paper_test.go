@@ -620,3 +620,21 @@ func TestPositionsOf(t *testing.T) {
 		t.Fatal("a bad symbol was accepted")
 	}
 }
+
+// TestPositionAmount: the read-only inspector tells "no record" from a
+// flat or open position, and reads through a venue made without marks.
+func TestPositionAmount(t *testing.T) {
+	env := redistest.New(t)
+	ctx := context.Background()
+	v := newVenue(t, env, map[string]string{"BTCUSDT": "65000"})
+	reader := newVenue(t, env, nil)
+	if _, found, err := reader.PositionAmount(ctx, "BTCUSDT"); err != nil || found {
+		t.Fatalf("before any order: found=%v err=%v", found, err)
+	}
+	if _, err := v.PlaceOrder(ctx, marketOrder("o1", "BTCUSDT", market.Buy, "0.015")); err != nil {
+		t.Fatal(err)
+	}
+	if amt, found, err := reader.PositionAmount(ctx, "BTCUSDT"); err != nil || !found || amt != "0.015" {
+		t.Fatalf("after a BUY 0.015: %q found=%v err=%v", amt, found, err)
+	}
+}

@@ -126,8 +126,11 @@ func (s *Server) start(bin string) error {
 	}
 }
 
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+func (s *Server) logTail() string { return logTail(s.dir) }
+
+// logTail returns the last lines of dir/redis.log, for failure messages.
+func logTail(dir string) string {
+	b, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	if len(lines) > 10 {
 		lines = lines[len(lines)-10:]

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/quantumtrader/quantum/alertforward"
+	"github.com/quantumtrader/quantum/app"
+	"github.com/quantumtrader/quantum/internal/secretfile"
+	"github.com/quantumtrader/quantum/redismon"
+	"github.com/quantumtrader/quantum/watch"
+)
+
+func init() {
+	register(&command{
+		name:    "alerts forward",
+		summary: "deliver quantum:stream:alerts to Alertmanager (v2 API) and webhooks; never drops an alert",
+		help: `Reads quantum:stream:alerts in a consumer group and sends every entry to each
+--alertmanager (POST /api/v2/alerts; give both of an HA pair: each gets every
+alert) and each --webhook (a JSON POST: version, entry_id, stream, and the
+entry's fields as "alert"). An entry is acknowledged only after every target
+answered 2xx; until then it is retried with back-off (up to --max-backoff
+apart), in stream order. Nothing is dropped: a target that stays down stops
+the forwarding, and the entries wait in the group (quantum status shows it).
+
+Alertmanager labels: alertname (the alert_type), severity, alert_id, sources,
+symbols; every other field is an annotation. A firing alert has no endsAt and
+is re-sent every --resend-interval until it is resolved (Alertmanager resolves
+an alert it has not heard of for resolve_timeout, 5m by default: keep the
+interval well below it); a resolved entry is sent with endsAt.
+
+--once forwards what is pending and new, then exits: 0 when all of it was
+delivered, 1 when an entry could not be delivered within --retry-for (it stays
+pending for the next run); it does not re-send, so Alertmanager needs the
+daemon. Without --once it runs until SIGTERM, serving
+/metrics (the forwarder's counters, the firing alerts by type, the watch's
+heartbeat and Redis memory, for deploy/prometheus/quantum-rules.yml) and
+/healthz on --metrics-addr; under systemd (Type=notify) it reports READY.
+docs/alerting.md is the operator guide.`,
+		run: runAlertsForward,
+	})
+}
+
+func runAlertsForward(ctx context.Context, c *invocation) int {
+	ef := newEnvFlags(c)
+	var ams, hooks stringList
+	ams = append(ams, secretfile.SplitList(c.env.getenv("QUANTUM_ALERTMANAGER_URLS"))...)
+	hooks = append(hooks, secretfile.SplitList(c.env.getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
+	c.fs.Var(&ams, "alertmanager", "Alertmanager base `URL`, such as http://127.0.0.1:9093 (repeatable; env QUANTUM_ALERTMANAGER_URLS, comma-separated)")
+	c.fs.Var(&hooks, "webhook", "generic webhook `URL` receiving each entry as JSON (repeatable; env QUANTUM_ALERT_WEBHOOK_URLS, comma-separated)")
+	resend := ef.duration("resend-interval", "QUANTUM_ALERT_RESEND_INTERVAL", alertforward.DefaultResendInterval, "re-send firing alerts to Alertmanager this often")
+	maxBackoff := ef.duration("max-backoff", "QUANTUM_ALERTS_FORWARD_MAX_BACKOFF", alertforward.DefaultMaxBackoff, "longest wait between two delivery attempts")
+	timeout := ef.duration("timeout", "QUANTUM_ALERTS_FORWARD_TIMEOUT", alertforward.DefaultRequestTimeout, "time limit of one HTTP request")
+	retryFor := ef.duration("retry-for", "QUANTUM_ALERTS_FORWARD_RETRY_FOR", alertforward.DefaultRetryFor, "--once: give up on an entry after retrying this long (it stays pending)")
+	claimIdle := ef.duration("claim-idle", "QUANTUM_ALERTS_FORWARD_CLAIM_IDLE", alertforward.DefaultClaimIdle, "claim entries left pending this long by another consumer")
+	group := c.fs.String("group", envOr(c.env.getenv, "QUANTUM_ALERTS_FORWARD_GROUP", alertforward.DefaultGroup), "consumer `group` name (env QUANTUM_ALERTS_FORWARD_GROUP)")
+	consumer := ef.string("consumer", "QUANTUM_ALERTS_FORWARD_CONSUMER", "consumer `name` (default: the host name, so a restart finds its own pending entries)")
+	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
+		"`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_ALERTS_FORWARD_METRICS_ADDR)")
+	once := false
+	if s := c.env.getenv("QUANTUM_ALERTS_FORWARD_ONCE"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			ef.bad["once"] = errors.New("QUANTUM_ALERTS_FORWARD_ONCE=" + strconv.Quote(s) + ": want true or false")
+		}
+		once = b
+	}
+	c.fs.BoolVar(&once, "once", once, "forward what is pending and new, then exit (env QUANTUM_ALERTS_FORWARD_ONCE)")
+	if code, ok := c.parse(0); !ok {
+		return code
+	}
+	if !ef.check(c.env.stderr) {
+		return exitUsage
+	}
+	name := *consumer
+	if name == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "alerts-forward"
+		}
+		name = host
+	}
+	log := c.logger()
+	rdb, err := c.redisBlocking()
+	if err != nil {
+		return c.errorf("%v", err)
+	}
+	defer rdb.Close()
+	reg := prometheus.NewRegistry()
+	metrics := alertforward.NewMetrics(reg)
+	fwd, err := alertforward.New(alertforward.Config{
+		Redis: rdb, Keys: c.keys(), Group: *group, Consumer: name,
+		Alertmanagers: ams, Webhooks: hooks, HTTP: &http.Client{Timeout: *timeout},
+		Now: c.env.clock(), Log: log, Metrics: metrics,
+		ResendInterval: *resend, ClaimIdle: *claimIdle, MaxBackoff: *maxBackoff, RetryFor: *retryFor,
+	})
+	if err != nil {
+		return c.usageErr("%v", err)
+	}
+	if once {
+		n, err := fwd.Drain(ctx)
+		if err != nil {
+			return c.errorf("%d entr(ies) forwarded, then: %v", n, err)
+		}
+		log.Info(alertforward.Tag+" drained", "forwarded", n)
+		return exitOK
+	}
+	if *metricsAddr != "" {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			redismon.New(rdb, c.keys(), []string{watch.JobTimer, watch.JobFollow}))
+		addr, stop, err := app.ServeMetrics(*metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"ok"}` + "\n"))
+		})
+		if err != nil {
+			return c.errorf("--metrics-addr: %v", err)
+		}
+		defer stop()
+		log.Info("metrics listening", "addr", addr)
+	}
+	if err := fwd.Run(ctx, func() { daemon.SdNotify(false, daemon.SdNotifyReady) }); err != nil {
+		return c.errorf("%v", err)
+	}
+	app.NotifyStopping()
+	return exitOK
+}
