@@ -47,8 +47,14 @@ func OpenVenue(ctx context.Context, opt VenueOptions) (exchange.Venue, error) {
 		if opt.Registerer != nil {
 			cfg.Metrics = binance.NewMetrics(opt.Registerer)
 		}
-		if cfg.BaseURL == binance.LiveURL && opt.Log != nil {
-			opt.Log.Warn("LIVE Binance USD-M: orders are real", "base_url", cfg.BaseURL)
+		// Replicas share the rate limiter's windows and back-off in Redis,
+		// under the key prefix. Open logs the LIVE banner for Binance's
+		// live host, however the URL is spelled.
+		if cfg.Limiter == nil && opt.Redis != nil {
+			cfg.Limiter = binance.NewRedisLimiter(opt.Redis, opt.Keys.Prefix())
+		}
+		if cfg.Log == nil {
+			cfg.Log = opt.Log
 		}
 		return binance.Open(ctx, cfg)
 	default:

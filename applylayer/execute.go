@@ -7,6 +7,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/exchange"
@@ -55,14 +57,16 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 		// Reconcile by client order id; never send blindly.
 		o, found, err := s.venue.LookupOrder(ctx, p.Symbol, coid)
 		if err != nil {
-			return fmt.Errorf("reconcile plan %s (%s): %w", p.ID, coid, err)
+			return s.unresolved(p, m.ID, coid, fmt.Errorf("reconcile plan %s (%s): %w", p.ID, coid, err))
 		}
 		if found {
-			s.cfg.Log.Info("reconciled plan after a restart", "plan_id", p.ID, "client_order_id", coid, "status", o.Status)
-			if o.Status == exchange.StatusFilled {
-				s.clearEntry(ctx, p.ID) // an earlier attempt's account reservation, if any
+			out, final := orderOutcome(o)
+			if !final {
+				return s.resting(ctx, p, recKey, o)
 			}
-			return s.finish(ctx, m.ID, fields, p, recKey, executedOutcome(o))
+			s.cfg.Log.Info("reconciled plan after a restart", "plan_id", p.ID, "client_order_id", coid, "status", o.Status)
+			s.clearEntry(ctx, p.ID) // final: an earlier attempt's account reservation, if any, is done
+			return s.finish(ctx, m.ID, fields, p, recKey, out)
 		}
 	}
 	// Freshness is checked on every attempt that has not reached the venue:
@@ -85,7 +89,7 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 		return nil // the new owner writes its result
 	}
 	if err != nil {
-		return err
+		return s.unresolved(p, m.ID, coid, err)
 	}
 	return s.finish(ctx, m.ID, fields, p, recKey, out)
 }
@@ -101,11 +105,15 @@ func (s *Service) handle(ctx context.Context, it *item) error {
 // finished later, by this consumer or another).
 func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, err error) {
 	p, coid := it.p, it.coid
+	if p.ReduceOnly {
+		ctx = exchange.Urgent(ctx) // a rate-limited venue serves exits from a reserved share
+	}
 	in := gate.Input{Plan: p, Policy: s.pol.signed, PolicyErr: s.pol.err, Now: s.cfg.Now()}
 	var view *accountView
-	keep := false // the reservation outlives this call (an order resting at the venue)
+	// A resting order returns an error (the plan stays pending): its
+	// reservation still counts until the order is final.
 	defer func() {
-		if view != nil && err == nil && !keep {
+		if view != nil && err == nil {
 			s.clearEntry(ctx, p.ID)
 		}
 	}()
@@ -209,16 +217,25 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 		found := false
 		o, found, err = s.venue.LookupOrder(ctx, p.Symbol, coid)
 		if err != nil || !found {
-			return outcome{}, fmt.Errorf("order %s outcome unknown, reconciling later: %v", coid, err)
+			// Never a final result: the plan stays pending and is
+			// reconciled until the venue tells its fate.
+			return outcome{}, fmt.Errorf("order %s: %w, reconciling later (look-up: found=%v, %v)", coid, exchange.ErrUnknownOutcome, found, err)
 		}
 	}
 	if err != nil {
-		delete(s.batchPos, p.Symbol)
+		var rej *exchange.Rejected
+		if errors.As(err, &rej) {
+			delete(s.batchPos, p.Symbol) // a refusal may mean the position moved at the venue; an order not sent moved nothing
+		}
 		return venueFailure(err, "place order"), nil
 	}
+	out, final := orderOutcome(o)
+	if !final {
+		delete(s.batchPos, p.Symbol)
+		return outcome{}, s.resting(ctx, p, it.recKey, o)
+	}
 	s.filled(p, o)
-	keep = o.Status != exchange.StatusFilled // resting: still counts
-	return executedOutcome(o), nil
+	return out, nil
 }
 
 // leverageSet is the leverage this process last set for a symbol, and when.
@@ -231,8 +248,73 @@ type leverageSet struct {
 // before an entry sets it again.
 const leverageRecheck = time.Minute
 
-func executedOutcome(o exchange.OrderState) outcome {
-	return outcome{decision: plan.Executed, order: o}
+// orderOutcome is the result an order's state decides, and whether that
+// state is final. Anything filled is EXECUTED with the filled quantity (a
+// partial fill says so); nothing filled is FAILED with the reason its final
+// status gives; NEW and PARTIALLY_FILLED are not final (the order rests).
+func orderOutcome(o exchange.OrderState) (outcome, bool) {
+	if !o.Status.Final() {
+		return outcome{}, false
+	}
+	if o.Filled() {
+		out := outcome{decision: plan.Executed, order: o}
+		if o.Status != exchange.StatusFilled {
+			of := ""
+			if o.OrigQty != "" {
+				of = " of " + o.OrigQty
+			}
+			out.detail = fmt.Sprintf("partially filled %s%s: the order ended %s", o.FilledQty, of, o.Status)
+		}
+		return out, true
+	}
+	code := reason.ExchangeRejected
+	switch o.Status {
+	case exchange.StatusExpired, exchange.StatusExpiredInMatch:
+		code = reason.ExchangeOrderExpired
+	case exchange.StatusCanceled:
+		code = reason.ExchangeOrderCanceled
+	}
+	return outcome{decision: plan.Failed, code: code, order: o,
+		detail: fmt.Sprintf("the order ended %s at the venue with nothing filled", o.Status)}, true
+}
+
+// errResting is the error of a plan whose order rests at the venue.
+var errResting = errors.New("order resting at the venue")
+
+// resting records a plan's resting order in its execution record
+// (order_status, exchange_order_id, filled_qty) and leaves the plan
+// pending: it is looked up again at every claim until its state is final.
+func (s *Service) resting(ctx context.Context, p *plan.Plan, recKey string, o exchange.OrderState) error {
+	s.cfg.Log.Info("order resting at the venue", "plan_id", p.ID, "client_order_id", o.ClientOrderID,
+		"exchange_order_id", o.ExchangeOrderID, "status", o.Status, "filled_qty", o.FilledQty)
+	if err := s.rdb.HSet(ctx, recKey, "order_status", string(o.Status), "exchange_order_id", o.ExchangeOrderID,
+		"filled_qty", o.FilledQty).Err(); err != nil {
+		s.cfg.Log.Warn("could not record the resting order", "plan_id", p.ID, "error", err)
+	}
+	return fmt.Errorf("plan %s: %w (%s, filled %s): followed until final", p.ID, errResting, o.Status, o.FilledQty)
+}
+
+// unresolvedAlertAfter bounds how long a plan's order may stay of unknown
+// outcome before every retry logs EXCHANGE_OUTCOME_UNKNOWN at error level.
+const unresolvedAlertAfter = 2 * time.Minute
+
+// unresolved passes err on (the plan stays pending) and, when err is an
+// unknown outcome older than unresolvedAlertAfter (by the plan's stream
+// entry id, the time it was received), alerts.
+func (s *Service) unresolved(p *plan.Plan, entryID, coid string, err error) error {
+	if !errors.Is(err, exchange.ErrUnknownOutcome) {
+		return err
+	}
+	ms, perr := strconv.ParseInt(strings.SplitN(entryID, "-", 2)[0], 10, 64)
+	if age := s.cfg.Now().Sub(time.UnixMilli(ms)); perr == nil && age > unresolvedAlertAfter {
+		s.cfg.Log.Error(fmt.Sprintf("%s plan_id=%s client_order_id=%s symbol=%s: the venue has not told the order's fate for %s; "+
+			"look the client order id up in the order history", reason.ExchangeOutcomeUnknown, p.ID, coid, p.Symbol, age.Round(time.Second)),
+			"reason", reason.ExchangeOutcomeUnknown, "plan_id", p.ID, "client_order_id", coid, "age", age.Round(time.Second))
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.unresolved.Inc()
+		}
+	}
+	return err
 }
 
 // venueFailure is the result of an order the venue did not take.

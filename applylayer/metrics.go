@@ -19,6 +19,7 @@ type Metrics struct {
 	pending         prometheus.Gauge
 	policyAge       prometheus.Gauge
 	redisErrors     prometheus.Counter
+	unresolved      prometheus.Counter
 	authOff         prometheus.Gauge
 	denials         *prometheus.CounterVec
 	policyValid     prometheus.Gauge
@@ -59,6 +60,10 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 		}),
 		policyAge: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "quantum_apply_policy_age_seconds", Help: "Age of the policy in use (now - issued_at_epoch).",
+		}),
+		unresolved: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "quantum_apply_unresolved_total",
+			Help: "Retries of plans whose order's outcome the venue has not told for more than 2 minutes (EXCHANGE_OUTCOME_UNKNOWN); alert on any increase.",
 		}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "quantum_apply_redis_errors_total", Help: "Redis failures of the consume loop (each waited out and retried).",
@@ -101,7 +106,7 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 	}
 	reg.MustRegister(m.plans, m.gateSeconds, m.exchangeSeconds, m.lag, m.pending, m.policyAge, m.redisErrors, m.authOff,
 		m.denials, m.policyValid, m.policyUntil, m.tampered, m.clockOffset,
-		m.exposure, m.gross, m.openPositions, m.dayPnL, m.limits)
+		m.exposure, m.gross, m.openPositions, m.dayPnL, m.limits, m.unresolved)
 	for _, k := range []string{planstream.DeletedUnread, planstream.DeletedPending, planstream.FutureID} {
 		m.tampered.WithLabelValues(k) // a series from the start, for rate() and the rules
 	}

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/quantumtrader/quantum/market"
 )
@@ -43,7 +44,19 @@ const (
 	StatusCanceled        Status = "CANCELED"
 	StatusRejected        Status = "REJECTED"
 	StatusExpired         Status = "EXPIRED"
+	StatusExpiredInMatch  Status = "EXPIRED_IN_MATCH" // expired by self-trade prevention
 )
+
+// Final reports whether an order in status s can change no more: FILLED,
+// CANCELED, REJECTED, EXPIRED or EXPIRED_IN_MATCH. NEW and
+// PARTIALLY_FILLED rest at the venue; an unknown status is not final.
+func (s Status) Final() bool {
+	switch s {
+	case StatusFilled, StatusCanceled, StatusRejected, StatusExpired, StatusExpiredInMatch:
+		return true
+	}
+	return false
+}
 
 // OrderState is an order as the venue knows it.
 type OrderState struct {
@@ -54,6 +67,34 @@ type OrderState struct {
 	Status          Status
 	FilledQty       string // decimal
 	AvgPrice        string // decimal; "0" when nothing filled
+	OrigQty         string // decimal, the quantity ordered ("" when the venue did not say)
+}
+
+// Filled reports whether any of the order filled (FilledQty > 0). A
+// FilledQty that is not a decimal counts as filled: the caller must not
+// take such an order for one that did nothing.
+func (o OrderState) Filled() bool {
+	if o.FilledQty == "" {
+		return false
+	}
+	for _, c := range o.FilledQty {
+		switch {
+		case c >= '1' && c <= '9':
+			return true
+		case c != '0' && c != '.':
+			return true
+		}
+	}
+	return false
+}
+
+// OrderHistory is what a venue offers to reconcile beyond a look-up by
+// client order id: the account's recent orders in a symbol whose client
+// order id starts with prefix (market.ClientOrderIDPrefix), created at or
+// after since, oldest first. A client order id may appear more than once
+// (Binance keeps ids unique among open orders only).
+type OrderHistory interface {
+	RecentOrders(ctx context.Context, symbol, prefix string, since time.Time) ([]OrderState, error)
 }
 
 // Venue is the interface the apply layer consumes.
@@ -63,7 +104,9 @@ type Venue interface {
 	// unknown outcome with the same id.
 	PlaceOrder(ctx context.Context, o Order) (OrderState, error)
 	// LookupOrder returns the order with the client order id, and whether
-	// the venue knows it.
+	// the venue knows it. ErrUnknownOutcome means the venue cannot tell
+	// yet (an attempt whose outcome was unknown may still reach it): ask
+	// again later, and neither place the order nor take it for absent.
 	LookupOrder(ctx context.Context, symbol, clientOrderID string) (OrderState, bool, error)
 	// Position returns the signed position amount in symbol (one-way mode:
 	// > 0 long, < 0 short, 0 flat), as a float for gating only.
@@ -99,3 +142,13 @@ var (
 	// (timeout, 5xx): reconcile by client order id.
 	ErrUnknownOutcome = errors.New("exchange outcome unknown")
 )
+
+type urgentKey struct{}
+
+// Urgent marks ctx as serving an exit (a reduce-only plan): a venue that
+// limits its own request rate serves such calls from a share entries
+// cannot use, so a flood of entries never starves an exit.
+func Urgent(ctx context.Context) context.Context { return context.WithValue(ctx, urgentKey{}, true) }
+
+// IsUrgent reports whether ctx was marked by Urgent.
+func IsUrgent(ctx context.Context) bool { v, _ := ctx.Value(urgentKey{}).(bool); return v }

@@ -95,6 +95,17 @@ const (
 	RedisNotReplicated Code = "REDIS_NOT_REPLICATED" // the execution record did not reach --min-replicas replicas: not sent
 )
 
+// Codes added for the venue's final order states (issue 12): an order that
+// ended with nothing filled is FAILED with the reason its final status
+// gives, never EXECUTED; EXCHANGE_OUTCOME_UNKNOWN names a plan whose order's
+// fate the venue has not told yet (no result is written for it until it
+// is known: the alert and the log carry the code).
+const (
+	ExchangeOrderExpired   Code = "EXCHANGE_ORDER_EXPIRED"   // EXPIRED or EXPIRED_IN_MATCH, nothing filled
+	ExchangeOrderCanceled  Code = "EXCHANGE_ORDER_CANCELED"  // CANCELED at the venue, nothing filled
+	ExchangeOutcomeUnknown Code = "EXCHANGE_OUTCOME_UNKNOWN" // still being reconciled beyond the bound
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -114,6 +125,7 @@ var All = []Code{
 	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly, RedisNotReplicated,
 	RefreshClockSkew, RefreshInterrupted,
 	PolicyKeyUnavailable,
+	ExchangeOrderExpired, ExchangeOrderCanceled, ExchangeOutcomeUnknown,
 }
 
 // Error is a refusal with a reason code. Msg says what was wrong in words an

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policystore"
@@ -23,10 +25,14 @@ API key and secret of QUANTUM_BINANCE_API_KEY / QUANTUM_BINANCE_API_SECRET (or
 their _FILE variables, files of mode 0600), and prints one PASS or FAIL line
 each:
 
+  environment      which Binance --binance-url reaches: live, testnet, demo (or other: a
+                   local fake or a proxy); FAIL only for an unusable URL
   server_time      offset to GET /fapi/v1/time within --max-offset
-  api_key          a signed request succeeds and GET /fapi/v2/account says canTrade
+  api_key          a signed request succeeds and GET /fapi/v2/account says canTrade; a key
+                   refused with -2015 is named as possibly a key of another environment
   position_mode    one-way mode (GET /fapi/v1/positionSide/dual), as the adapter requires
-  trading_locks    no symbol of the universe locked by GET /fapi/v1/apiTradingStatus
+  trading_locks    neither the account (the "ACCOUNT" key) nor a symbol of the universe
+                   locked by GET /fapi/v1/apiTradingStatus
   symbol SYM       listed and TRADING in exchangeInfo, with filters the adapter applies
   leverage SYM     GET /fapi/v1/leverageBracket allows the policy's leverage
 
@@ -47,7 +53,8 @@ type binanceFlags struct {
 
 func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&b.url, "binance-url", envOr(getenv, "QUANTUM_BINANCE_URL", binance.TestnetURL),
-		"Binance USD-M base `URL`: "+binance.TestnetURL+" (default, testnet first) or "+binance.LiveURL+" (env QUANTUM_BINANCE_URL)")
+		"Binance USD-M base `URL`, or an environment name: testnet ("+binance.TestnetURL+", the default), demo ("+
+			binance.DemoURL+", keys from Binance demo trading) or live ("+binance.LiveURL+", real orders); an empty value is refused (env QUANTUM_BINANCE_URL)")
 	fs.StringVar(&b.keyFile, "binance-key-file", "", "`file` (mode 0600) holding the API key (env "+binance.EnvAPIKeyFile+"; or the key itself in "+binance.EnvAPIKey+")")
 	fs.StringVar(&b.secretFile, "binance-secret-file", "", "`file` (mode 0600) holding the API secret (env "+binance.EnvAPISecretFile+"; or the secret itself in "+binance.EnvAPISecret+")")
 	fs.DurationVar(&b.timeout, "binance-timeout", binance.DefaultTimeout, "timeout of each Binance request")
@@ -58,7 +65,14 @@ func (b *binanceFlags) config(c *invocation) (binance.Config, error) {
 	if err != nil {
 		return binance.Config{}, err
 	}
-	return binance.Config{BaseURL: b.url, Credentials: creds, Timeout: b.timeout, Now: c.env.clock(), Log: c.logger()}, nil
+	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.env.clock(), Log: c.logger()}, nil
+}
+
+// keyRefused names what a -2015 on the first signed request usually means.
+func keyRefused(env binance.Environment) string {
+	return fmt.Sprintf("the %s environment refuses this key (or this host's IP is not in the key's allow-list, or the key lacks futures permission): "+
+		"keys work only in the environment that issued them: live keys on fapi.binance.com, demo trading keys on demo-fapi.binance.com, "+
+		"testnet keys on testnet.binancefuture.com", env)
 }
 
 // checkLine is one line of the checklist.
@@ -92,6 +106,15 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 	add := func(name string, ok bool, format string, a ...any) {
 		lines = append(lines, checkLine{Name: name, OK: ok, Detail: fmt.Sprintf(format, a...)})
 	}
+	env := client.Environment()
+	switch env {
+	case binance.EnvLive:
+		add("environment", true, "live (%s): LIVE, orders are real", cfg.BaseURL)
+	case binance.EnvOther:
+		add("environment", true, "other (%s): not a Binance host (a local fake or a proxy)", cfg.BaseURL)
+	default:
+		add("environment", true, "%s (%s): no real money", env, cfg.BaseURL)
+	}
 
 	if off, err := client.SyncTime(ctx); err != nil {
 		add("server_time", false, "%v", err)
@@ -99,7 +122,10 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 		add("server_time", time.Duration(math.Abs(float64(off))) <= *maxOffset, "offset %v (max %v)", off, *maxOffset)
 	}
 	perms, permsErr := client.Permissions(ctx)
+	var rej *exchange.Rejected
 	switch {
+	case errors.As(permsErr, &rej) && rej.Code == binance.CodeRejectedAPIKey:
+		add("api_key", false, "%v: %s", permsErr, keyRefused(env))
 	case permsErr != nil:
 		add("api_key", false, "%v", permsErr)
 	case !perms.CanTrade:
@@ -133,6 +159,9 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 			}
 		}
 		slices.Sort(locked)
+		if perms.AccountLocked {
+			locked = append([]string{"ACCOUNT (the whole account: " + strings.Join(perms.AccountIndicators, ",") + "; only reduce-only orders are accepted)"}, locked...)
+		}
 		add("trading_locks", len(locked) == 0, "locked: %s", orNone(locked))
 	}
 	for _, sym := range universe {
@@ -162,7 +191,7 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 		ok = ok && l.OK
 	}
 	if *asJSON {
-		writeJSON(c.env.stdout, map[string]any{"ok": ok, "base_url": b.url, "checks": lines})
+		writeJSON(c.env.stdout, map[string]any{"ok": ok, "base_url": cfg.BaseURL, "environment": env, "checks": lines})
 	} else {
 		tw := table(c.env.stdout)
 		for _, l := range lines {

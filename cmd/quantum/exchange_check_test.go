@@ -120,3 +120,32 @@ func TestApplyLayerOnBinance(t *testing.T) {
 		t.Fatalf("the daemon's log lacks the venue lines:\n%s", all)
 	}
 }
+
+// Issue 12, defect 6: the whole account locked by the quantitative rules
+// (apiTradingStatus's "ACCOUNT" key) fails trading_locks, whatever the
+// universe.
+func TestExchangeCheckAccountLocked(t *testing.T) {
+	ae, f := binanceEnv(t, binancefake.BTC)
+	f.LockAccount()
+	ae.run("exchange", "check", "--symbols", "BTCUSDT").want(t, 1, "FAIL  trading_locks", "ACCOUNT")
+}
+
+// Issue 12, defect 11: the check names the environment it talks to, and a
+// key the venue refuses (-2015) is named as possibly a key of another
+// environment (demo, testnet and live keys work only on their own).
+func TestExchangeCheckEnvironment(t *testing.T) {
+	ae, _ := binanceEnv(t, binancefake.BTC)
+	ae.run("exchange", "check", "--symbols", "BTCUSDT").want(t, 0, "PASS  environment")
+	ae.env[binance.EnvAPIKey] = "a-key-of-another-environment"
+	ae.run("exchange", "check", "--symbols", "BTCUSDT").want(t, 1, "FAIL  api_key", "-2015", "demo-fapi.binance.com", "testnet.binancefuture.com")
+}
+
+// Issue 12, defect 7: an empty --binance-url (or QUANTUM_BINANCE_URL set
+// to nothing in a unit file) is refused, never taken for live.
+func TestExchangeCheckEmptyURL(t *testing.T) {
+	ae, f := binanceEnv(t, binancefake.BTC)
+	ae.run("exchange", "check", "--binance-url=", "--symbols", "BTCUSDT").want(t, 2, "no base URL")
+	if n := f.Requests("/fapi/v1/time"); n != 0 {
+		t.Fatalf("%d requests reached a venue", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 )
 
 // HedgeMode reports whether the account is in hedge mode (GET
@@ -27,7 +28,15 @@ func (c *Client) HedgeMode(ctx context.Context) (bool, error) {
 type Permissions struct {
 	CanTrade bool     `json:"can_trade"` // GET /fapi/v2/account "canTrade"
 	Locked   []string `json:"locked"`    // symbols whose trading is locked (GET /fapi/v1/apiTradingStatus)
+	// AccountLocked: the whole account is locked by the quantitative rules
+	// (apiTradingStatus's account-wide "ACCOUNT" key, e.g. indicator TMV);
+	// AccountIndicators names the locking indicators.
+	AccountLocked     bool     `json:"account_locked"`
+	AccountIndicators []string `json:"account_indicators,omitempty"`
 }
+
+// accountKey is apiTradingStatus's key of the account-wide indicators.
+const accountKey = "ACCOUNT"
 
 // Permissions reads whether the key may trade (GET /fapi/v2/account,
 // "canTrade": a signed request that succeeds also proves the key, its
@@ -55,12 +64,20 @@ func (c *Client) Permissions(ctx context.Context) (Permissions, error) {
 	p := Permissions{CanTrade: *acct.CanTrade}
 	for sym, inds := range status.Indicators {
 		for _, in := range inds {
-			if in.IsLocked {
+			if !in.IsLocked {
+				continue
+			}
+			if sym == accountKey {
+				p.AccountLocked = true
+				p.AccountIndicators = append(p.AccountIndicators, in.Indicator)
+				continue
+			}
+			if !slices.Contains(p.Locked, sym) {
 				p.Locked = append(p.Locked, sym)
-				break
 			}
 		}
 	}
+	slices.Sort(p.Locked)
 	return p, nil
 }
 

@@ -307,12 +307,23 @@ func TestUnknownOutcome(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
+			r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) {
+				cfg.Timeout = 300 * time.Millisecond
+				cfg.RecvWindow, cfg.SettleMargin = 200*time.Millisecond, 50*time.Millisecond
+			})
 			coid := fmt.Sprintf("qt-u%d", i)
 			r.fake.Inject("/fapi/v1/order", tc.fault)
 			_, err := r.c.PlaceOrder(context.Background(), marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
 			if !errors.Is(err, exchange.ErrUnknownOutcome) || errors.Is(err, exchange.ErrUnavailable) {
 				t.Fatalf("error %v, want only ErrUnknownOutcome", err)
+			}
+			if !tc.executed {
+				// Not found may only mean "not yet": the attempt can still
+				// execute until its timestamp + recvWindow.
+				if _, _, err := r.c.LookupOrder(context.Background(), "BTCUSDT", coid); !errors.Is(err, exchange.ErrUnknownOutcome) {
+					t.Fatalf("lookup before the attempt settled: %v, want ErrUnknownOutcome", err)
+				}
+				time.Sleep(300 * time.Millisecond)
 			}
 			st, found, err := r.c.LookupOrder(context.Background(), "BTCUSDT", coid)
 			if err != nil || found != tc.executed {
@@ -321,7 +332,8 @@ func TestUnknownOutcome(t *testing.T) {
 			if found && st.Status != exchange.StatusFilled {
 				t.Fatalf("lookup %+v", st)
 			}
-			// A retry with the same id never makes a second order.
+			// A retry with the same id never makes a second order: it is
+			// looked up, and sent only when settled and absent.
 			r.place(marketOrder(coid, "BTCUSDT", market.Buy, "0.01", false))
 			if n := len(r.fake.Orders()); n != 1 {
 				t.Fatalf("%d orders after the retry, want 1", n)

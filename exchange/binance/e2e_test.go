@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,79 +37,13 @@ var sources = map[string][]byte{
 // most once at the venue, also when the venue executes an order and then
 // answers -1007, or executes it and never answers.
 func TestApplyLayerEndToEnd(t *testing.T) {
-	env := redistest.New(t)
-	ctx := context.Background()
-	r := newRig(t, func(cfg *binance.Config, _ *binancefake.Fake) { cfg.Timeout = 300 * time.Millisecond })
-	key := policytest.Key(t)
-	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
+	a := newApplyRig(t, nil)
+	r, logs := a.rig, a.logs
+	send := func(source, symbol, side, qty string, reduce bool) string {
+		return a.send(source, side, "MARKET", qty, reduce, map[string]string{"symbol": symbol})
 	}
-	p := policytest.Sample(time.Now(), 1)
-	p.MaxOrdersPerMinute = 0
-	if _, err := store.Publish(ctx, policytest.Sign(t, p, key), "test"); err != nil {
-		t.Fatal(err)
-	}
-	logs := &testkit.Buffer{}
-	svc, err := applylayer.New(env.Client, store, r.c, applylayer.Config{
-		Keys: env.Keys, Consumer: "e2e", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
-		Keyring: plan.NewSecrets(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
-		Now: time.Now, Log: slog.New(slog.NewTextHandler(logs, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { svc.Run(runCtx, nil); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	n := 0
-	send := func(source, symbol, side, qty string, reduce bool) (planID string) {
-		n++
-		planID = fmt.Sprintf("e2e-%d-%d", n, time.Now().UnixNano())
-		f := plan.SignFields(map[string]string{
-			"plan_id": planID, "decision": "EXECUTE", "symbol": symbol, "side": side, "type": "MARKET",
-			"qty": qty, "reduceOnly": strconv.FormatBool(reduce), "source": source,
-			"timestamp": strconv.FormatInt(time.Now().Unix(), 10), "action": "TEST",
-		}, sources[source])
-		if err := env.Client.XAdd(ctx, xadd(env.Keys.ApplyPlan(), f)).Err(); err != nil {
-			t.Fatal(err)
-		}
-		return planID
-	}
-	result := func(planID string) map[string]string {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			var got []map[string]string
-			for _, e := range redistest.StreamEntries(t, env.Client, env.Keys.ApplyResult()) {
-				if e["plan_id"] == planID {
-					got = append(got, e)
-				}
-			}
-			if len(got) > 1 {
-				t.Fatalf("plan %s: %d results, want 1", planID, len(got))
-			}
-			if len(got) == 1 {
-				return got[0]
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("plan %s: no result after 10s\nlogs:\n%s", planID, logs.String())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
-	ordersOf := func(planID string) int {
-		coid := market.ClientOrderID(planID)
-		c := 0
-		for _, o := range r.fake.Orders() {
-			if o.ClientOrderID == coid {
-				c++
-			}
-		}
-		return c
-	}
+	result := func(planID string) map[string]string { return a.result(planID, 10*time.Second) }
+	ordersOf := a.ordersOf
 
 	cases := []struct {
 		name     string
@@ -172,6 +107,123 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 			t.Fatalf("a credential is in the logs")
 		}
 	}
+}
+
+// applyRig is an apply layer consuming on real Redis, with the adapter on
+// a fake, its limiter shared in Redis as the daemon runs it.
+type applyRig struct {
+	*rig
+	t    *testing.T
+	env  *redistest.Env
+	logs *testkit.Buffer
+	n    atomic.Int64
+}
+
+func newApplyRig(t *testing.T, mod func(cfg *binance.Config, f *binancefake.Fake)) *applyRig {
+	t.Helper()
+	env := redistest.New(t)
+	ctx := context.Background()
+	r := newRig(t, func(cfg *binance.Config, f *binancefake.Fake) {
+		cfg.Timeout = 300 * time.Millisecond
+		cfg.RecvWindow, cfg.SettleMargin = time.Second, 200*time.Millisecond
+		cfg.Limiter = binance.NewRedisLimiter(env.Client, env.Keys.Prefix())
+		if mod != nil {
+			mod(cfg, f)
+		}
+	})
+	key := policytest.Key(t)
+	store, err := policystore.New(env.Client, policystore.Options{Keys: env.Keys, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := policytest.Sample(time.Now(), 1)
+	p.MaxOrdersPerMinute = 0
+	if _, err := store.Publish(ctx, policytest.Sign(t, p, key), "test"); err != nil {
+		t.Fatal(err)
+	}
+	ar := &applyRig{rig: r, t: t, env: env, logs: &testkit.Buffer{}}
+	svc, err := applylayer.New(env.Client, store, r.c, applylayer.Config{
+		Keys: env.Keys, Consumer: "e2e", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
+		Keyring: plan.NewSecrets(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
+		Now: time.Now, Log: slog.New(slog.NewTextHandler(ar.logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { svc.Run(runCtx, nil); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ar
+}
+
+// send publishes a signed plan and returns its id; extra fields override.
+func (a *applyRig) send(source, side, typ, qty string, reduce bool, extra map[string]string) string {
+	a.t.Helper()
+	id := fmt.Sprintf("e2ef-%d-%d", a.n.Add(1), time.Now().UnixNano())
+	fields := map[string]string{
+		"plan_id": id, "decision": "EXECUTE", "symbol": "BTCUSDT", "side": side, "type": typ,
+		"qty": qty, "reduceOnly": strconv.FormatBool(reduce), "source": source,
+		"timestamp": strconv.FormatInt(time.Now().Unix(), 10), "action": "TEST",
+	}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	if err := a.env.Client.XAdd(context.Background(), xadd(a.env.Keys.ApplyPlan(), plan.SignFields(fields, sources[source]))).Err(); err != nil {
+		a.t.Fatal(err)
+	}
+	return id
+}
+
+// results returns the results written so far, by plan id; more than one
+// for a plan fails the test.
+func (a *applyRig) results() map[string]map[string]string {
+	a.t.Helper()
+	out := map[string]map[string]string{}
+	for _, e := range redistest.StreamEntries(a.t, a.env.Client, a.env.Keys.ApplyResult()) {
+		if out[e["plan_id"]] != nil {
+			a.t.Fatalf("plan %s: two results", e["plan_id"])
+		}
+		out[e["plan_id"]] = e
+	}
+	return out
+}
+
+// result waits for the plan's one result.
+func (a *applyRig) result(id string, within time.Duration) map[string]string {
+	a.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if r := a.results()[id]; r != nil {
+			return r
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("plan %s: no result after %v\nlogs:\n%s", id, within, a.logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// noResult checks the plan has no result for d.
+func (a *applyRig) noResult(id string, d time.Duration) {
+	a.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if r := a.results()[id]; r != nil {
+			a.t.Fatalf("plan %s has a result %v, want none yet", id, r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (a *applyRig) ordersOf(id string) int {
+	n := 0
+	for _, o := range a.fake.Orders() {
+		if o.ClientOrderID == market.ClientOrderID(id) {
+			n++
+		}
+	}
+	return n
 }
 
 func xadd(stream string, f map[string]string) *redis.XAddArgs {

@@ -28,7 +28,8 @@ type lotSize struct {
 }
 
 type exchangeInfo struct {
-	Symbols []struct {
+	RateLimits []RateLimit `json:"rateLimits"`
+	Symbols    []struct {
 		Symbol  string           `json:"symbol"`
 		Status  string           `json:"status"`
 		Filters []map[string]any `json:"filters"`
@@ -41,6 +42,7 @@ func (c *Client) loadFilters(ctx context.Context) error {
 	if err := c.do(ctx, request{method: http.MethodGet, path: "/fapi/v1/exchangeInfo"}, &info); err != nil {
 		return fmt.Errorf("binance: exchange filters: %w", err)
 	}
+	c.cfg.Limiter.SetLimits(info.RateLimits)
 	m := make(map[string]*symbolFilters, len(info.Symbols))
 	for _, s := range info.Symbols {
 		m[s.Symbol] = parseFilters(s.Status, s.Filters)
@@ -122,8 +124,11 @@ func parseFilters(status string, filters []map[string]any) *symbolFilters {
 		case "LOT_SIZE":
 			f.lot, hasLot = lot(m), true
 		case "MARKET_LOT_SIZE":
-			l := lot(m)
-			f.marketLot = &l
+			// Binance lists it for every symbol, some with a stepSize of 0:
+			// then LOT_SIZE's step (and bounds) apply to market orders too.
+			if l := lot(m); f.err == nil && l.step.Sign() > 0 {
+				f.marketLot = &l
+			}
 		case "MIN_NOTIONAL":
 			f.minNotional = num(m, "notional")
 		case "PERCENT_PRICE":
@@ -133,8 +138,8 @@ func parseFilters(status string, filters []map[string]any) *symbolFilters {
 	if f.err == nil && !hasLot {
 		f.err = fmt.Errorf("no LOT_SIZE filter")
 	}
-	if f.err == nil && (f.lot.step.Sign() <= 0 || (f.marketLot != nil && f.marketLot.step.Sign() <= 0)) {
-		f.err = fmt.Errorf("a step size of 0")
+	if f.err == nil && f.lot.step.Sign() <= 0 {
+		f.err = fmt.Errorf("a LOT_SIZE step size of 0")
 	}
 	return f
 }
@@ -155,15 +160,19 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 	if o.Type == market.Market && f.marketLot != nil {
 		lot = *f.marketLot
 	}
-	q := floorToStep(qty, lot.step)
-	if q.Cmp(lot.min) < 0 || q.Sign() <= 0 {
-		return checked{}, notSent(CodeQtyTooSmall, "quantity %s rounded down to the step %s is %s, below the minimum %s",
-			o.Qty, lot.stepText, formatDecimal(q, places(lot.stepText)), formatDecimal(lot.min, 8))
+	// The docs: (quantity - minQty) % stepSize == 0, so the steps count
+	// from minQty.
+	if qty.Cmp(lot.min) < 0 {
+		return checked{}, notSent(CodeQtyTooSmall, "quantity %s is below the minimum %s", o.Qty, formatDecimal(lot.min, 8))
+	}
+	q := new(big.Rat).Add(lot.min, floorToStep(new(big.Rat).Sub(qty, lot.min), lot.step))
+	if q.Sign() <= 0 {
+		return checked{}, notSent(CodeQtyNotPositive, "quantity %s rounded down to the step %s is 0", o.Qty, lot.stepText)
 	}
 	if lot.max.Sign() > 0 && q.Cmp(lot.max) > 0 {
 		return checked{}, notSent(CodeQtyTooLarge, "quantity %s is above the maximum %s", o.Qty, formatDecimal(lot.max, 8))
 	}
-	out := checked{qty: formatDecimal(q, places(lot.stepText))}
+	out := checked{qty: formatDecimal(q, max(places(lot.stepText), places(formatDecimal(lot.min, 18))))}
 	var notional *big.Rat
 	switch o.Type {
 	case market.Market:
@@ -175,14 +184,20 @@ func (f *symbolFilters) apply(o exchange.Order, mark *big.Rat) (checked, *exchan
 		if err != nil || price.Sign() <= 0 {
 			return checked{}, notSent(exchange.CodeBadParameter, "price %q is not a decimal > 0", o.Price)
 		}
-		if f.tick != nil && f.tick.Sign() > 0 && !isMultiple(price, f.tick) {
-			return checked{}, notSent(CodeTickSize, "price %s is not a multiple of the tick size %s", o.Price, formatDecimal(f.tick, 8))
-		}
 		if f.minPrice != nil && f.minPrice.Sign() > 0 && price.Cmp(f.minPrice) < 0 {
-			return checked{}, notSent(CodeTickSize, "price %s is below the minimum price %s", o.Price, formatDecimal(f.minPrice, 8))
+			return checked{}, notSent(CodePriceTooLow, "price %s is below the minimum price %s", o.Price, formatDecimal(f.minPrice, 8))
 		}
 		if f.maxPrice != nil && f.maxPrice.Sign() > 0 && price.Cmp(f.maxPrice) > 0 {
-			return checked{}, notSent(CodeTickSize, "price %s is above the maximum price %s", o.Price, formatDecimal(f.maxPrice, 8))
+			return checked{}, notSent(CodePriceTooHigh, "price %s is above the maximum price %s", o.Price, formatDecimal(f.maxPrice, 8))
+		}
+		// The docs: (price - minPrice) % tickSize == 0.
+		base := new(big.Rat)
+		if f.minPrice != nil {
+			base = f.minPrice
+		}
+		if f.tick != nil && f.tick.Sign() > 0 && !isMultiple(new(big.Rat).Sub(price, base), f.tick) {
+			return checked{}, notSent(CodeTickSize, "price %s is not the minimum price %s plus a multiple of the tick size %s",
+				o.Price, formatDecimal(base, 8), formatDecimal(f.tick, 8))
 		}
 		// PERCENT_PRICE: BUY at most mark × multiplierUp, SELL at least mark × multiplierDown.
 		if mark != nil && f.multiplierUp != nil {
