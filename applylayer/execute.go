@@ -13,6 +13,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -207,7 +208,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	start = time.Now()
 	o, err := s.venue.PlaceOrder(ctx, exchange.Order{
 		ClientOrderID: coid, Symbol: p.Symbol, Side: p.Side, Type: p.Type,
-		Qty: p.QtyText, Price: p.PriceText, ReduceOnly: p.ReduceOnly,
+		Qty: p.QtyText, Price: p.PriceText, ReduceOnly: p.ReduceOnly, TimeInForce: s.timeInForce(p),
 	})
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.exchangeSeconds.Observe(time.Since(start).Seconds())
@@ -331,4 +332,15 @@ func (s *Service) observeGate(start time.Time) {
 	if s.cfg.Metrics != nil {
 		s.cfg.Metrics.gateSeconds.Observe(time.Since(start).Seconds())
 	}
+}
+
+// timeInForce is IOC for a LIMIT order of a source that may not exit: a
+// resting order decided as an entry could fill later, after a position
+// opened on the other side, as an exit. The exit owner's and break-glass
+// sources' LIMIT orders may rest.
+func (s *Service) timeInForce(p *plan.Plan) string {
+	if p.Type != market.Limit || p.Source == s.cfg.Gate.ExitOwner || s.cfg.Gate.BreakGlass[p.Source] {
+		return ""
+	}
+	return exchange.IOC
 }

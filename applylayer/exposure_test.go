@@ -44,33 +44,37 @@ func TestAccountReservationIsReadFailClosed(t *testing.T) {
 	}
 }
 
-// TestRestingEntryStaysReserved: an entry whose order rests at the venue
-// (a LIMIT below the mark: status NEW, no position) keeps its reservation,
-// so it still counts toward the gross cap; an order the venue rejects is
-// cleared (nothing was placed).
-func TestRestingEntryStaysReserved(t *testing.T) {
+// TestNonOwnerLimitNeverRests: an entry's LIMIT below the mark is sent
+// immediate-or-cancel, expires at once and is FAILED
+// EXCHANGE_ORDER_EXPIRED: it never rests (to fill later as an exit), and its
+// reservation is cleared; so is an order the venue rejects. (It replaces
+// TestRestingEntryStaysReserved: a non-owner's entry can no longer rest.)
+func TestNonOwnerLimitNeverRests(t *testing.T) {
 	env := redistest.New(t)
 	w := newWorld(t, env.Client, env.Keys)
 	w.publish(func(p *policy.Policy) { p.MaxGrossExposureUSDT = 1000 })
 	w.start(nil)
+	// A non-owner's LIMIT is sent immediate-or-cancel (it may never rest and
+	// fill later as an exit): below the mark it expires, nothing filled,
+	// FAILED, and its reservation is gone.
 	limit := sign(func() map[string]string {
 		f := w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false)
 		f["type"], f["price"] = "LIMIT", "60000"
 		return f
 	}())
 	r := w.send(limit)
-	wantResult(t, r, "EXECUTED", "")
-	if r["order_status"] != "NEW" {
-		t.Fatalf("the LIMIT below the mark is %s, want resting (NEW)", r["order_status"])
+	wantResult(t, r, "FAILED", reason.ExchangeOrderExpired)
+	if r["order_status"] != "EXPIRED" {
+		t.Fatalf("the IOC LIMIT below the mark is %s, want EXPIRED", r["order_status"])
 	}
-	if got := reserved(t, w); len(got) != 1 {
-		t.Fatalf("reservations %v, want the resting entry's", got)
+	if got := reserved(t, w); len(got) != 0 {
+		t.Fatalf("reservations %v, want none: the entry expired", got)
 	}
-	// 0.2 ETHUSDT (600) beside the resting 650: above 1000.
-	wantResult(t, w.send(sign(w.fields("intent_bridge", "ETHUSDT", "BUY", "0.2", false))), "DENIED", reason.GrossExposureExceedsMax)
+	// 0.2 ETHUSDT (600): within 1000 now that nothing rests.
+	wantResult(t, w.send(sign(w.fields("intent_bridge", "ETHUSDT", "BUY", "0.2", false))), "EXECUTED", "")
 	// The venue refuses 9 decimal places (-1102): FAILED, and not reserved.
 	wantResult(t, w.send(sign(w.fields("intent_bridge", "SOLUSDT", "BUY", "0.000000001", false))), "FAILED", reason.ExchangeRejected)
-	if got := reserved(t, w); len(got) != 1 {
-		t.Fatalf("reservations %v after a rejected order, want only the resting entry's", got)
+	if got := reserved(t, w); len(got) != 0 {
+		t.Fatalf("reservations %v after a rejected order, want none", got)
 	}
 }

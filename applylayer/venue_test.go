@@ -151,3 +151,34 @@ func TestPositionUnreadableDenies(t *testing.T) {
 		t.Fatal("an order was placed without a position")
 	}
 }
+
+// TestLimitTimeInForce: a LIMIT of a source that may not exit goes to the
+// venue immediate-or-cancel; the exit owner's may rest.
+func TestLimitTimeInForce(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	v := flatVenue()
+	v.PositionFunc = func(context.Context, string) (float64, error) { return 0.01, nil }
+	v.PlaceOrderFunc = func(_ context.Context, o exchange.Order) (exchange.OrderState, error) { return filled(o), nil }
+	w.startOn(v, nil)
+	limit := func(source, side string, reduce bool) map[string]string {
+		f := w.fields(source, "BTCUSDT", side, "0.01", reduce)
+		f["type"], f["price"] = "LIMIT", "65000"
+		return sign(f)
+	}
+	w.send(limit("intent_bridge", "BUY", false))
+	w.send(limit("exitbrain_v3_5", "SELL", true))
+	var tifs []string
+	for _, c := range v.Calls() {
+		if c.Method == "PlaceOrder" {
+			kind := "entry"
+			if c.Order.ReduceOnly {
+				kind = "exit"
+			}
+			tifs = append(tifs, kind+"="+c.Order.TimeInForce)
+		}
+	}
+	if len(tifs) != 2 || tifs[0] != "entry=IOC" || tifs[1] != "exit=" {
+		t.Fatalf("time in force %v, want the entry IOC and the owner's exit unset (may rest)", tifs)
+	}
+}

@@ -31,7 +31,16 @@ type Order struct {
 	Qty           string // decimal, > 0
 	Price         string // decimal, LIMIT only
 	ReduceOnly    bool
+	// TimeInForce of a LIMIT order: "" (good till cancelled, it may rest)
+	// or IOC (immediate or cancel: what does not fill at once expires, so
+	// nothing rests at the venue). The apply layer sends every LIMIT of a
+	// source that may not exit as IOC: a resting order could otherwise fill
+	// later as an exit of a position opened since.
+	TimeInForce string
 }
+
+// IOC is the immediate-or-cancel time in force.
+const IOC = "IOC"
 
 // Status of an order at the venue.
 type Status string

@@ -134,7 +134,11 @@ func (c *Client) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Ord
 	}
 	if o.Type == market.Limit {
 		p.Set("price", chk.price)
-		p.Set("timeInForce", "GTC")
+		tif := "GTC"
+		if o.TimeInForce == exchange.IOC {
+			tif = exchange.IOC
+		}
+		p.Set("timeInForce", tif)
 	}
 	// From here the venue may hold the order: a later PlaceOrder with this
 	// id reconciles first.

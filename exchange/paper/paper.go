@@ -17,7 +17,8 @@
 //   - LIMIT fills at once, at the mark, when marketable (BUY at a price >=
 //     the mark, SELL at <= the mark). Otherwise it rests with status NEW and
 //     no position change, and it never fills later: there is no order book,
-//     no matching, no cancel.
+//     no matching, no cancel. An IOC LIMIT that is not marketable is
+//     EXPIRED at once, nothing filled (as Binance answers it).
 //   - reduceOnly follows Binance: with no position, or on the same side as
 //     the position, the order is rejected with -2022 and nothing is stored;
 //     a quantity above the position is cut to the position, so the order
@@ -233,6 +234,8 @@ func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Orde
 	}
 	if fills {
 		fill = "1"
+	} else if o.Type == market.Limit && o.TimeInForce == exchange.IOC {
+		fill = "x" // immediate or cancel, not marketable: expires, nothing rests
 	}
 	now := time.Now()
 	reply, err := placeScript.Run(ctx, v.rdb,

@@ -5,7 +5,8 @@
 -- ARGV: 1 client order id, 2 symbol, 3 side, 4 type,
 --       5 quantity in units of 1e-8 (integer text), 6 quantity as text,
 --       7 limit price as text ("0" for MARKET), 8 mark price as text,
---       9 "1" when the order fills now, "0" when it rests,
+--       9 "1" when the order fills now, "0" when it rests, "x" when it
+--         expires at once (an IOC LIMIT that is not marketable),
 --       10 "true" when reduce-only, 11 rejection code found by Go ("" if none),
 --       12 its message, 13 time in unix milliseconds, 14 default leverage,
 --       15 TTL of the day's PnL hash in seconds
@@ -66,6 +67,9 @@ if ARGV[10] == 'true' then
 end
 
 local status, executed, avg = 'NEW', 0, '0'
+if ARGV[9] == 'x' then
+  status = 'EXPIRED'
+end
 if ARGV[9] == '1' then
   local n = amt - q
   if buy then n = amt + q end
