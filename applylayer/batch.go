@@ -113,7 +113,7 @@ func (s *Service) prepare(m redis.XMessage) *item {
 		it.early = &o
 		return it
 	}
-	it.recKey = s.cfg.Keys.ApplyRecord(p.ID)
+	it.recKey = s.cfg.State.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
 	return it
 }

@@ -111,8 +111,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, erro
 	s.observeGate(start)
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {
-			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",
-				p.Symbol, p.Source, p.ID, p.Action, s.cfg.Gate.ExitOwner), "canary", p.Canary)
+			s.logOwnershipDenial(it, d.Msg)
 		}
 		return denied(d.Code, d.Msg), nil
 	}
@@ -123,7 +122,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, erro
 			take = "0"
 		}
 		minute := s.cfg.Now().Unix() / 60
-		ok, err := rateScript.Run(ctx, s.rdb, []string{s.cfg.Keys.ApplyRate(minute)},
+		ok, err := rateScript.Run(ctx, s.rdb, []string{s.cfg.State.ApplyRate(minute)},
 			pol.MaxOrdersPerMinute, take).Int()
 		if err != nil {
 			return outcome{}, fmt.Errorf("rate limit: %w", err)

@@ -9,20 +9,22 @@ import (
 func TestNames(t *testing.T) {
 	s := keys.MustNew(keys.DefaultPrefix)
 	want := map[string]string{
-		s.PolicyCurrent():               "quantum:policy:current",
-		s.PolicyUpdate():                "quantum:stream:policy.update",
-		s.PolicyAudit():                 "quantum:stream:policy.audit",
-		s.ApplyPlan():                   "quantum:stream:apply.plan",
-		s.ApplyResult():                 "quantum:stream:apply.result",
-		s.Alerts():                      "quantum:stream:alerts",
-		s.ProofRuns():                   "quantum:stream:proof.runs",
-		s.Heartbeat("exit-owner-watch"): "quantum:heartbeat:exit-owner-watch",
-		s.ApplyRecord("p-1"):            "quantum:apply:plan:p-1",
-		s.ApplyDone("1-0"):              "quantum:apply:done:1-0",
-		s.ApplyRate(29000000):           "quantum:apply:rate:29000000",
-		keys.ApplyGroup:                 "apply_layer",
-		keys.JobWatchTimer:              "exit-owner-watch",
-		keys.JobWatchFollow:             "exit-owner-follow",
+		s.PolicyCurrent():                "quantum:policy:current",
+		s.PolicyUpdate():                 "quantum:stream:policy.update",
+		s.PolicyAudit():                  "quantum:stream:policy.audit",
+		s.ApplyPlan():                    "quantum:stream:apply.plan",
+		s.ApplyResult():                  "quantum:stream:apply.result",
+		s.ApplyShadow():                  "quantum:stream:apply.shadow",
+		s.ShadowState().ApplyRecord("p"): "quantum:shadow:apply:plan:p",
+		s.Alerts():                       "quantum:stream:alerts",
+		s.ProofRuns():                    "quantum:stream:proof.runs",
+		s.Heartbeat("exit-owner-watch"):  "quantum:heartbeat:exit-owner-watch",
+		s.ApplyRecord("p-1"):             "quantum:apply:plan:p-1",
+		s.ApplyDone("1-0"):               "quantum:apply:done:1-0",
+		s.ApplyRate(29000000):            "quantum:apply:rate:29000000",
+		keys.ApplyGroup:                  "apply_layer",
+		keys.JobWatchTimer:               "exit-owner-watch",
+		keys.JobWatchFollow:              "exit-owner-follow",
 	}
 	for got, w := range want {
 		if got != w {

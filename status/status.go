@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/migrate"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -141,6 +142,9 @@ type Report struct {
 	Alerts    []Alert   `json:"open_alerts"`
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
+	// ForeignGroups are the other consumer groups on the plan stream
+	// (foreign.go): each one is delivered every plan.
+	ForeignGroups []migrate.Group `json:"foreign_groups"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -172,7 +176,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readResults, readAlerts, readWatch, readProof,
+		readPolicy, readGroup, readForeign, readResults, readAlerts, readWatch, readProof,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {

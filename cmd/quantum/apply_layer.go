@@ -40,7 +40,18 @@ plans in hand, then exits 0. docs/apply-layer.md is the operator guide.
 default) with the key and secret of QUANTUM_BINANCE_API_KEY and
 QUANTUM_BINANCE_API_SECRET or their _FILE variables; it refuses to start in
 hedge mode or when the venue cannot be reached. Run 'quantum exchange check'
-first; docs/binance.md is the guide.`,
+first; docs/binance.md is the guide.
+
+Migrating from the Python executor (docs/migration.md): in enforce mode the
+apply layer refuses to start (exit 1) while another consumer group on the
+plan stream (intent_executor, governor, p33, ...) has a consumer served
+within --foreign-live-within, naming each: that executor would place every
+plan again. --allow-foreign-groups starts anyway, logged as an error.
+--mode shadow consumes in group apply_layer_shadow, decides every plan as
+enforce mode would (on the venue's live positions and marks), writes the
+results it would have written to quantum:stream:apply.shadow and never
+places, sets leverage or changes anything at the venue; it runs beside the
+old executor.`,
 		run: runApplyLayer,
 	})
 }
@@ -60,6 +71,7 @@ type applyFlags struct {
 	batch                                                int64
 	claimIdle, freshness, recordTTL                      time.Duration
 	binance                                              binanceFlags
+	shadow                                               bool // --mode shadow (apply-layer only)
 }
 
 func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -145,23 +157,34 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
-		Now: c.env.clock(), Log: c.logger(), Registerer: reg,
+		Now: c.env.clock(), Log: c.logger(), Registerer: reg, Shadow: a.shadow,
 	})
 }
 
 func runApplyLayer(ctx context.Context, c *invocation) int {
 	var a applyFlags
 	a.register(c.fs, c.env.getenv)
+	var m modeFlags
+	m.register(c.fs, c.env.getenv)
 	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
+	if err := m.check(); err != nil {
+		return c.usageErr("%v", err)
+	}
+	a.shadow = m.mode == modeShadow
 	log := c.logger()
 	rdb, err := c.redisBlocking()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
+	if msg, ok, err := m.checkForeign(ctx, rdb, c.keys(), a.group, log); err != nil {
+		return c.errorf("could not check the plan stream's consumer groups: %v", err)
+	} else if !ok {
+		return c.errorf("refusing to start: %s", msg)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := a.build(ctx, c, rdb, reg)
