@@ -112,10 +112,11 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 		ExchangeOrderID: out.order.ExchangeOrderID, FilledQty: out.order.FilledQty, AvgPrice: out.order.AvgPrice,
 		Timestamp: s.cfg.Now().Unix(), PlanEntryID: entryID, OrderStatus: string(out.order.Status),
 		Detail: clip(out.detail), Consumer: s.cfg.Consumer,
+		Qty: clip(fields[plan.FieldQty]), RequestedQty: clip(fields[plan.FieldQty]),
 	}
 	if p != nil {
 		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, p.Action, string(p.Side)
-		r.Canary = p.Canary
+		r.Canary, r.ReduceOnly, r.Qty = p.Canary, p.ReduceOnly, p.QtyText
 		if r.Executed || out.decision == plan.Failed {
 			r.ClientOrderID = market.ClientOrderID(p.ID)
 		}
