@@ -117,6 +117,9 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 	if p != nil {
 		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, p.Action, string(p.Side)
 		r.Canary, r.ReduceOnly, r.Qty = p.Canary, p.ReduceOnly, p.QtyText
+		if out.order.Qty != "" {
+			r.Qty = out.order.Qty // what the venue took (rounded down to its step)
+		}
 		if r.Executed || out.decision == plan.Failed {
 			r.ClientOrderID = market.ClientOrderID(p.ID)
 		}

@@ -54,6 +54,10 @@ type OrderState struct {
 	Status          Status
 	FilledQty       string // decimal
 	AvgPrice        string // decimal; "0" when nothing filled
+	// Qty is the quantity the venue took, after rounding it down to the
+	// symbol's step; "" when the venue does not say (results then record
+	// the plan's quantity).
+	Qty string
 }
 
 // Venue is the interface the apply layer consumes.

@@ -66,7 +66,7 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
 	proofSource                                          string
-	prices                                               stringList
+	prices, steps                                        stringList
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL                      time.Duration
@@ -86,6 +86,10 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		a.prices = append(a.prices, p)
 	}
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
+	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
+		a.steps = append(a.steps, p)
+	}
+	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
 	a.binance.register(fs, getenv)
 	fs.StringVar(&a.group, "group", applylayer.DefaultGroup, "consumer `group` name")
 	fs.StringVar(&a.consumer, "consumer", "", "consumer `name` (default: host-pid-random, unique per process)")
@@ -128,7 +132,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if !plan.ValidSource(a.exitOwner) {
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
 	}
-	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}}
+	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
 	switch a.venue {
 	case app.VenuePaper:
 		for _, p := range a.prices {
@@ -138,9 +142,16 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 			}
 			vo.PaperPrices[sym] = price
 		}
+		for _, s := range a.steps {
+			sym, step, err := paper.ParseStep(s)
+			if err != nil {
+				return nil, fmt.Errorf("--paper-step: %w", err)
+			}
+			vo.PaperSteps[sym] = step
+		}
 	case app.VenueBinance:
-		if len(a.prices) > 0 {
-			return nil, errors.New("--paper-price applies to --exchange paper only: Binance has its own mark prices")
+		if len(a.prices) > 0 || len(a.steps) > 0 {
+			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
 		}
 		if vo.Binance, err = a.binance.config(c); err != nil {
 			return nil, err

@@ -51,6 +51,7 @@ func parseRecord(h map[string]string) (OrderRecord, error) {
 			Status:          exchange.Status(h["status"]),
 			FilledQty:       h["executed_qty"],
 			AvgPrice:        h["avg_price"],
+			Qty:             h["orig_qty"],
 		},
 		Type:       market.OrderType(h["type"]),
 		OrigQty:    h["orig_qty"],

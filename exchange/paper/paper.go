@@ -32,7 +32,9 @@
 //
 // It does not simulate fees, funding, margin, liquidation, partial fills,
 // slippage, price moves, hedge mode, order cancel or expiry, time in force,
-// quantity steps or minimum notional, nor rate limits.
+// minimum notional, nor rate limits. Quantity steps only with WithSteps
+// (steps.go): the apply layer's paper venue rounds down to Binance-like
+// steps; New's venue takes any quantity of up to 8 decimal places.
 //
 // # Numbers
 //
@@ -120,6 +122,9 @@ type Venue struct {
 	rdb   redis.Cmdable
 	ks    keys.Space
 	marks map[string]mark
+	// steps and fallbackStep round quantities down (steps.go); none in New.
+	steps        map[string]int64
+	fallbackStep int64
 }
 
 type mark struct {
@@ -180,12 +185,9 @@ func (v *Venue) check(o exchange.Order) (fills bool, qty int64, qtyText, priceTe
 	if o.Side != market.Buy && o.Side != market.Sell {
 		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'side' %q is not BUY or SELL.", o.Side)
 	}
-	qty, err := parseE8(o.Qty)
-	if err == nil && qty <= 0 {
-		err = errors.New("not > 0")
-	}
-	if err != nil {
-		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'quantity' %q is malformed: %v.", o.Qty, err)
+	qty, qrej := v.quantity(o)
+	if qrej != nil {
+		return false, 0, "", "", qrej
 	}
 	switch o.Type {
 	case market.Market:
