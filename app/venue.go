@@ -29,11 +29,11 @@ type VenueOptions struct {
 	// PaperSteps are quantity steps by symbol over paper.DefaultSteps (any
 	// other symbol: paper.DefaultStep): the paper venue rounds down to them.
 	PaperSteps map[string]string
-	Binance     binance.Config
-	Redis       redis.UniversalClient // the paper venue keeps its state here
-	Keys        keys.Space
-	Registerer  prometheus.Registerer // optional: the Binance adapter's metrics
-	Log         *slog.Logger
+	Binance    binance.Config
+	Redis      redis.UniversalClient // the paper venue keeps its state here
+	Keys       keys.Space
+	Registerer prometheus.Registerer // optional: the Binance adapter's metrics
+	Log        *slog.Logger
 }
 
 // OpenVenue opens the venue of opt.Kind. Binance is reached here (time
