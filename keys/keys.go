@@ -71,6 +71,10 @@ func (s Space) ApplyShadow() string { return s.Key("stream:apply.shadow") }
 // from the enforcing apply layer's so the two never contend.
 func (s Space) ShadowState() Space { return Space{prefix: s.prefix + ":shadow"} }
 
+// OperatorAudit is the audit trail of operators' commands that act on
+// positions (quantum close, quantum flatten).
+func (s Space) OperatorAudit() string { return s.Key("stream:operator.audit") }
+
 // Alerts is the alert stream.
 func (s Space) Alerts() string { return s.Key("stream:alerts") }
 
