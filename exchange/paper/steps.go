@@ -116,3 +116,15 @@ func ParseStep(s string) (symbol, step string, err error) {
 	}
 	return sym, formatE8(n), nil
 }
+
+// RoundQty answers what PlaceOrder would take of o's quantity without
+// placing anything: the rounded quantity's text, or the rejection PlaceOrder
+// would give for it (the shadow venue asks, so that a shadow decides as the
+// venue would).
+func (v *Venue) RoundQty(o exchange.Order) (string, error) {
+	qty, rej := v.quantity(o)
+	if rej != nil {
+		return "", rej
+	}
+	return formatE8(qty), nil
+}

@@ -6,7 +6,9 @@
 // PlaceOrder never reaches the real venue: it answers a complete fill at the
 // mark with status FILLED and no exchange order id (nothing was placed),
 // or the refusal the real venue would give when it can be told without
-// placing (no mark price: -1121, like the paper venue and Binance).
+// placing (no mark price: -1121, like the paper venue and Binance; a
+// quantity under the step, when the venue is a Rounder). The quantity is
+// the one the venue would take (Rounder), else the one sent.
 // LookupOrder finds nothing (no order was ever placed) and SetLeverage
 // changes nothing. Positions do not move in shadow mode: each plan is
 // decided against the positions the old executor produced.
@@ -25,6 +27,13 @@ import (
 type Reader interface {
 	Position(ctx context.Context, symbol string) (float64, error)
 	MarkPrice(ctx context.Context, symbol string) (float64, error)
+}
+
+// Rounder is what a real venue may also answer: the quantity it would take
+// of an order (rounded down to its step), or the refusal, without placing
+// (exchange/paper). Without it the shadow takes the quantity as sent.
+type Rounder interface {
+	RoundQty(o exchange.Order) (string, error)
 }
 
 // Venue is a shadow venue over a real venue's reads.
@@ -50,12 +59,17 @@ func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Orde
 		}
 		return exchange.OrderState{}, fmt.Errorf("shadow: mark of %s: %w", o.Symbol, exchange.ErrUnavailable)
 	}
-	if q, err := strconv.ParseFloat(o.Qty, 64); err != nil || q <= 0 {
+	qty := o.Qty
+	if r, ok := v.real.(Rounder); ok {
+		if qty, err = r.RoundQty(o); err != nil {
+			return exchange.OrderState{}, err
+		}
+	} else if q, err := strconv.ParseFloat(o.Qty, 64); err != nil || q <= 0 {
 		return exchange.OrderState{}, &exchange.Rejected{Code: exchange.CodeBadParameter, Msg: fmt.Sprintf("Parameter 'quantity' %q is malformed.", o.Qty)}
 	}
 	return exchange.OrderState{
 		ClientOrderID: o.ClientOrderID, Symbol: o.Symbol, Side: o.Side, Status: exchange.StatusFilled,
-		FilledQty: o.Qty, AvgPrice: strconv.FormatFloat(mark, 'f', -1, 64),
+		FilledQty: qty, Qty: qty, AvgPrice: strconv.FormatFloat(mark, 'f', -1, 64),
 	}, nil
 }
 
