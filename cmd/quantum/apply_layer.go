@@ -211,6 +211,7 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		defer stop()
 		log.Info("metrics listening", "addr", addr)
 	}
+	defer app.Background(ctx, func(ctx context.Context) { m.watchForeign(ctx, rdb, c.keys(), a.group, log, reg) })()
 	if err := svc.Run(ctx, func() { app.NotifyReady(ctx, svc) }); err != nil {
 		return c.errorf("%v", err)
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+
 	"flag"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"strings"
 	"time"
@@ -24,12 +26,42 @@ type modeFlags struct {
 	mode          string
 	allowForeign  bool
 	foreignWithin time.Duration
+	foreignEvery  time.Duration
 }
 
 func (m *modeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&m.mode, "mode", envOr(getenv, "QUANTUM_APPLY_MODE", modeEnforce), "`mode`: enforce (gate and place) or shadow (gate every plan, write what would have been done to quantum:stream:apply.shadow, never call the venue) (env QUANTUM_APPLY_MODE)")
 	fs.BoolVar(&m.allowForeign, "allow-foreign-groups", false, "start in enforce mode although another consumer group on the plan stream has live consumers (each plan would be executed there too): logged as an error at start")
 	fs.DurationVar(&m.foreignWithin, "foreign-live-within", migrate.DefaultLiveWithin, "a consumer of another group served within this `DURATION` counts as live")
+	fs.DurationVar(&m.foreignEvery, "foreign-check-interval", time.Minute, "while running, look for other consumer groups with live consumers this often (an ERROR line and quantum_apply_foreign_groups_live)")
+}
+
+// watchForeign looks for live foreign groups every --foreign-check-interval
+// while the apply layer runs: an executor started after us doubles orders
+// just the same. Each finding is an ERROR line (enforce mode) and the gauge
+// quantum_apply_foreign_groups_live, for an alert.
+func (m *modeFlags) watchForeign(ctx context.Context, rdb redisClient, ks keys.Space, group string, log *slog.Logger, reg prometheus.Registerer) {
+	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "quantum_apply_foreign_groups_live",
+		Help: "Other consumer groups on the plan stream with a live consumer (each is delivered every plan)."})
+	reg.MustRegister(gauge)
+	own := []string{group, keys.ApplyShadowGroup}
+	t := time.NewTicker(max(m.foreignEvery, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		groups, err := migrate.ForeignGroups(ctx, rdb, ks.ApplyPlan(), own, m.foreignWithin)
+		if err == nil {
+			live := migrate.LiveForeign(groups)
+			gauge.Set(float64(len(live)))
+			if len(live) > 0 && m.mode == modeEnforce {
+				log.Error("FOREIGN CONSUMER GROUPS LIVE on the plan stream: every plan is executed there too", "groups", strings.Join(live, "; "))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 func (m *modeFlags) check() error {

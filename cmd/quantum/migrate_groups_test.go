@@ -157,3 +157,20 @@ func TestShadowPlacesNothingAndRecordsEveryDecision(t *testing.T) {
 		t.Errorf("the would-be ownership denial is not logged:\n%s", logs)
 	}
 }
+
+// TestEnforceFlagsAForeignExecutorStartedLater: an executor that starts
+// after the apply layer doubles orders just the same; the running layer
+// logs an ERROR naming it at every check.
+func TestEnforceFlagsAForeignExecutorStartedLater(t *testing.T) {
+	ae := newApplyEnv(t)
+	logs := runDaemon(t, ae.harness, ae.daemonArgs("--foreign-check-interval", "50ms")...)
+	waitFor(t, logs, "apply layer consuming")
+	if strings.Contains(logs.String(), "FOREIGN CONSUMER GROUPS LIVE") {
+		t.Fatalf("flagged before any foreign group:\n%s", logs)
+	}
+	startForeignExecutor(t, ae)
+	waitFor(t, logs, "FOREIGN CONSUMER GROUPS LIVE")
+	if !strings.Contains(logs.String(), "intent_executor: executor-1") {
+		t.Fatalf("the error does not name the executor:\n%s", logs)
+	}
+}
