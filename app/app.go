@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/gate"
@@ -56,6 +57,14 @@ type ApplyLayerOptions struct {
 	RecordTTL   time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+	// MinReplicas is how many replicas a batch's execution records must
+	// reach before its orders (0: none, and a failover may lose plans);
+	// ReplicaWait bounds the wait.
+	MinReplicas int
+	ReplicaWait time.Duration
+	// ResultKey authenticates every result (result_mac); nil writes them
+	// unsigned, and readers cannot tell a forged one.
+	ResultKey []byte
 	// Registerer, when set, receives the apply layer's metrics.
 	Registerer prometheus.Registerer
 	// Shadow runs the layer in shadow mode (shadow.go): it never places.
@@ -90,19 +99,32 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 		}
 		breakGlass[s] = true
 	}
+	if opt.MinReplicas <= 0 {
+		opt.Log.Warn("no replica required (--min-replicas 0): an asynchronous Redis failover may lose plans acknowledged to producers and execution records of orders placed (docs/deploy.md)")
+	}
+	if opt.ResultKey == nil {
+		opt.Log.Warn("no result key (--result-key, QUANTUM_RESULT_KEY): results are written unauthenticated, and the watch, status and proofs cannot tell a forged one")
+	}
 	if opt.Secrets != nil {
 		if _, ok := opt.Secrets.Secret(opt.ExitOwner); !ok {
 			opt.Log.Warn("the exit owner has no key in the keyring: no position can be closed", "exit_owner", opt.ExitOwner)
 		}
 	}
-	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now})
+	// SharedMemory: the rollback memory lives in Redis too, so a restarted
+	// apply layer still refuses an older policy (docs/policy.md).
+	store, err := policystore.New(opt.Redis, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now, SharedMemory: true})
 	if err != nil {
 		return nil, err
 	}
 	if opt.Consumer == "" {
 		opt.Consumer = DefaultConsumer()
 	}
+	alerts, err := alert.New(opt.Redis, alert.Options{Keys: opt.Keys, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
 	cfg := applylayer.Config{
+		Alerts: alerts, ResultKey: opt.ResultKey, MinReplicas: opt.MinReplicas, ReplicaWait: opt.ReplicaWait,
 		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,

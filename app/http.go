@@ -14,8 +14,17 @@ import (
 
 // Serve serves /metrics (reg) and /healthz (svc) on addr ("host:0": any
 // free port) until close is called. It returns the address it listens on.
-func Serve(addr string, reg prometheus.Gatherer, svc *applylayer.Service, authOff bool) (bound string, close func(), err error) {
-	return ServeMetrics(addr, reg, func(w http.ResponseWriter, r *http.Request) { Healthz(w, svc, authOff) })
+func Serve(addr string, reg prometheus.Gatherer, h Health) (bound string, close func(), err error) {
+	return ServeMetrics(addr, reg, func(w http.ResponseWriter, r *http.Request) { Healthz(w, h) })
+}
+
+// Health is what /healthz reports on.
+type Health struct {
+	Service *applylayer.Service
+	AuthOff bool
+	// Redis holds the findings of the Redis configuration check at start
+	// (allowed with --allow-unsafe-redis, or warnings): shown, never hidden.
+	Redis []string
 }
 
 // HealthReadWithin is how long /healthz tolerates the plan stream being
@@ -25,7 +34,8 @@ const HealthReadWithin = 10 * time.Second
 // Healthz answers a health probe: 200 while the consume loop runs and reads
 // the plan stream, 503 when it stalled or cannot read plans. A refused policy is reported but keeps the service "ok": it
 // is up and fail-closed, denying every plan.
-func Healthz(w http.ResponseWriter, svc *applylayer.Service, authOff bool) {
+func Healthz(w http.ResponseWriter, h Health) {
+	svc, authOff := h.Service, h.AuthOff
 	auth := "required"
 	if authOff {
 		auth = "off"
@@ -37,6 +47,10 @@ func Healthz(w http.ResponseWriter, svc *applylayer.Service, authOff bool) {
 	}
 	if authOff {
 		body["warning"] = "AUTH OFF: plan sources are not authenticated"
+	}
+	body["redis"] = "ok"
+	if len(h.Redis) > 0 {
+		body["redis"] = h.Redis
 	}
 	switch {
 	case !svc.Healthy(30 * time.Second):

@@ -69,7 +69,17 @@ type Config struct {
 	Gate         gate.Config
 	Now          func() time.Time
 	Log          *slog.Logger
-	Metrics      *Metrics // optional
+	Metrics      *Metrics      // optional
+	Alerts       Alerter       // optional: raises PLAN_STREAM_TAMPERED
+	ResultKey    []byte        // authenticates every result (plan.ResultMAC); nil: results unsigned
+	MinReplicas  int           // execution records must reach this many replicas before an order (replicate.go)
+	ReplicaWait  time.Duration // how long a batch waits for them (DefaultReplicaWait)
+	// ResultRetention is how long results are kept (by age; the MAXLEN cap
+	// still bounds their count); at least RecordTTL (the default).
+	ResultRetention time.Duration
+	// ConsumerGrace is how long an idle consumer with nothing pending is
+	// kept (DefaultConsumerGrace).
+	ConsumerGrace time.Duration
 	// Results is the stream results are written to: Keys.ApplyResult()
 	// when "" (shadow mode: Keys.ApplyShadow()).
 	Results string
@@ -96,6 +106,11 @@ type Service struct {
 	pending  []finishing            // results of the batch in hand, written by flush
 	batchPos map[string]float64     // positions read under the symbol lease in hand, moved by its fills
 	held     *symbolLease           // the one symbol lease this consumer holds (lease.go)
+
+	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
+	lastHousekeep   time.Time // the last retention and dead-consumer pass (retention.go)
+	clockSkewed     bool      // the last clock check found a skew (clock.go)
+	clockAlerted    bool      // CLOCK_SKEW raised and not yet resolved
 }
 
 // New returns a Service. store reads the policy; venue executes.
@@ -151,6 +166,15 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ReplicaWait <= 0 {
+		cfg.ReplicaWait = DefaultReplicaWait
+	}
+	if cfg.ResultRetention < cfg.RecordTTL {
+		cfg.ResultRetention = cfg.RecordTTL // a result outlives its plan's record
+	}
+	if cfg.ConsumerGrace <= 0 {
+		cfg.ConsumerGrace = DefaultConsumerGrace
 	}
 	return &Service{rdb: rdb, store: store, venue: venue, cfg: cfg, levSet: map[string]leverageSet{}, batchPos: map[string]float64{}}, nil
 }

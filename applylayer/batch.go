@@ -21,14 +21,18 @@ import (
 
 // item is one entry of a batch on its way through handleBatch.
 type item struct {
-	msg    redis.XMessage
-	fields map[string]string
-	p      *plan.Plan
-	early  *outcome // decided before the reservation (unreadable, unauthenticated)
-	recKey string
-	coid   string
-	status reservation
-	err    error
+	msg       entry
+	fields    map[string]string
+	p         *plan.Plan
+	early     *outcome // decided before the reservation (unreadable, unauthenticated)
+	recKey    string
+	legacyKey string // the record's key before records were scoped by source
+	// notReplicated: the batch's execution records did not reach
+	// MinReplicas replicas in time; the plan is not sent (replicate.go).
+	notReplicated bool
+	coid          string
+	status        reservation
+	err           error
 }
 
 // reservation is what reserveScript found for an entry's execution record
@@ -64,7 +68,7 @@ func parseReservation(s string) (reservation, error) {
 // authentication need no I/O; then one pipelined round trip re-reads the
 // policy and reserves every authenticated plan; then each plan is finished
 // in turn.
-func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
+func (s *Service) handleBatch(ctx context.Context, msgs []entry) {
 	items := make([]*item, len(msgs))
 	for i, m := range msgs {
 		items[i] = s.prepare(m)
@@ -82,16 +86,18 @@ func (s *Service) handleBatch(ctx context.Context, msgs []redis.XMessage) {
 }
 
 // prepare parses and authenticates an entry.
-func (s *Service) prepare(m redis.XMessage) *item {
-	it := &item{msg: m, fields: make(map[string]string, len(m.Values))}
-	for k, v := range m.Values {
-		if str, ok := v.(string); ok {
-			it.fields[k] = str
-		} else {
-			it.fields[k] = fmt.Sprint(v)
+func (s *Service) prepare(m entry) *item {
+	it := &item{msg: m, fields: make(map[string]string, len(m.Pairs)/2)}
+	for i := 0; i+1 < len(m.Pairs); i += 2 {
+		if _, seen := it.fields[m.Pairs[i]]; !seen { // the first copy: what redis-cli shows first
+			it.fields[m.Pairs[i]] = m.Pairs[i+1]
 		}
 	}
-	p, err := plan.Parse(it.fields)
+	err := m.Err
+	var p *plan.Plan
+	if err == nil {
+		p, err = plan.ParseEntry(m.Pairs)
+	}
 	if err != nil {
 		o := denied(reason.PlanInvalid, err.Error())
 		it.early = &o
@@ -113,7 +119,8 @@ func (s *Service) prepare(m redis.XMessage) *item {
 		it.early = &o
 		return it
 	}
-	it.recKey = s.cfg.State.ApplyRecord(p.ID)
+	it.recKey = s.cfg.State.PlanRecord(p.Source, p.ID)
+	it.legacyKey = s.cfg.State.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
 	return it
 }
@@ -127,23 +134,44 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 	cmds := make([]*redis.Cmd, len(items))
 	for i, it := range items {
 		if it.early == nil {
-			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey}, s.reserveArgs(it)...)
+			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...)
 		}
 	}
+	wait := s.waitReplicas(ctx, pipe)
 	pipe.Exec(ctx) // errors are per command, read below
 	fields, err := polCmd.Result()
 	if err != nil {
 		err = policystore.ReadError(err)
 	}
-	s.applyPolicy(fields, err)
+	s.applyPolicy(ctx, fields, err)
+	// A script Redis does not hold (after a restart): the whole script, in
+	// a second pipeline with its own WAIT (WAIT covers its connection's
+	// writes only).
+	var again []int
+	for i := range items {
+		if cmds[i] != nil && redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		pipe := s.rdb.Pipeline()
+		for _, i := range again {
+			cmds[i] = reserveScript.Eval(ctx, pipe, []string{items[i].recKey, items[i].legacyKey}, s.reserveArgs(items[i])...)
+		}
+		wait2 := s.waitReplicas(ctx, pipe)
+		pipe.Exec(ctx)
+		if wait2 != nil {
+			if n, err := wait2.Int64(); err != nil || n < int64(s.cfg.MinReplicas) {
+				wait = wait2 // the second pipeline's records fell short
+			}
+		}
+	}
+	replicated := s.replicated(wait)
 	for i, it := range items {
 		if cmds[i] == nil {
 			continue
 		}
 		res, err := cmds[i].StringSlice()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			res, err = reserveScript.Run(ctx, s.rdb, []string{it.recKey}, s.reserveArgs(it)...).StringSlice()
-		}
 		if err != nil || len(res) != 2 {
 			it.err = fmt.Errorf("reserve plan %s: %v", it.p.ID, err)
 			continue
@@ -151,6 +179,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 		if it.status, err = parseReservation(res[0]); err != nil {
 			it.err = fmt.Errorf("reserve plan %s: %w", it.p.ID, err)
 		}
+		it.notReplicated = !replicated
 	}
 }
 

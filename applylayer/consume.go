@@ -44,6 +44,8 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 	nextClaim := time.Time{}
 	for ctx.Err() == nil {
 		s.lastLoop.Store(time.Now().UnixNano())
+		s.checkStream(ctx)
+		s.housekeep(ctx)
 		if time.Now().After(nextClaim) {
 			if err := s.claim(ctx, work); err != nil && ctx.Err() == nil {
 				s.outage(ctx, backoff, "claim pending plans", err)
@@ -51,10 +53,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 			}
 			nextClaim = time.Now().Add(max(s.cfg.ClaimIdle/2, 100*time.Millisecond))
 		}
-		streams, err := s.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
-			Group: s.cfg.Group, Consumer: s.cfg.Consumer, Streams: []string{s.cfg.Keys.ApplyPlan(), ">"},
-			Count: s.cfg.Batch, Block: s.cfg.Block,
-		}).Result()
+		entries, err := s.readGroup(ctx)
 		if err == nil || errors.Is(err, redis.Nil) {
 			s.lastRead.Store(time.Now().UnixNano())
 		}
@@ -72,9 +71,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 			continue
 		}
 		backoff.reset()
-		for _, st := range streams {
-			s.handleBatch(work, st.Messages)
-		}
+		s.handleBatch(work, entries)
 	}
 	s.cfg.Log.Info("apply layer stopped", "consumer", s.cfg.Consumer)
 	s.leaveGroup(work)
@@ -169,10 +166,7 @@ func (s *Service) leaveGroup(ctx context.Context) {
 func (s *Service) claim(ctx, work context.Context) error {
 	start := "0-0"
 	for ctx.Err() == nil {
-		msgs, next, err := s.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{
-			Stream: s.cfg.Keys.ApplyPlan(), Group: s.cfg.Group, Consumer: s.cfg.Consumer,
-			MinIdle: s.cfg.ClaimIdle, Start: start, Count: s.cfg.Batch,
-		}).Result()
+		msgs, next, err := s.autoClaim(ctx, start)
 		if err != nil {
 			return err
 		}

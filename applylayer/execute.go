@@ -134,6 +134,9 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (outcome, erro
 	if p.Canary {
 		return outcome{decision: plan.Skipped, detail: "canary: passed every gate, not sent to the venue"}, nil
 	}
+	if it.notReplicated {
+		return s.notReplicatedOutcome(), nil
+	}
 	if !d.Reducing {
 		lev := pol.LeverageBySymbol[p.Symbol]
 		if p.Leverage > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/reason"
 )
 
 // TestReadingFalseWhilePlansCannotBeRead: with Redis down the loop is alive
@@ -113,4 +114,76 @@ func TestRecreatedGroupStartsAfterTheResults(t *testing.T) {
 	if n := len(redistest.StreamEntries(t, env.Client, env.Keys.ApplyResult())); n != 6 {
 		t.Errorf("%d results, want 6 (five plans and the late one, none twice)", n)
 	}
+}
+
+// TestRepeatedFieldIsInvalid: a producer sends reduceOnly twice in one
+// entry (the gate would have read one copy, a human the other): the plan
+// is PLAN_INVALID naming the field and nothing reaches the venue.
+func TestRepeatedFieldIsInvalid(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	f := sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))
+	args := []any{"XADD", env.Keys.ApplyPlan(), "*"}
+	for k, v := range f {
+		args = append(args, k, v)
+	}
+	args = append(args, "reduceOnly", "true") // the second copy
+	if err := env.Client.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r := w.result(f["plan_id"], 1)[0]
+	wantResult(t, r, "DENIED", "PLAN_INVALID")
+	if !strings.Contains(r["detail"], "reduceOnly") || w.orderCount() != 0 {
+		t.Fatalf("detail %q, %d orders: want the repeated field named and no order", r["detail"], w.orderCount())
+	}
+}
+
+// TestHostileActionIsClippedWhereEchoed: a signed plan whose action carries
+// a line break, a forged log field and a terminal escape, far beyond a sane
+// length: the result and the DENY_NOT_EXIT_OWNER log line echo it clipped
+// and neutralised.
+func TestHostileActionIsClippedWhereEchoed(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	wantResult(t, w.send(sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))), "EXECUTED", "")
+	f := w.fields("rogue", "BTCUSDT", "SELL", "0.01", true)
+	f["action"] = "CLOSE\nDENY_NOT_EXIT_OWNER symbol=ETHUSDT source=exitbrain_v3_5 \x1b[2J" + strings.Repeat("A", 500)
+	r := w.send(sign(f))
+	if r["decision"] == "EXECUTED" {
+		t.Fatalf("a non-owner exit executed: %v", r)
+	}
+	if a := r["action"]; len(a) > 70 || strings.ContainsAny(a, "\n\x1b ") {
+		t.Fatalf("result action %q: not clipped and neutralised", a)
+	}
+	for _, line := range strings.Split(w.logs.String(), "\n") {
+		if strings.Contains(line, "symbol=ETHUSDT") || strings.Contains(line, "\x1b") || len(line) > 2000 {
+			t.Fatalf("the log line carries the hostile action: %q", line)
+		}
+	}
+}
+
+// TestReplayScopedBySource: one producer cannot squat another's plan_id
+// (its plan_id is its own namespace), a plan sent again by its own source
+// is still PLAN_REPLAYED, and a record of the previous key layout still
+// counts for a replay.
+func TestReplayScopedBySource(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(nil)
+	squat := w.fields("rogue", "SOLUSDT", "BUY", "1", false)
+	squat["plan_id"] = "bridge-42"
+	wantResult(t, w.send(sign(squat)), "EXECUTED", "")
+	mine := w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false)
+	mine["plan_id"] = "bridge-42"
+	signed := sign(mine)
+	wantResult(t, w.send(signed), "EXECUTED", "")
+	wantResult(t, w.send(signed), "DENIED", reason.PlanReplayed)
+	// A record left by the previous release, keyed by plan_id alone.
+	old := w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false)
+	if err := env.Client.HSet(context.Background(), env.Keys.ApplyRecord(old["plan_id"]), "entry", "1-1", "state", "done").Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantResult(t, w.send(sign(old)), "DENIED", reason.PlanReplayed)
 }

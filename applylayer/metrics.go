@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -22,6 +23,8 @@ type Metrics struct {
 	denials         *prometheus.CounterVec
 	policyValid     prometheus.Gauge
 	policyUntil     prometheus.Gauge
+	tampered        *prometheus.CounterVec
+	clockOffset     prometheus.Gauge
 }
 
 // OtherSource is the source label of a denial whose plan names a source the
@@ -68,9 +71,19 @@ func NewMetrics(reg prometheus.Registerer, authOff bool) *Metrics {
 		policyUntil: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "quantum_apply_policy_valid_until_seconds", Help: "valid_until_epoch of the policy in use (unix seconds); 0 when none is valid.",
 		}),
+		tampered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "quantum_apply_plan_stream_tampered_total",
+			Help: "Tampering events found on the plan stream, by kind: deleted_unread, deleted_pending, future_id (PLAN_STREAM_TAMPERED).",
+		}, []string{"kind"}),
+		clockOffset: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "quantum_apply_clock_offset_seconds", Help: "Redis TIME minus this process's clock (CLOCK_SKEW beyond half the freshness window).",
+		}),
 	}
 	reg.MustRegister(m.plans, m.gateSeconds, m.exchangeSeconds, m.lag, m.pending, m.policyAge, m.redisErrors, m.authOff,
-		m.denials, m.policyValid, m.policyUntil)
+		m.denials, m.policyValid, m.policyUntil, m.tampered, m.clockOffset)
+	for _, k := range []string{planstream.DeletedUnread, planstream.DeletedPending, planstream.FutureID} {
+		m.tampered.WithLabelValues(k) // a series from the start, for rate() and the rules
+	}
 	if authOff {
 		m.authOff.Set(1)
 	}

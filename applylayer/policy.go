@@ -21,12 +21,15 @@ type policyCache struct {
 // refreshPolicy re-reads the policy hash (at start; batches re-read it in
 // their pipeline).
 func (s *Service) refreshPolicy(ctx context.Context) {
-	s.applyPolicy(s.store.Raw(ctx))
+	fields, err := s.store.Raw(ctx)
+	s.applyPolicy(ctx, fields, err)
 }
 
 // applyPolicy takes the policy hash as read: the signature is verified
-// again only when the stored fields changed.
-func (s *Service) applyPolicy(fields map[string]string, err error) {
+// again only when the stored fields changed, and checked against the
+// rollback memory (policystore.AcceptContext: in Redis too when the store
+// has SharedMemory, so a restart does not forget).
+func (s *Service) applyPolicy(ctx context.Context, fields map[string]string, err error) {
 	if err != nil {
 		if s.pol.err == nil || reason.CodeOf(s.pol.err) != reason.CodeOf(err) {
 			s.cfg.Log.Error("policy unreadable: every plan is denied", "reason", reason.CodeOf(err), "error", err)
@@ -35,11 +38,13 @@ func (s *Service) applyPolicy(fields map[string]string, err error) {
 		s.polCode.Store(reason.CodeOf(err))
 		return
 	}
-	if s.pol.fields != nil && maps.Equal(fields, s.pol.fields) {
+	// The same fields decide the same way, except when the last try could
+	// not reach the rollback memory: that is retried.
+	if s.pol.fields != nil && maps.Equal(fields, s.pol.fields) && reason.CodeOf(s.pol.err) != reason.PolicyUnavailable {
 		return
 	}
 	prev := s.pol.signed
-	sp, err := s.store.Accept(fields)
+	sp, err := s.store.AcceptContext(ctx, fields)
 	s.pol = policyCache{fields: fields, signed: sp, err: err}
 	s.polCode.Store(reason.CodeOf(err))
 	switch {

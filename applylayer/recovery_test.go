@@ -53,7 +53,7 @@ func TestRecoveryAtEveryCrashPoint(t *testing.T) {
 			}
 			coid := market.ClientOrderID(f["plan_id"])
 			if tc.record != "" {
-				env.Client.HSet(ctx, env.Keys.Key("apply:plan:"+f["plan_id"]), "entry", id, "state", tc.record,
+				env.Client.HSet(ctx, env.Keys.PlanRecord(f["source"], f["plan_id"]), "entry", id, "state", tc.record,
 					"owner", "dead", "lease_until", "0", "client_order_id", coid)
 			}
 			if tc.placed {

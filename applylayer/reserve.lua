@@ -4,7 +4,9 @@
 -- the venue may hold the plan's order, so a consumer that resumes it looks
 -- the order up by client order id before deciding anything.
 --
--- KEYS[1] the plan record (hash, keyed by plan_id)
+-- KEYS[1] the plan record (hash, keyed by source and plan_id), KEYS[2] the
+-- record's key of releases before records were scoped by source (keyed by
+-- plan_id alone; read only, until those records expire)
 -- ARGV[1] stream entry id, ARGV[2] consumer, ARGV[3] lease in ms,
 -- ARGV[4] record TTL in seconds, ARGV[5] client order id
 --
@@ -20,6 +22,23 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local entry = redis.call('HGET', KEYS[1], 'entry')
+if not entry and #KEYS >= 2 then
+  -- A record of the previous layout: a replay of it is a replay; its own
+  -- entry, unfinished, is resumed (the venue may hold its order).
+  local old = redis.call('HMGET', KEYS[2], 'entry', 'state')
+  if old[1] and old[1] ~= ARGV[1] then
+    return {'replay', ''}
+  end
+  if old[1] and old[2] == 'done' then
+    return {'done', 'done'}
+  end
+  if old[1] then
+    redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'open', 'owner', ARGV[2],
+      'lease_until', now + tonumber(ARGV[3]), 'client_order_id', ARGV[5])
+    redis.call('EXPIRE', KEYS[1], ARGV[4])
+    return {'resume', 'open'}
+  end
+end
 if not entry then
   redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'open', 'owner', ARGV[2],
     'lease_until', now + tonumber(ARGV[3]), 'client_order_id', ARGV[5])

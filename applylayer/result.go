@@ -37,7 +37,7 @@ func (s *Service) finish(_ context.Context, entryID string, fields map[string]st
 	k := s.cfg.Keys
 	args := []any{s.cfg.Group, entryID, int64(s.cfg.RecordTTL / time.Second), s.cfg.ResultMaxLen, s.cfg.Consumer}
 	r := s.result(entryID, fields, p, out)
-	for _, f := range r.Fields() {
+	for _, f := range r.SignedFields(s.cfg.ResultKey) {
 		args = append(args, f)
 	}
 	ks := []string{s.cfg.State.ApplyDone(entryID), s.cfg.Results, k.ApplyPlan()}
@@ -98,7 +98,7 @@ func (s *Service) finished(f finishing) {
 		// An ownership denial has one line, logOwnershipDenial's (SPEC.md):
 		// operators count them with grep -c.
 		s.cfg.Log.Info("plan "+strings.ToLower(string(out.decision)), "reason", out.code, "entry", f.entryID,
-			"plan_id", clip(f.fields[plan.FieldPlanID]), "source", clip(f.fields[plan.FieldSource]), "detail", out.detail)
+			"plan_id", plan.Clip(f.fields[plan.FieldPlanID]), "source", plan.Clip(f.fields[plan.FieldSource]), "detail", clipDetail(out.detail))
 	}
 }
 
@@ -106,16 +106,16 @@ func (s *Service) finished(f finishing) {
 // Fields of an entry that did not parse are echoed clipped.
 func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan, out outcome) plan.Result {
 	r := plan.Result{
-		PlanID: clip(fields[plan.FieldPlanID]), Source: clip(fields[plan.FieldSource]), Symbol: clip(fields[plan.FieldSymbol]),
-		Action: clip(fields[plan.FieldAction]), Side: clip(fields[plan.FieldSide]),
+		PlanID: plan.Clip(fields[plan.FieldPlanID]), Source: plan.Clip(fields[plan.FieldSource]), Symbol: plan.Clip(fields[plan.FieldSymbol]),
+		Action: plan.SafeLabel(fields[plan.FieldAction]), Side: plan.Clip(fields[plan.FieldSide]),
 		Decision: out.decision, Executed: out.decision == plan.Executed, Reason: out.code,
 		ExchangeOrderID: out.order.ExchangeOrderID, FilledQty: out.order.FilledQty, AvgPrice: out.order.AvgPrice,
 		Timestamp: s.cfg.Now().Unix(), PlanEntryID: entryID, OrderStatus: string(out.order.Status),
-		Detail: clip(out.detail), Consumer: s.cfg.Consumer,
-		Qty: clip(fields[plan.FieldQty]), RequestedQty: clip(fields[plan.FieldQty]),
+		Detail: clipDetail(out.detail), Consumer: s.cfg.Consumer,
+		Qty: plan.Clip(fields[plan.FieldQty]), RequestedQty: plan.Clip(fields[plan.FieldQty]),
 	}
 	if p != nil {
-		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, p.Action, string(p.Side)
+		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, plan.SafeLabel(p.Action), string(p.Side)
 		r.Canary, r.ReduceOnly, r.Qty = p.Canary, p.ReduceOnly, p.QtyText
 		if out.order.Qty != "" {
 			r.Qty = out.order.Qty // what the venue took (rounded down to its step)
@@ -133,10 +133,12 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 	return r
 }
 
-// clip keeps hostile input out of results and logs at a sane length.
-func clip(s string) string {
-	if len(s) > 128 {
-		return s[:128] + "..."
+// clipDetail bounds a result's detail: our own words, which may quote
+// (already clipped) plan values.
+func clipDetail(s string) string {
+	const max = 256
+	if len(s) > max {
+		return s[:max] + "..."
 	}
 	return s
 }

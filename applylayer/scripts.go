@@ -45,3 +45,10 @@ var guardScript = redis.NewScript(guardLua)
 
 //go:embed guard.lua
 var guardLua string
+
+// delConsumerScript removes a consumer only when it holds nothing pending.
+// See delconsumer.lua.
+var delConsumerScript = redis.NewScript(delConsumerLua)
+
+//go:embed delconsumer.lua
+var delConsumerLua string

@@ -16,6 +16,7 @@
 #   /etc/quantum/keys/policy.key                   quantum:quantum 0600  the refresh signs with it
 #   /etc/quantum/keys/policy.pub                   root:quantum  0644  every reader trusts it
 #   /etc/quantum/keyring                           quantum:quantum 0600  the apply layer's producer secrets
+#   /etc/quantum/result.key                        quantum:quantum 0600  the MAC key of every result
 #   /etc/quantum/producers/<source>.key            root:root     0600  one line each, for its producer
 #   /etc/quantum/redis-<role>.env                  root:quantum  0640  each unit's own Redis user
 #   /etc/systemd/system/quantum-*.service|timer    root:root     0644
@@ -83,6 +84,17 @@ if [ ! -e "$ETC/keyring" ]; then
 	chmod 0600 "$ETC/keyring" "$ETC/producers/"*.key
 	own quantum:quantum "$ETC/keyring"
 	umask 022
+fi
+
+# The result key: the apply layer's MAC on every result, checked by the
+# watch, status and the proofs (one line of hex).
+if [ ! -e "$ETC/result.key" ]; then
+	umask 077
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$ETC/result.key"
+	echo >>"$ETC/result.key"
+	umask 022
+	chmod 0600 "$ETC/result.key"
+	own quantum:quantum "$ETC/result.key"
 fi
 
 # 5. Units, and each unit's own Redis user (deploy/redis/users.acl): a

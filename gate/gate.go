@@ -34,6 +34,8 @@ package gate
 import (
 	"fmt"
 	"math"
+	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/quantumtrader/quantum/market"
@@ -147,7 +149,7 @@ func Check(in Input, cfg Config) Decision {
 
 	opposite := (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
 	exit := p.ReduceOnly || opposite
-	reducing := opposite && (p.ReduceOnly || p.Qty <= math.Abs(in.Position)*(1+1e-12))
+	reducing := opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
 	d := Decision{Exit: exit, Reducing: reducing}
 
 	switch pol.TradingState {
@@ -198,6 +200,20 @@ func Check(in Input, cfg Config) Decision {
 	}
 	d.Allow = true
 	return d
+}
+
+// qtyAtMost reports whether the decimal quantity q is at most |pos|,
+// exactly: no tolerance, so no dust amount lets an order flip a position
+// while it passes as reducing. The position's float is read as the
+// shortest decimal that gives it back (what the venue's decimal text
+// parsed to); an unreadable quantity is not at most anything.
+func qtyAtMost(q string, pos float64) bool {
+	qr, ok := new(big.Rat).SetString(q)
+	if !ok {
+		return false
+	}
+	pr, ok := new(big.Rat).SetString(strconv.FormatFloat(math.Abs(pos), 'f', -1, 64))
+	return ok && qr.Cmp(pr) <= 0
 }
 
 func with(d Decision, code reason.Code, format string, args ...any) Decision {

@@ -252,3 +252,33 @@ func TestCanaryRule(t *testing.T) {
 		})
 	}
 }
+
+// TestReducingIsExact: under REDUCING, the owner's opposite-side order may
+// close the position exactly, never flip it by a dust amount (a float
+// tolerance used to let qty = position + 1e-9 through at a position of
+// 1000).
+func TestReducingIsExact(t *testing.T) {
+	pol := policytest.Sign(t, func() *policy.Policy {
+		p := policytest.Sample(t0, 1)
+		p.TradingState = policy.StateReducing
+		p.MaxNotionalUSDTBySymbol = nil
+		return p
+	}(), policytest.Key(t))
+	for _, c := range []struct {
+		qty  string
+		pos  float64
+		want reason.Code
+	}{
+		{"1000", 1000, ""},
+		{"999.99999999", 1000, ""},
+		{"1000.000000001", 1000, reason.TradingStateReducing},
+		{"0.015384615384615385", 0.015384615384615385, ""},
+		{"0.015384615384615386", 0.015384615384615385, reason.TradingStateReducing},
+	} {
+		f := fields("exitbrain_v3_5", "SELL", false, "qty", c.qty)
+		d := gate.Check(gate.Input{Plan: parse(t, f), Policy: pol, Position: c.pos, MarkPrice: 65000, Now: t0}, cfg)
+		if d.Allow != (c.want == "") || d.Code != c.want {
+			t.Errorf("qty %s against position %v: %+v, want %q", c.qty, c.pos, d, c.want)
+		}
+	}
+}

@@ -95,9 +95,14 @@ const (
 	JobWatchFollow = "exit-owner-follow"
 )
 
-// ApplyRecord is a plan's execution record (a hash keyed by plan_id): the
-// entry it came on, its state, the lease and the client order id.
+// ApplyRecord is where a plan's execution record was kept before records
+// were scoped by source (PlanRecord): read only, for the records of the
+// previous release until they expire.
 func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + planID) }
+
+// ApplyTamper records, per kind, the plan stream tampering event last
+// raised (package applylayer), so each event is alerted once.
+func (s Space) ApplyTamper() string { return s.Key("apply:tamper") }
 
 // ApplySymbolLease is the lease that serializes one symbol's position
 // read, decision and order across every apply-layer replica.
@@ -128,3 +133,17 @@ func (s Space) Heartbeat(job string) string { return s.Key("heartbeat:" + job) }
 // refresh): one field per run, removed when it ends, so that the next run
 // finds, and audits, one that was killed.
 func (s Space) RefreshRuns() string { return s.Key("refresh:running") }
+
+// PolicyHighWater is the rollback memory that survives restarts: a hash
+// (policy_seq, policy_hash, raised_at) holding the highest policy an apply
+// layer has accepted. It lives under apply:*, which only the apply layer's
+// Redis user may write (deploy/redis/users.acl): the policy writer cannot
+// lower it. It is raised atomically and never lowered (policystore).
+func (s Space) PolicyHighWater() string { return s.Key("apply:policy:highwater") }
+
+// PlanRecord is the execution record of one plan, scoped by its source:
+// one producer cannot squat another's plan_id. A source has no ":" (plan.
+// ValidSource), so source and plan_id never run together ambiguously.
+func (s Space) PlanRecord(source, planID string) string {
+	return s.Key("apply:record:" + source + ":" + planID)
+}

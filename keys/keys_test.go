@@ -14,8 +14,6 @@ func TestNames(t *testing.T) {
 		s.PolicyAudit():                  "quantum:stream:policy.audit",
 		s.ApplyPlan():                    "quantum:stream:apply.plan",
 		s.ApplyResult():                  "quantum:stream:apply.result",
-		s.ApplyShadow():                  "quantum:stream:apply.shadow",
-		s.ShadowState().ApplyRecord("p"): "quantum:shadow:apply:plan:p",
 		s.Alerts():                       "quantum:stream:alerts",
 		s.ProofRuns():                    "quantum:stream:proof.runs",
 		s.Heartbeat("exit-owner-watch"):  "quantum:heartbeat:exit-owner-watch",
@@ -25,6 +23,10 @@ func TestNames(t *testing.T) {
 		keys.ApplyGroup:                  "apply_layer",
 		keys.JobWatchTimer:               "exit-owner-watch",
 		keys.JobWatchFollow:              "exit-owner-follow",
+		s.PolicyHighWater():              "quantum:apply:policy:highwater",
+		s.PlanRecord("rogue", "p:1"):     "quantum:apply:record:rogue:p:1",
+		s.ApplyShadow():                  "quantum:stream:apply.shadow",
+		s.ShadowState().ApplyRecord("p"): "quantum:shadow:apply:plan:p",
 	}
 	for got, w := range want {
 		if got != w {

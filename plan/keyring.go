@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 )
 
@@ -21,6 +22,27 @@ const MinSecretBytes = 32
 type Secrets struct {
 	secrets   map[string][]byte
 	verifiers map[string]*verifier
+	accept    canon.Versions // the zero set: v2 only
+}
+
+// WithEncodings returns the keyring accepting sigs over the encodings in
+// vs (canon.ParseVersions reads "v2" or "v1,v2"); a new keyring accepts v2
+// only. The secrets are shared.
+func (k *Secrets) WithEncodings(vs canon.Versions) *Secrets {
+	if k == nil {
+		return nil
+	}
+	c := *k
+	c.accept = vs
+	return &c
+}
+
+// Encodings returns the encodings the keyring accepts.
+func (k *Secrets) Encodings() canon.Versions {
+	if k == nil || k.accept == 0 {
+		return canon.DefaultVersions
+	}
+	return k.accept
 }
 
 // NewSecrets returns a keyring of the given secrets.
@@ -49,8 +71,9 @@ func (k *Secrets) Secret(source string) ([]byte, bool) {
 	return s, ok
 }
 
-// Verify checks sigHex against fields with the secret of source. known is
-// false when the keyring has no secret for source.
+// Verify checks sigHex against fields with the secret of source, over the
+// encodings the keyring accepts. known is false when the keyring has no
+// secret for source.
 func (k *Secrets) Verify(source string, fields map[string]string, sigHex string) (known, ok bool) {
 	if k == nil {
 		return false, false
@@ -59,7 +82,7 @@ func (k *Secrets) Verify(source string, fields map[string]string, sigHex string)
 	if !known {
 		return false, false
 	}
-	return true, v.verify(fields, sigHex)
+	return true, v.verify(fields, sigHex, k.accept)
 }
 
 // Sources lists the keyring's sources, sorted.
@@ -69,7 +92,9 @@ func (k *Secrets) Sources() []string {
 
 // ParseSecrets reads keyring lines: "SOURCE SECRET", SECRET being at least
 // 32 bytes as hex; blank lines and lines starting with # are ignored. A
-// source listed twice is an error. Messages never contain a secret.
+// source listed twice is an error. Messages never contain a column that
+// could be a secret: a line with its columns swapped, or a secret in the
+// source column, names the line only.
 func ParseSecrets(data []byte) (*Secrets, error) {
 	k := &Secrets{secrets: map[string][]byte{}}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -80,19 +105,23 @@ func ParseSecrets(data []byte) (*Secrets, error) {
 		}
 		f := strings.Fields(line)
 		if len(f) != 2 {
-			return nil, fmt.Errorf("keyring line %d: want \"SOURCE SECRET\"", n)
+			return nil, fmt.Errorf("keyring line %d: want \"SOURCE SECRET\" (%d columns found; none is shown, any could be a secret)", n, len(f))
 		}
-		if !ValidSource(f[0]) {
-			return nil, fmt.Errorf("keyring line %d: source %q: want 1-64 of [A-Za-z0-9._-]", n, clip(f[0]))
+		source, secretHex := f[0], f[1]
+		if looksLikeSecret(source) {
+			return nil, fmt.Errorf("keyring line %d: the first column looks like a secret (long hex), not a source: are the columns swapped? want \"SOURCE SECRET\"", n)
 		}
-		secret, err := hex.DecodeString(f[1])
+		if !ValidSource(source) {
+			return nil, fmt.Errorf("keyring line %d: the source column is not 1-64 of [A-Za-z0-9._-] (not shown: it could be a secret)", n)
+		}
+		secret, err := hex.DecodeString(secretHex)
 		if err != nil || len(secret) < MinSecretBytes {
-			return nil, fmt.Errorf("keyring line %d (source %s): the secret must be at least %d bytes of hex (quantum plan keygen --source %s makes one)", n, f[0], MinSecretBytes, f[0])
+			return nil, fmt.Errorf("keyring line %d (source %s): the secret must be at least %d bytes of hex (quantum plan keygen --source %s makes one)", n, source, MinSecretBytes, source)
 		}
-		if _, dup := k.secrets[f[0]]; dup {
-			return nil, fmt.Errorf("keyring line %d: source %s listed twice", n, f[0])
+		if _, dup := k.secrets[source]; dup {
+			return nil, fmt.Errorf("keyring line %d: source %s listed twice", n, source)
 		}
-		k.secrets[f[0]] = secret
+		k.secrets[source] = secret
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("keyring: %w", err)
@@ -102,6 +131,16 @@ func ParseSecrets(data []byte) (*Secrets, error) {
 	}
 	k.index()
 	return k, nil
+}
+
+// looksLikeSecret reports whether a source column could be a secret: 32
+// or more hex digits (a secret is at least 64). No source is named so.
+func looksLikeSecret(s string) bool {
+	if len(s) < 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s[:len(s)&^1])
+	return err == nil
 }
 
 // LoadSecrets reads a keyring file after checking that only its owner can

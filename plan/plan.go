@@ -4,8 +4,12 @@
 // signatures, and the keyring of producer secrets.
 //
 // The fields are those the intent bridge sends today (SPEC.md), plus sig
-// and canary. Parsing is strict about what the gate needs and lenient about
-// spellings the existing producers use (reduceOnly "True", "1").
+// and canary. Parsing is strict: a field name outside ^[A-Za-z0-9_]{1,64}$,
+// a name sent twice (ParseEntry), a misspelling of a known name (case,
+// "_" or "-": reduce_only, Canary) and a number outside the plain decimal
+// grammar are PLAN_INVALID naming the field. It stays lenient about the
+// spellings the existing producers use for legitimate values (reduceOnly
+// "True", "1"; leverage "10.0").
 package plan
 
 import (
@@ -14,7 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -77,7 +83,8 @@ type Plan struct {
 //	plan_id ^[A-Za-z0-9._:/-]{1,128}$
 //	source  ^[A-Za-z0-9._-]{1,64}$
 //	symbol  ^[A-Z0-9]{2,20}$ (market.ValidSymbol)
-//	decimal ^[0-9]{1,20}(\.[0-9]{1,18})?$ (no sign, exponent or space)
+//	decimal ^[0-9]{1,20}(\.[0-9]{1,18})?$ (no sign, exponent, _ or space):
+//	        qty, price, leverage, stop_loss, take_profit, timestamp
 func validID(s string) bool { return shape(s, 1, 128, "._:/-", true) }
 
 // ValidSource reports whether s can name a producing service.
@@ -108,6 +115,16 @@ func validDecimal(s string) bool {
 		(!dot || shape(frac, 1, 18, "", false) && onlyDigits(frac))
 }
 
+// notDecimal is the error of a number outside the plain decimal grammar,
+// saying how to write it.
+func notDecimal(field, v, want string) error {
+	hint := ""
+	if strings.ContainsAny(v, "eE") && !strings.ContainsAny(v, "xX") {
+		hint = " (format it without an exponent: Python f\"{x:f}\" or str(Decimal), never repr of a float)"
+	}
+	return invalid(field, "want %s in plain decimal (digits, an optional . and up to 18 digits; no sign, exponent, _ or space), got %q%s", want, clip(v), hint)
+}
+
 func onlyDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
@@ -121,19 +138,47 @@ func invalid(field, format string, args ...any) error {
 	return reason.Errorf(reason.PlanInvalid, "field %s: %s", field, fmt.Sprintf(format, args...))
 }
 
+// ParseEntry reads a stream entry as Redis returns it: field, value,
+// field, value, ... in the order sent. A field name sent twice is
+// PLAN_INVALID (a map keeps one copy, and a person reading the entry
+// may see the other); otherwise it is Parse.
+func ParseEntry(pairs []string) (*Plan, error) {
+	if len(pairs)%2 != 0 {
+		return nil, reason.Errorf(reason.PlanInvalid, "entry has %d strings, not field/value pairs", len(pairs))
+	}
+	f := make(map[string]string, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		name := pairs[i]
+		if _, dup := f[name]; dup {
+			return nil, invalid(Clip(name), "sent twice in one entry (a plan carries each field once)")
+		}
+		f[name] = pairs[i+1]
+	}
+	return Parse(f)
+}
+
 // Parse reads a plan entry. A plan that cannot be gated gets PLAN_INVALID
-// naming the first bad field. SKIP and BLOCKED plans need only plan_id,
-// decision, source and timestamp (they are recorded, never executed);
-// EXECUTE plans need every order field.
+// naming the first bad field. Every field name must match
+// ^[A-Za-z0-9_]{1,64}$ and must not be a misspelling of a known one.
+// SKIP and BLOCKED plans need only plan_id, decision, source and timestamp
+// (they are recorded, never executed); EXECUTE plans need every order field.
 func Parse(f map[string]string) (*Plan, error) {
 	// One pass over the map picks the known fields: Parse runs for every
 	// plan, and map lookups are a good part of its cost.
 	var raw [numKnown]string
 	var seen [numKnown]bool
+	bad, anyBad := "", false // the first bad name in byte order, for a stable message
 	for k, v := range f {
 		if i := knownIndex(k); i >= 0 {
 			raw[i], seen[i] = v, true
+			continue
 		}
+		if (!canon.ValidName(k) || nearMiss(k) >= 0) && (!anyBad || k < bad) {
+			bad, anyBad = k, true
+		}
+	}
+	if anyBad {
+		return nil, badName(bad)
 	}
 	p := &Plan{Fields: f}
 	p.ID = raw[iPlanID]
@@ -192,17 +237,18 @@ func Parse(f map[string]string) (*Plan, error) {
 		return nil, err
 	}
 	if v := raw[iLeverage]; v != "" {
+		if !validDecimal(v) {
+			return nil, notDecimal(FieldLeverage, v, "a whole number >= 1 such as 10")
+		}
 		l, err := strconv.ParseFloat(v, 64)
 		if err != nil || l != math.Trunc(l) || l < 1 || l > 1000 {
-			return nil, invalid(FieldLeverage, "want a whole number >= 1, got %q", clip(v))
+			return nil, invalid(FieldLeverage, "want a whole number >= 1 such as 10 or 10.0, got %q", clip(v))
 		}
 		p.Leverage = int(l)
 	}
 	for _, i := range []int{iStopLoss, iTakeProfit} {
-		if v := raw[i]; v != "" {
-			if x, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 0 {
-				return nil, invalid(knownFields[i], "want a number >= 0, got %q", clip(v))
-			}
+		if v := raw[i]; v != "" && !validDecimal(v) {
+			return nil, notDecimal(knownFields[i], v, "a price >= 0")
 		}
 	}
 	return p, nil
@@ -288,7 +334,7 @@ func parseDecimal(field, v string) (float64, string, error) {
 		return 0, "", invalid(field, "missing")
 	}
 	if !validDecimal(v) {
-		return 0, "", invalid(field, "want a positive decimal such as 0.015, got %q", clip(v))
+		return 0, "", notDecimal(field, v, "a positive decimal such as 0.015")
 	}
 	x, err := strconv.ParseFloat(v, 64)
 	if err != nil || x <= 0 || math.IsInf(x, 0) {
@@ -315,18 +361,96 @@ func parseTimestamp(v string) (time.Time, error) {
 	if v == "" {
 		return time.Time{}, invalid(FieldTimestamp, "missing")
 	}
+	if !validDecimal(v) {
+		return time.Time{}, notDecimal(FieldTimestamp, v, "unix seconds such as 1780000000 or 1780000000.25")
+	}
 	x, err := strconv.ParseFloat(v, 64)
-	if err != nil || math.IsNaN(x) || math.IsInf(x, 0) || x < 1e9 || x > 1e11 {
+	if err != nil || x < 1e9 || x > 1e11 {
 		return time.Time{}, invalid(FieldTimestamp, "want unix seconds, got %q", clip(v))
 	}
 	sec, frac := math.Modf(x)
 	return time.Unix(int64(sec), int64(frac*1e9)), nil
 }
 
-// clip shortens hostile input before it reaches a message or a log.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
+// badName is the error of a field name that is not ^[A-Za-z0-9_]{1,64}$
+// or is a misspelling of a known field.
+func badName(name string) error {
+	if i := nearMiss(name); i >= 0 {
+		return invalid(strconv.Quote(Clip(name)), "not a field: the field is spelt %s", knownFields[i])
+	}
+	return invalid(strconv.Quote(Clip(name)), "a field name is ^[A-Za-z0-9_]{1,64}$")
+}
+
+// nearMiss returns the index of the known field that name spells
+// differently (case, "_", "-"), or -1.
+func nearMiss(name string) int {
+	if len(name) > 2*canon.MaxNameBytes {
+		return -1
+	}
+	var buf [2 * canon.MaxNameBytes]byte
+	n := fold(buf[:0], name)
+	for i, k := range knownFields {
+		if string(fold(buf[len(n):len(n)], k)) == string(n) && k != name {
+			return i
+		}
+	}
+	return -1
+}
+
+// fold lower-cases s and drops "_" and "-".
+func fold(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '_' || c == '-':
+		case c >= 'A' && c <= 'Z':
+			dst = append(dst, c+'a'-'A')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// MaxEcho is how many bytes of hostile input Clip keeps.
+const MaxEcho = 64
+
+// Clip shortens hostile input before it reaches a message, a result, a log
+// line or an alert: at most MaxEcho bytes (cut on a rune boundary) then
+// "...". Use it on every plan value that is echoed.
+func Clip(s string) string {
+	if len(s) <= MaxEcho {
+		return s
+	}
+	cut := MaxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+// clip is Clip, for the messages of this package.
+func clip(s string) string { return Clip(s) }
+
+// SafeLabel returns a label such as action for echoing: clipped, every
+// byte outside [A-Za-z0-9._:-] replaced by "?", so that a hostile value
+// cannot forge a log field, a line or a terminal escape. The plan's own
+// value (signed) is left as it is.
+func SafeLabel(s string) string {
+	s = Clip(s)
+	for i := 0; i < len(s); i++ {
+		if !labelByte(s[i]) {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if !labelByte(b[j]) {
+					b[j] = '?'
+				}
+			}
+			return string(b)
+		}
 	}
 	return s
+}
+
+func labelByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-'
 }

@@ -9,6 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -89,17 +90,57 @@ func TestParseInvalid(t *testing.T) {
 	}
 }
 
-// TestCanonicalVector pins the plan encoding and signature that
-// docs/producers.md's Python example produces.
+// TestCanonicalVector pins the v1 plan encoding and signature that the
+// Python of docs/producers.md (before v2) produced.
 func TestCanonicalVector(t *testing.T) {
 	f := map[string]string{"b": "2", "a": "x=1:y\n", "sig": "ignored"}
-	if got, want := string(plan.Canonical(f)), "quantum-plan/v1\na=6:x=1:y\n\nb=1:2\n"; got != want {
+	if got, want := string(plan.CanonicalVersion(canon.V1, f)), "quantum-plan/v1\na=6:x=1:y\n\nb=1:2\n"; got != want {
 		t.Fatalf("canonical %q, want %q", got, want)
 	}
-	// Computed with Python, as docs/producers.md signs:
+	// Computed with Python, as docs/producers.md signed v1:
 	// hmac.new(b"k"*32, b"quantum-plan/v1\na=6:x=1:y\n\nb=1:2\n", hashlib.sha256).hexdigest()
-	if got, want := plan.Sign(f, []byte(strings.Repeat("k", 32))), "1dc8c3318a3ab53c8cdda36f3ee93e979687353d340e058e523f6cbef9cb056f"; got != want {
+	if got, want := plan.SignVersion(canon.V1, f, []byte(strings.Repeat("k", 32))), "1dc8c3318a3ab53c8cdda36f3ee93e979687353d340e058e523f6cbef9cb056f"; got != want {
 		t.Fatalf("sig %s, want %s (Python's)", got, want)
+	}
+	if got, want := string(plan.Canonical(f)), "quantum-plan/v2\n1:a=6:x=1:y\n\n1:b=1:2\n"; got != want {
+		t.Fatalf("v2 canonical %q, want %q", got, want)
+	}
+}
+
+// goldenPlan is the plan of testdata/canonical_v*.golden.
+func goldenPlan() (map[string]string, []byte) {
+	secret := make([]byte, 32)
+	for i := range secret {
+		secret[i] = byte(i)
+	}
+	return map[string]string{
+		"plan_id": "golden-1", "decision": "EXECUTE", "symbol": "BTCUSDT", "side": "SELL", "type": "MARKET",
+		"qty": "0.015384615384615385", "reduceOnly": "True", "source": "exitbrain_v3_5", "timestamp": "1780000000.25",
+		"leverage": "10.0", "action": "FULL_CLOSE_PROPOSED", "canary": "false",
+	}, secret
+}
+
+// TestCanonicalGolden pins both encodings and sigs of a fixed plan
+// (secret: bytes 0..31). Producers in other languages check against
+// testdata/canonical_v*.golden; TestPythonSnippets runs docs/producers.md
+// against the same plan. A change must be deliberate (-update).
+func TestCanonicalGolden(t *testing.T) {
+	f, secret := goldenPlan()
+	for _, v := range []canon.Version{canon.V1, canon.V2} {
+		got := string(plan.CanonicalVersion(v, f)) + "--\nsig=" + plan.SignVersion(v, f, secret) + "\n"
+		golden := filepath.Join("testdata", "canonical_"+v.String()+".golden")
+		if *update {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (go test ./plan -run Golden -update creates it)", err)
+		}
+		if got != string(want) {
+			t.Errorf("%s encoding changed:\n got: %s\nwant: %s", v, got, want)
+		}
 	}
 }
 
@@ -163,6 +204,7 @@ func TestKeyring(t *testing.T) {
 		"", "# only a comment\n", "intent_bridge\n", "intent_bridge " + good + " extra\n",
 		"intent_bridge " + strings.Repeat("ab", 31) + "\n", "intent_bridge zz" + good[2:] + "\n",
 		"bad/source " + good + "\n", "a " + good + "\na " + good + "\n",
+		good + " intent_bridge\n", good + " " + good + "\n", good[:40] + " " + good + "\n", "x" + good[:40] + "! " + good + "\n",
 	} {
 		_, err := plan.ParseSecrets([]byte(bad))
 		if err == nil {

@@ -86,6 +86,7 @@ type Result struct {
 	OrderStatus     string
 	Detail          string
 	Consumer        string
+	MAC             string // result_mac: the apply layer's authentication (resultmac.go); "" when unsigned
 	ReduceOnly      bool
 	Qty             string // sent to the venue; the plan's quantity when nothing was sent
 	RequestedQty    string // as the plan wrote it
@@ -126,6 +127,20 @@ func (r Result) Fields() []string {
 	}
 }
 
+// SignedFields is Fields with result_mac under key appended (Fields alone
+// when key is nil: unsigned).
+func (r Result) SignedFields(key []byte) []string {
+	f := r.Fields()
+	if key == nil {
+		return f
+	}
+	m := make(map[string]string, len(f)/2)
+	for i := 0; i+1 < len(f); i += 2 {
+		m[f[i]] = f[i+1]
+	}
+	return append(f, ResultMAC, ResultMACOf(m, key))
+}
+
 // ParseResult reads a result entry as go-redis returns it (XMessage.Values).
 // It is lenient on purpose: readers must see whatever an entry says,
 // including a hostile or malformed one, so every field is taken as text and
@@ -151,6 +166,7 @@ func ParseResult(values map[string]any) Result {
 		FilledQty: get(ResultFilledQty), AvgPrice: get(ResultAvgPrice), Canary: get(ResultCanary) == "true",
 		Timestamp: ts, PlanEntryID: get(ResultPlanEntryID), Action: get(ResultAction), Side: get(ResultSide),
 		OrderStatus: get(ResultOrderStatus), Detail: get(ResultDetail), Consumer: get(ResultConsumer),
+		MAC:        get(ResultMAC),
 		ReduceOnly: get(ResultReduceOnly) == "true", Qty: get(ResultQty), RequestedQty: get(ResultRequestedQty),
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/quantumtrader/quantum/internal/canon"
 	"io/fs"
 	"maps"
 	"os"
@@ -132,7 +133,28 @@ func LoadPrivateKey(path string) (*PrivateKey, error) {
 // several keys lets an operator rotate: trust the new key everywhere, switch
 // the signer, then drop the old key.
 type TrustedKeys struct {
-	keys map[string]ed25519.PublicKey
+	keys   map[string]ed25519.PublicKey
+	accept canon.Versions // the zero set: v2 only
+}
+
+// WithEncodings returns the keys accepting policies signed over the
+// encodings in vs (canon.ParseVersions reads "v2" or "v1,v2"); new
+// TrustedKeys accept v2 only. The keys are shared.
+func (r *TrustedKeys) WithEncodings(vs canon.Versions) *TrustedKeys {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	c.accept = vs
+	return &c
+}
+
+// Encodings returns the encodings r accepts.
+func (r *TrustedKeys) Encodings() canon.Versions {
+	if r == nil || r.accept == 0 {
+		return canon.DefaultVersions
+	}
+	return r.accept
 }
 
 // NewTrustedKeys trusts the given keys.

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -34,6 +35,7 @@ const (
 	FieldKeyID              = "key_id"
 	FieldMaxNotional        = "max_notional_usdt_by_symbol"
 	FieldMaxOrdersPerMinute = "max_orders_per_minute"
+	FieldEncoding           = "policy_encoding" // "v2"; absent in v1 policies
 )
 
 // RequiredFields must be present in every stored policy: the six fields the
@@ -44,6 +46,20 @@ var RequiredFields = []string{
 	FieldUniverseSymbols, FieldLeverageBySymbol, FieldHarvestParams, FieldKillParams,
 	FieldValidUntil, FieldVersion,
 	FieldSeq, FieldIssuedAt, FieldGenerator, FieldTradingState, FieldHash,
+}
+
+// OptionalFields are the optional limits a policy may carry.
+var OptionalFields = []string{FieldMaxNotional, FieldMaxOrdersPerMinute}
+
+// SignatureFields are the fields outside the canonical encoding.
+var SignatureFields = []string{FieldHash, FieldSignature, FieldKeyID, FieldEncoding}
+
+// Known reports whether name is a field of the policy hash: required,
+// optional or signature. The field set is closed: Verify refuses a policy
+// with any other field (POLICY_INVALID), signed or not.
+func Known(name string) bool {
+	return slices.Contains(RequiredFields, name) || slices.Contains(OptionalFields, name) ||
+		slices.Contains(SignatureFields, name)
 }
 
 // TradingState is what the policy allows: everything, only position
@@ -212,8 +228,9 @@ func parseFields(f map[string]string) (*Policy, error) {
 	if p.IssuedAt, err = strconv.ParseInt(f[FieldIssuedAt], 10, 64); err != nil {
 		return nil, parseErr(FieldIssuedAt, "unix seconds", err)
 	}
-	if p.Seq, err = strconv.ParseUint(f[FieldSeq], 10, 64); err != nil {
-		return nil, parseErr(FieldSeq, "a non-negative integer", err)
+	var ok bool
+	if p.Seq, ok = ParseSeq(f[FieldSeq]); !ok {
+		return nil, parseErr(FieldSeq, fmt.Sprintf("a plain decimal 1..%d without sign or leading zero", uint64(MaxSeq)), nil)
 	}
 	return p, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policy/policytest"
@@ -31,26 +32,39 @@ func fixedKey() *policy.PrivateKey {
 	return policy.NewPrivateKey(ed25519.NewKeyFromSeed(seed))
 }
 
-// TestCanonicalGolden pins the canonical encoding, hash and signature of a
-// known policy. Producers in other languages check their implementation
-// against testdata/canonical.golden; a change here breaks every deployed
-// reader, so it must be deliberate (go test -run Canonical -update).
+// TestCanonicalGolden pins the canonical encodings, hashes and signatures
+// of a known policy, v1 and v2. Producers in other languages check their
+// implementation against testdata/canonical*.golden (TestPythonSnippets
+// does, with the Python of docs/policy.md); a change here breaks every
+// deployed reader, so it must be deliberate (go test -run Canonical -update).
 func TestCanonicalGolden(t *testing.T) {
-	sp := policytest.Sign(t, policytest.Sample(t0, 7), fixedKey())
-	f := policytest.Fields(t, sp)
-	got := string(policy.Canonical(f)) + "--\npolicy_hash=" + sp.Hash + "\nsignature=" + sp.Signature + "\nkey_id=" + sp.KeyID + "\n"
-	golden := filepath.Join("testdata", "canonical.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+	for _, tc := range []struct {
+		v    canon.Version
+		file string
+	}{{canon.V1, "canonical.golden"}, {canon.V2, "canonical_v2.golden"}} {
+		sp, err := policy.SignVersion(tc.v, policytest.Sample(t0, 7), fixedKey())
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./policy -run Canonical -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("canonical encoding changed:\n got: %s\nwant: %s", got, want)
+		f := policytest.Fields(t, sp)
+		got := string(policy.Canonical(f)) + "--\npolicy_hash=" + sp.Hash + "\nsignature=" + sp.Signature + "\nkey_id=" + sp.KeyID + "\n"
+		golden := filepath.Join("testdata", tc.file)
+		if *update {
+			if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(golden)
+		if err != nil {
+			t.Fatalf("%v (run go test ./policy -run Canonical -update to create it)", err)
+		}
+		if got != string(want) {
+			t.Errorf("%s encoding changed:\n got: %s\nwant: %s", tc.v, got, want)
+		}
+		ring := policy.NewTrustedKeys(fixedKey().Public()).WithEncodings(canon.Of(canon.V1, canon.V2))
+		if _, err := policy.Verify(f, ring, t0, time.Second); err != nil {
+			t.Errorf("%s golden policy does not verify: %v", tc.v, err)
+		}
 	}
 }
 
@@ -60,12 +74,15 @@ func TestCanonicalIsUnambiguous(t *testing.T) {
 	if policy.Hash(a) == policy.Hash(b) {
 		t.Fatal("a value holding a record separator hashes like two fields")
 	}
-	withSig := map[string]string{"a": "1", "policy_hash": "x", "signature": "y", "key_id": "z"}
-	if policy.Hash(withSig) != policy.Hash(map[string]string{"a": "1"}) {
+	withSig := map[string]string{"a": "1", "policy_hash": "x", "signature": "y", "key_id": "z", "policy_encoding": "v2"}
+	if policy.Hash(withSig) != policy.Hash(map[string]string{"a": "1", "policy_encoding": "v2"}) {
 		t.Fatal("signature fields must not be covered by the hash")
 	}
-	if !strings.HasPrefix(string(policy.Canonical(a)), policy.CanonicalHeader) {
-		t.Fatal("canonical encoding lacks its header")
+	if !strings.HasPrefix(string(policy.Canonical(withSig)), policy.CanonicalHeaderV2) {
+		t.Fatal("v2 canonical encoding lacks its header")
+	}
+	if !strings.HasPrefix(string(policy.Canonical(a)), policy.CanonicalHeaderV1) {
+		t.Fatal("a policy without policy_encoding is not encoded as v1")
 	}
 }
 

@@ -82,8 +82,8 @@ func Validate(p *Policy) error {
 	if !p.TradingState.Valid() {
 		bad("trading_state %q is not ACTIVE, REDUCING or HALTED", p.TradingState)
 	}
-	if p.Seq < 1 {
-		bad("policy_seq is %d, want >= 1", p.Seq)
+	if p.Seq < 1 || p.Seq > MaxSeq {
+		bad("policy_seq is %d, want 1..%d", p.Seq, uint64(MaxSeq))
 	}
 	if err := checkLabel(p.Version, 64); err != nil {
 		bad("policy_version: %v", err)

@@ -22,8 +22,9 @@ type Release struct {
 // SignAndPublish stamps content (seq, issue time from the Store's clock,
 // validity, generator), signs it with key and publishes it. It is the one
 // path from content to live policy, shared by `quantum policy publish`, the
-// refresh and `quantum dev`. A live policy_seq that is not a number is an
-// error unless r.Seq is given.
+// refresh and `quantum dev`. Without r.Seq it takes the highest verified
+// seq + 1 (LiveSeq): a tampered live policy_seq is not counted, and after
+// a DEL of the policy key the sequence continues from the audit trail.
 func (s *Store) SignAndPublish(ctx context.Context, content *policy.Content, key *policy.PrivateKey, r Release) (*policy.Signed, *Published, error) {
 	seq := r.Seq
 	if seq == 0 {

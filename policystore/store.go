@@ -1,13 +1,22 @@
 // Package policystore keeps the live trading policy in Redis: Load reads it
 // fail-closed, Publish replaces it atomically together with its update
-// event and audit entry.
+// event and audit entry, and the rollback memory remembers the newest
+// policy accepted.
 //
 // Load returns a verified policy or an error with one reason code (package
 // reason); it never returns a default. Publish is one Lua script: it refuses
-// unless the new policy_seq is above the live one, and otherwise deletes the
-// old hash, writes the new one and appends to the policy.update and
-// policy.audit streams, all in one atomic step, so readers never see a mix of
-// two policies and an audit entry exists exactly for what was published.
+// unless the new policy_seq is above the highest verified one (LiveSeq),
+// and otherwise deletes the old hash, writes the new one and appends to the
+// policy.update and policy.audit streams, all in one atomic step, so
+// readers never see a mix of two policies and an audit entry exists exactly
+// for what was published.
+//
+// Rollback memory: every Store remembers the newest policy it accepted; a
+// Store with SharedMemory (the apply layer) also keeps it in Redis at
+// keys.PolicyHighWater, which the policy writer's Redis user cannot write,
+// so a restart does not forget. One-shot readers (policy verify, status)
+// compare the live policy with the audit trail and the mark
+// (CheckHistory).
 package policystore
 
 import (
@@ -19,7 +28,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,14 +52,21 @@ type Options struct {
 	Now       func() time.Time    // the clock; injected so tests control expiry
 	ClockSkew time.Duration       // 0 means DefaultClockSkew
 	MaxLen    int64               // stream bound; 0 means DefaultStreamMaxLen
+	// SharedMemory keeps the rollback memory in Redis too, at
+	// keys.PolicyHighWater (which only the apply layer's Redis user may
+	// write): AcceptContext reads it at first use and raises it on every
+	// newer policy, so a restarted reader still refuses a rollback. For
+	// long-running readers (the apply layer); one-shot readers leave it
+	// off and check with CheckHistory.
+	SharedMemory bool
 }
 
 // Store reads and publishes the policy under one key prefix. It is safe for
 // concurrent use.
 type Store struct {
-	rdb     redis.Cmdable
-	opt     Options
-	highest atomic.Uint64 // highest policy_seq this reader has accepted
+	rdb redis.Cmdable
+	opt Options
+	mem memory // the highest policy this reader has accepted
 }
 
 // New returns a Store over rdb.
@@ -89,60 +104,57 @@ func (s *Store) Raw(ctx context.Context) (map[string]string, error) {
 // Load reads, verifies and returns the live policy, or an error with one
 // reason code: see policy.Verify for the order of checks, plus
 // POLICY_UNAVAILABLE when Redis cannot be read and POLICY_ROLLBACK when the
-// policy_seq is below the highest this Store has accepted.
+// policy is older than the newest this Store remembers (AcceptContext).
 func (s *Store) Load(ctx context.Context) (*policy.Signed, error) {
 	fields, err := s.Raw(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return s.Accept(fields)
+	return s.AcceptContext(ctx, fields)
 }
 
-// Accept verifies fields read from the policy hash, exactly as Load does,
-// and records the accepted policy_seq. Readers that fetch the hash
-// themselves (the apply layer compares it with its cached copy first) use
-// it so that the rollback check still applies.
+// Accept verifies fields read from the policy hash and checks them against
+// this process's rollback memory only (no I/O: with SharedMemory, use
+// AcceptContext, which also reads and raises the memory in Redis). Readers
+// that fetch the hash themselves (the apply layer compares it with its
+// cached copy first) use it so that the rollback check still applies.
 func (s *Store) Accept(fields map[string]string) (*policy.Signed, error) {
 	sp, err := policy.Verify(fields, s.opt.Keyring, s.opt.Now(), s.opt.ClockSkew)
 	if err != nil {
 		return nil, err
 	}
-	for {
-		h := s.highest.Load()
-		if sp.Seq < h {
-			return nil, reason.Errorf(reason.PolicyRollback, "policy_seq %d is below %d, the highest this reader has accepted", sp.Seq, h)
-		}
-		if sp.Seq == h || s.highest.CompareAndSwap(h, sp.Seq) {
-			return sp, nil
-		}
+	if err := s.mem.accept(sp.Seq, sp.Hash, "this reader has accepted"); err != nil {
+		return nil, err
 	}
+	return sp, nil
 }
 
-// HighestSeq returns the highest policy_seq Load has accepted (0 if none).
-func (s *Store) HighestSeq() uint64 { return s.highest.Load() }
+// HighestSeq returns the highest policy_seq this Store has accepted or
+// recalled (0 if none).
+func (s *Store) HighestSeq() uint64 { seq, _ := s.mem.get(); return seq }
 
-// LiveSeq returns the policy_seq of the stored policy, unverified, and
-// whether there is one. It is what a publisher counts on from: the publish
-// itself re-checks atomically.
+// LiveSeq returns the policy_seq a publish must exceed, and whether there
+// is one: the highest of the live policy's seq (counted only when its
+// signature verifies: a tampered or unparsable live policy_seq, such as
+// "1e30", never blocks a publish), the newest published seqs in
+// policy.update and policy.audit (so a publish after a DEL of the policy
+// key continues the sequence), and the apply layer's high-water mark when
+// this user may read it. The publish script re-checks atomically.
 func (s *Store) LiveSeq(ctx context.Context) (uint64, bool, error) {
-	v, err := s.rdb.HGet(ctx, s.opt.Keys.PolicyCurrent(), policy.FieldSeq).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, false, nil
-	}
+	f, err := s.floor(ctx)
 	if err != nil {
-		return 0, false, redisErr(err)
+		return 0, false, err
 	}
-	n, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
-		return 0, true, reason.Errorf(reason.PolicyParseError, "live policy_seq %q is not a number: pass an explicit seq", v)
-	}
-	return n, true, nil
+	return f.seq, f.seq > 0, nil
 }
+
+//go:embed seq.lua
+var seqLua string
 
 //go:embed publish.lua
 var publishLua string
 
-var publishScript = redis.NewScript(publishLua)
+var publishScript = redis.NewScript(seqLua + publishLua)
 
 // Published describes a successful publish.
 type Published struct {
@@ -157,8 +169,9 @@ type Published struct {
 // trail. Before anything is written, sp is checked exactly as a reader will
 // check it (policy.Verify with this Store's keyring and clock), so a policy
 // that readers would refuse is never published. A refusal changes nothing
-// and carries a reason code: POLICY_ROLLBACK when the live policy_seq is not
-// below sp's, POLICY_UNAVAILABLE when Redis cannot be written.
+// and carries a reason code: POLICY_ROLLBACK when sp's policy_seq is not
+// above the highest verified one (LiveSeq: a tampered live policy_seq does
+// not count), POLICY_UNAVAILABLE when Redis cannot be written.
 func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*Published, error) {
 	fields, err := sp.Fields()
 	if err != nil {
@@ -195,23 +208,36 @@ func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*
 		Actor:         actor, Result: ResultPublished, KeyID: sp.KeyID,
 	}.args()
 
-	argv := make([]any, 0, 4+len(policyArgs)+len(updateArgs)+len(auditArgs))
-	argv = append(argv, seq, s.opt.MaxLen, len(policyArgs), len(updateArgs))
-	argv = append(argv, policyArgs...)
-	argv = append(argv, updateArgs...)
-	argv = append(argv, auditArgs...)
 	k := s.opt.Keys
-	res, err := publishScript.Run(ctx, s.rdb, []string{k.PolicyCurrent(), k.PolicyUpdate(), k.PolicyAudit()}, argv...).StringSlice()
-	if err != nil {
-		return nil, redisErr(err)
-	}
-	switch {
-	case len(res) == 2 && res[0] == "0":
-		return nil, reason.Errorf(reason.PolicyRollback, "live policy_seq is %s; a publish needs a policy_seq above it (this one has %d)", res[1], sp.Seq)
-	case len(res) == 3 && res[0] == "1":
-		return &Published{Seq: sp.Seq, Hash: sp.Hash, UpdateEntryID: res[1], AuditEntryID: res[2]}, nil
-	default:
-		return nil, reason.Errorf(reason.PolicyUnavailable, "unexpected publish script reply %q", res)
+	for attempt := 0; ; attempt++ {
+		fl, err := s.floor(ctx)
+		if err != nil {
+			return nil, err
+		}
+		argv := make([]any, 0, 6+len(policyArgs)+len(updateArgs)+len(auditArgs))
+		argv = append(argv, seq, s.opt.MaxLen, len(policyArgs), len(updateArgs), fl.seq, fl.liveHash)
+		argv = append(argv, policyArgs...)
+		argv = append(argv, updateArgs...)
+		argv = append(argv, auditArgs...)
+		res, err := publishScript.Run(ctx, s.rdb, []string{k.PolicyCurrent(), k.PolicyUpdate(), k.PolicyAudit()}, argv...).StringSlice()
+		if err != nil {
+			return nil, redisErr(err)
+		}
+		switch {
+		case len(res) == 2 && res[0] == "0":
+			if res[1] == strconv.FormatUint(fl.seq, 10) && fl.from == fromLive {
+				return nil, reason.Errorf(reason.PolicyRollback, "live policy_seq is %s; a publish needs a policy_seq above it (this one has %d)", res[1], sp.Seq)
+			}
+			return nil, reason.Errorf(reason.PolicyRollback, "the highest verified policy_seq is %s (%s); a publish needs a policy_seq above it (this one has %d)", res[1], fl.from, sp.Seq)
+		case len(res) == 2 && res[0] == "2" && attempt < 3:
+			continue // the live policy changed since floor read it: read again
+		case len(res) == 2 && res[0] == "2":
+			return nil, reason.Errorf(reason.PolicyUnavailable, "the live policy kept changing during the publish; try again")
+		case len(res) == 3 && res[0] == "1":
+			return &Published{Seq: sp.Seq, Hash: sp.Hash, UpdateEntryID: res[1], AuditEntryID: res[2]}, nil
+		default:
+			return nil, reason.Errorf(reason.PolicyUnavailable, "unexpected publish script reply %q", res)
+		}
 	}
 }
 

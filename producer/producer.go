@@ -78,7 +78,8 @@ func Cursor(ctx context.Context, rdb Redis, ks keys.Space) (string, error) {
 // Received is a result and when this process read it.
 type Received struct {
 	plan.Result
-	At time.Time
+	Raw map[string]any // the entry as read, for plan.VerifyResult
+	At  time.Time
 }
 
 // ErrNoResult is returned by Await when some results did not arrive in time.
@@ -119,11 +120,39 @@ func Await(ctx context.Context, rdb Redis, ks keys.Space, cursor string, wait ti
 				cursor = m.ID
 				r := plan.ParseResult(m.Values)
 				if want[r.PlanID] {
-					got[r.PlanID] = Received{Result: r, At: now}
+					got[r.PlanID] = Received{Result: r, Raw: m.Values, At: now}
 					delete(want, r.PlanID)
 				}
 			}
 		}
 	}
 	return got, nil
+}
+
+// Pipeliner is what SendConfirmed needs: XADD and WAIT on one connection.
+type Pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// SendConfirmed is Send followed by WAIT on the same connection: it returns
+// how many replicas acknowledged the plan within timeout. A plain XADD
+// reply does not survive an asynchronous failover; a plan is promised once
+// confirmed by the replicas the deployment requires (docs/producers.md).
+func SendConfirmed(ctx context.Context, rdb Pipeliner, ks keys.Space, fields map[string]string, replicas int, timeout time.Duration) (id string, acked int, err error) {
+	vals := make([]any, 0, 2*len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		vals = append(vals, k, fields[k])
+	}
+	pipe := rdb.Pipeline()
+	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: vals})
+	wait := pipe.Do(ctx, "WAIT", replicas, timeout.Milliseconds())
+	pipe.Exec(ctx)
+	if id, err = add.Result(); err != nil {
+		return "", 0, fmt.Errorf("send plan %s to %s: %w", fields[plan.FieldPlanID], ks.ApplyPlan(), err)
+	}
+	n, err := wait.Int()
+	if err != nil {
+		return id, 0, fmt.Errorf("plan %s sent (entry %s), but WAIT failed: %w", fields[plan.FieldPlanID], id, err)
+	}
+	return id, n, nil
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/producer"
 )
@@ -113,5 +115,33 @@ func TestAwaitTimeout(t *testing.T) {
 	res, err := producer.Await(ctx, env.Client, env.Keys, cursor, 300*time.Millisecond, "a", "b")
 	if !errors.Is(err, producer.ErrNoResult) || len(res) != 1 || res["a"].Decision != plan.Denied {
 		t.Fatalf("Await = %v, %v; want a found, b missing with ErrNoResult", res, err)
+	}
+}
+
+// TestSendConfirmed: on a real primary with a replica, the plan is
+// confirmed by it; with the replica paused, it is sent but not confirmed.
+func TestSendConfirmed(t *testing.T) {
+	primary := redistest.Start(t, redistest.Options{TCP: true})
+	_, port, _ := strings.Cut(primary.Addr(), ":")
+	replica := redistest.Start(t, redistest.Options{TCP: true, Args: []string{"--replicaof", "127.0.0.1", port}})
+	t.Cleanup(replica.Resume)
+	rdb := primary.Client()
+	defer rdb.Close()
+	ks := keys.MustNew("conf")
+	ctx := context.Background()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, n, err := producer.SendConfirmed(ctx, rdb, ks, map[string]string{"plan_id": "warm"}, 1, 200*time.Millisecond)
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the replica never confirmed: %d, %v", n, err)
+		}
+	}
+	replica.Pause()
+	id, n, err := producer.SendConfirmed(ctx, rdb, ks, map[string]string{"plan_id": "p1"}, 1, 200*time.Millisecond)
+	if err != nil || id == "" || n != 0 {
+		t.Fatalf("with the replica paused: id %q, %d confirmations, %v; want sent, 0 confirmations", id, n, err)
 	}
 }

@@ -68,11 +68,21 @@ func (r *run) await(ctx context.Context, cs ...*canary) error {
 		}
 	}
 	got, err := producer.Await(ctx, r.Redis, r.Keys, cursor, r.CanaryTimeout, ids...)
+	forged := 0
 	for _, c := range cs {
-		if res, ok := got[c.fields[plan.FieldPlanID]]; ok {
-			c.result = &res.Result
-			c.after = res.At.Sub(c.sent)
+		res, ok := got[c.fields[plan.FieldPlanID]]
+		if !ok {
+			continue
 		}
+		if r.ResultKey != nil && !plan.VerifyResult(res.Raw, r.ResultKey) {
+			forged++ // not believed: the test fails for want of a result
+			continue
+		}
+		c.result = &res.Result
+		c.after = res.At.Sub(c.sent)
+	}
+	if forged > 0 {
+		return fmt.Errorf("%d canary result(s) whose result_mac does not verify with QUANTUM_RESULT_KEY (RESULT_FORGED, or another key)", forged)
 	}
 	if errors.Is(err, producer.ErrNoResult) {
 		return fmt.Errorf("%w: is quantum-apply-layer running with this prefix (%s)?", err, r.Keys.Prefix())

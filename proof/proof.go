@@ -92,7 +92,10 @@ type Config struct {
 	ProofSecret []byte
 	ProofKeyErr error
 
-	ExitOwner       string        // the apply layer's exit owner (QUANTUM_EXIT_OWNER)
+	ExitOwner string // the apply layer's exit owner (QUANTUM_EXIT_OWNER)
+	// ResultKey, when set, authenticates canary results: one whose
+	// result_mac does not verify is not believed (QUANTUM_RESULT_KEY).
+	ResultKey       []byte
 	CanaryTimeout   time.Duration // how long to wait for a canary's result
 	RefreshInterval time.Duration // the refresh timer's period (QUANTUM_POLICY_REFRESH_INTERVAL)
 	// Systemctl runs systemctl with args and returns its trimmed output;

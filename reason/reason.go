@@ -85,6 +85,11 @@ const (
 	PolicyKeyUnavailable Code = "POLICY_KEY_UNAVAILABLE"
 )
 
+// Codes added for durability before the order (issue 16).
+const (
+	RedisNotReplicated Code = "REDIS_NOT_REPLICATED" // the execution record did not reach --min-replicas replicas: not sent
+)
+
 // All lists every code in the order of SPEC.md, then the codes this project
 // added. Tests and documentation iterate over it; adding a code means adding
 // it here too.
@@ -100,7 +105,7 @@ var All = []Code{
 	RateLimitExceeded, ExchangeRejected, ExchangeUnavailable,
 	RefreshGeneratorFailed, RefreshGeneratorTimeout, RefreshLeverageAboveCap,
 	RefreshValidityTooShort, RefreshConfigInvalid,
-	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly,
+	PlanCanaryNotProofSource, AuthProofSourceCanaryOnly, RedisNotReplicated,
 	RefreshClockSkew, RefreshInterrupted,
 	PolicyKeyUnavailable,
 }

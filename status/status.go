@@ -22,6 +22,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/migrate"
 	"github.com/quantumtrader/quantum/plan"
@@ -59,6 +60,9 @@ type Options struct {
 	// WatchJobs are the heartbeat jobs of the watch; the freshest counts
 	// (DefaultWatchJobs: the timer's and --follow's).
 	WatchJobs []string
+	// ResultKey, when set, authenticates results: entries whose result_mac
+	// does not verify are counted as forged, not by decision.
+	ResultKey []byte
 }
 
 // Policy is the live policy as a reader sees it.
@@ -101,6 +105,10 @@ type Results struct {
 	ByDecision map[string]int64 `json:"by_decision"`
 	Denials    map[string]int64 `json:"denials_by_reason"`
 	Truncated  bool             `json:"truncated,omitempty"`
+	// Authenticated says whether results were checked with the result key;
+	// Forged counts those that did not verify.
+	Authenticated bool  `json:"authenticated"`
+	Forged        int64 `json:"forged"`
 }
 
 // Alert is an alert whose latest status is not resolved.
@@ -142,6 +150,8 @@ type Report struct {
 	Alerts    []Alert   `json:"open_alerts"`
 	Watch     Heartbeat `json:"watch"`
 	LastProof *Proof    `json:"last_proof"`
+	// Tampered lists the traces of tampering found on the plan stream.
+	Tampered []planstream.Finding `json:"plan_stream_tampered"`
 	// ForeignGroups are the other consumer groups on the plan stream
 	// (foreign.go): each one is delivered every plan.
 	ForeignGroups []migrate.Group `json:"foreign_groups"`
@@ -176,7 +186,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readForeign, readResults, readAlerts, readWatch, readProof,
+		readPolicy, readGroup, readStream, readForeign, readResults, readAlerts, readWatch, readProof,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {
@@ -199,10 +209,16 @@ func (r *Report) attention(format string, args ...any) {
 
 func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Time, r *Report) error {
 	f, err := rdb.HGetAll(ctx, opt.Keys.PolicyCurrent()).Result()
+	p := &r.Policy
+	if err != nil && reason.CodeOf(policystore.ReadError(err)) == reason.PolicyParseError {
+		// A string (a legacy SET) or any other type: readers refuse it.
+		p.Present, p.Signature = true, string(reason.PolicyParseError)
+		r.attention("policy key %s is not a hash (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyParseError)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opt.Keys.PolicyCurrent(), err)
 	}
-	p := &r.Policy
 	if len(f) == 0 {
 		p.Signature = string(reason.PolicyMissing)
 		r.attention("no policy at %s (%s): every plan is denied", opt.Keys.PolicyCurrent(), reason.PolicyMissing)
@@ -229,6 +245,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 		return err
 	}
 	sp, err := store.Accept(f)
+	if err == nil {
+		err = store.CheckHistory(ctx, sp) // POLICY_ROLLBACK: an older policy restored
+	}
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
@@ -239,6 +258,20 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	p.RemainingSec = int64(max(0, sp.Remaining(now)) / time.Second)
 	if left := sp.Remaining(now); left < opt.MinRemaining {
 		r.attention("policy valid for %s only (under %s): is the refresh running?", left.Truncate(time.Second), opt.MinRemaining)
+	}
+	return nil
+}
+
+// readStream looks for traces of tampering on the plan stream (package
+// planstream): plans deleted before they were read, a far-future id.
+func readStream(ctx context.Context, rdb redis.Cmdable, opt Options, _ time.Time, r *Report) error {
+	found, err := planstream.Inspect(ctx, rdb, opt.Keys, opt.Group)
+	if err != nil {
+		return err
+	}
+	r.Tampered = append([]planstream.Finding{}, found...)
+	for _, f := range found {
+		r.attention("plan stream tampered (PLAN_STREAM_TAMPERED %s): %s", f.Kind, f.Detail)
 	}
 	return nil
 }
@@ -314,6 +347,12 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 	res := &r.Results
 	res.WindowSec = int64(opt.Window / time.Second)
 	res.ByDecision, res.Denials = map[string]int64{}, map[string]int64{}
+	res.Authenticated = opt.ResultKey != nil
+	defer func() {
+		if res.Forged > 0 {
+			r.attention("%d result(s) in the window whose result_mac does not verify (RESULT_FORGED): written by a Redis user other than the apply layer's", res.Forged)
+		}
+	}()
 	start := strconv.FormatInt(now.Add(-opt.Window).UnixMilli(), 10)
 	stream := opt.Keys.ApplyResult()
 	for {
@@ -323,6 +362,10 @@ func readResults(ctx context.Context, rdb redis.Cmdable, opt Options, now time.T
 		}
 		for _, m := range msgs {
 			res.Total++
+			if opt.ResultKey != nil && !plan.VerifyResult(m.Values, opt.ResultKey) {
+				res.Forged++
+				continue
+			}
 			r := plan.ParseResult(m.Values)
 			res.ByDecision[cmpOrS(string(r.Decision), "?")]++
 			if r.Decision == plan.Denied {

@@ -215,3 +215,53 @@ func TestCollectRedisDown(t *testing.T) {
 		t.Fatalf("Collect on a dead Redis = %+v, %v", r, err)
 	}
 }
+
+// TestCollectPlanStreamTampered: plans trimmed away before the apply layer
+// read them, and the largest possible id, both need attention.
+func TestCollectPlanStreamTampered(t *testing.T) {
+	now := time.Now()
+	s := &seed{env: redistest.New(t), key: policytest.Key(t), now: now}
+	s.healthy(t)
+	ctx := context.Background()
+	if err := s.env.Client.Do(ctx, "XADD", s.env.Keys.ApplyPlan(), "MAXLEN", "0", "*", "plan_id", "trim").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyPlan(), ID: "18446744073709551615-18446744073709551615", Values: []any{"plan_id", "far"}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := status.Collect(ctx, s.env.Client, status.Options{Keys: s.env.Keys, Now: func() time.Time { return now }, Keyring: policy.NewTrustedKeys(s.key.Public())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, f := range r.Tampered {
+		kinds[f.Kind] = true
+	}
+	if !kinds["deleted_unread"] || !kinds["future_id"] || !strings.Contains(strings.Join(r.Attention, "\n"), "PLAN_STREAM_TAMPERED") {
+		t.Fatalf("tampered %+v, attention %q", r.Tampered, r.Attention)
+	}
+}
+
+// TestCollectForgedResults: with the result key, a result without the
+// apply layer's MAC is counted as forged, not as a decision, and needs
+// attention.
+func TestCollectForgedResults(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	key := []byte("result-key-0123456789abcdef0123456789abcdef")
+	s := &seed{env: redistest.New(t), key: policytest.Key(t), now: now}
+	s.healthy(t)
+	ctx := context.Background()
+	ok := plan.Result{PlanID: "a", Decision: plan.Executed, Executed: true, Timestamp: now.Unix()}
+	forged := plan.Result{PlanID: "b", Decision: plan.Denied, Reason: reason.DenyNotExitOwner}
+	s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyResult(), Values: ok.SignedFields(key)})
+	s.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: s.env.Keys.ApplyResult(), Values: forged.Fields()})
+	r, err := status.Collect(ctx, s.env.Client, status.Options{Keys: s.env.Keys, Now: func() time.Time { return now },
+		Keyring: policy.NewTrustedKeys(s.key.Public()), ResultKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Results.Forged != 1 || r.Results.ByDecision["EXECUTED"] != 1 || r.Results.ByDecision["DENIED"] != 0 || !r.Results.Authenticated ||
+		!strings.Contains(strings.Join(r.Attention, "\n"), "RESULT_FORGED") {
+		t.Fatalf("results %+v, attention %q", r.Results, r.Attention)
+	}
+}

@@ -134,6 +134,11 @@ type Config struct {
 	// other source is a real denial, since the apply layer refuses such
 	// canaries and a hostile producer could mark its plans canary to hide.
 	ProofSource string
+	// ResultKey, when set, authenticates results (plan.VerifyResult): an
+	// entry whose result_mac does not verify is not counted, and raises
+	// RESULT_FORGED instead (a forged denial must not page against the
+	// exit owner, nor a forged success hide one).
+	ResultKey []byte
 }
 
 // Watcher counts ownership denials and raises the alert. It is safe for
@@ -185,6 +190,8 @@ type Report struct {
 	FirstPlanID   string        // plan_id of the oldest denial in the window
 	LastPlanID    string        // plan_id of the newest denial in the window
 	StreamMissing bool          // the result stream does not exist under this prefix
+	Forged        int64         // results whose result_mac did not verify (with Config.ResultKey)
+	FirstForgedID string        // the stream id of the oldest forged result in the window
 	Alert         alert.Result  // what the alert did: fired, renotified, held, resolved, clear
 }
 
@@ -231,6 +238,7 @@ func (w *Watcher) check(ctx context.Context, job string, now time.Time) (*Report
 // scan reads the window page by page. The returned tally is never nil.
 func (w *Watcher) scan(ctx context.Context, now time.Time) (*tally, error) {
 	t := newTally(cutoff(now, w.cfg.Window), w.cfg.ProofSource)
+	t.key = w.cfg.ResultKey
 	stream := w.cfg.Keys.ApplyResult()
 	start := t.since.String()
 	for {
@@ -269,6 +277,9 @@ func (w *Watcher) decide(ctx context.Context, job string, rep *Report) error {
 		rep.Alert, err = w.cfg.Alerts.Resolve(ctx, a)
 	}
 	alert.LogResult(w.log, Tag, alert.TypeExitOwnerViolation, rep.Alert, err)
+	if ferr := w.forgedAlert(ctx, rep); ferr != nil && err == nil {
+		err = ferr
+	}
 	if err != nil {
 		if rep.Denials > 0 {
 			err = fmt.Errorf("%d DENY_NOT_EXIT_OWNER found, but the alert could not be raised: %w", rep.Denials, err)
@@ -284,6 +295,30 @@ func (w *Watcher) decide(ctx context.Context, job string, rep *Report) error {
 		return err
 	}
 	return nil
+}
+
+// TypeResultForged is the alert of results whose MAC does not verify.
+const TypeResultForged = "RESULT_FORGED"
+
+// forgedAlert raises RESULT_FORGED while the window holds forged results
+// and resolves it once it holds none (only with a result key).
+func (w *Watcher) forgedAlert(ctx context.Context, rep *Report) error {
+	if w.cfg.ResultKey == nil {
+		return nil
+	}
+	a := alert.Alert{Type: TypeResultForged, Severity: alert.SeverityCritical, Count: rep.Forged, Window: rep.Window}
+	var res alert.Result
+	var err error
+	if rep.Forged > 0 {
+		w.log.Error(Tag+" "+TypeResultForged+": results on "+w.cfg.Keys.ApplyResult()+" whose result_mac does not verify: not counted",
+			"forged", rep.Forged, "first_entry", rep.FirstForgedID)
+		a.Details = map[string]string{"first_entry_id": rep.FirstForgedID, "stream": w.cfg.Keys.ApplyResult()}
+		res, err = w.cfg.Alerts.Fire(ctx, a, w.cfg.RepeatInterval)
+	} else {
+		res, err = w.cfg.Alerts.Resolve(ctx, a)
+	}
+	alert.LogResult(w.log, Tag, TypeResultForged, res, err)
+	return err
 }
 
 func (w *Watcher) logFindings(job string, rep *Report) {
@@ -369,6 +404,8 @@ type denial struct {
 // stands.
 type tally struct {
 	proof   string        // the proof source: its canaries are counted apart
+	key     []byte        // the result key; nil: results are not authenticated
+	forged  []streamid.ID // results whose MAC does not verify, in id order
 	since   streamid.ID   // the window's first id
 	last    streamid.ID   // the newest id read: Follow's XREAD cursor
 	scanned int64         // results read by the scan
@@ -397,6 +434,10 @@ func (t *tally) add(m redis.XMessage) (bool, error) {
 		t.last = id
 	}
 	t.scanned++
+	if t.key != nil && !plan.VerifyResult(m.Values, t.key) {
+		t.forged = append(t.forged, id)
+		return false, nil
+	}
 	r := plan.ParseResult(m.Values)
 	if !r.DeniedFor(reason.DenyNotExitOwner) {
 		return false, nil
@@ -416,12 +457,17 @@ func (t *tally) prune(since streamid.ID) {
 	t.denials = t.denials[i:]
 	j := sort.Search(len(t.canary), func(j int) bool { return !t.canary[j].Less(since) })
 	t.canary = t.canary[j:]
+	k := sort.Search(len(t.forged), func(k int) bool { return !t.forged[k].Less(since) })
+	t.forged = t.forged[k:]
 }
 
 func (t *tally) report(now time.Time, window time.Duration) *Report {
 	r := &Report{
 		Checked: now, Window: window, Since: t.since.String(), Scanned: t.scanned,
-		Denials: int64(len(t.denials)), CanaryDenials: int64(len(t.canary)),
+		Denials: int64(len(t.denials)), CanaryDenials: int64(len(t.canary)), Forged: int64(len(t.forged)),
+	}
+	if len(t.forged) > 0 {
+		r.FirstForgedID = t.forged[0].String()
 	}
 	if len(t.denials) == 0 {
 		return r

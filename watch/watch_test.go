@@ -15,6 +15,8 @@ import (
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/internal/testkit"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/watch"
 )
 
@@ -430,5 +432,46 @@ func TestCanaryOfAnotherSourceIsARealDenial(t *testing.T) {
 	rep := f.run()
 	if rep.Denials != 1 || rep.CanaryDenials != 1 || rep.Alert.Outcome != alert.Fired || rep.FirstPlanID != "h1" {
 		t.Fatalf("report %+v: want the rogue's canary as 1 real denial (fired), the proof's as 1 canary", rep)
+	}
+}
+
+// TestForgedResultsAreNotCounted: with the result key, a forged denial
+// (written by a user that should not write results, without the apply
+// layer's MAC) neither pages against the exit owner nor counts; it raises
+// RESULT_FORGED, resolved once the window holds none.
+func TestForgedResultsAreNotCounted(t *testing.T) {
+	key := []byte("result-key-0123456789abcdef0123456789abcdef")
+	f := newFixture(t, func(c *watch.Config) { c.ResultKey = key })
+	ctx := context.Background()
+	write := func(id string, r plan.Result, k []byte) {
+		t.Helper()
+		if err := f.env.Client.XAdd(ctx, &redis.XAddArgs{Stream: f.env.Keys.ApplyResult(), ID: id, Values: r.SignedFields(k)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deny := plan.Result{PlanID: "p1", Source: "intent_bridge", Symbol: "BTCUSDT", Decision: plan.Denied, Reason: reason.DenyNotExitOwner}
+	forged := deny
+	forged.PlanID, forged.Source = "f1", "exitbrain_v3_5"
+	write(msID(-60_000, 0), forged, nil)                                        // no MAC
+	write(msID(-50_000, 0), forged, []byte("not-the-key-0123456789abcdef0123")) // a MAC under another key
+	write(msID(-40_000, 0), deny, key)
+	rep := f.run()
+	if rep.Denials != 1 || rep.Forged != 2 || rep.FirstPlanID != "p1" || rep.FirstForgedID != msID(-60_000, 0) {
+		t.Fatalf("report %+v: want the one authenticated denial counted and 2 forged", rep)
+	}
+	var forgedAlerts int
+	for _, a := range f.alerts() {
+		if a["alert_type"] == watch.TypeResultForged && a["status"] == "firing" {
+			forgedAlerts++
+		}
+	}
+	if forgedAlerts != 1 {
+		t.Fatalf("alerts %v: want one RESULT_FORGED firing", f.alerts())
+	}
+	f.clock.Advance(10 * time.Minute) // the forged entries leave the window
+	f.run()
+	last := f.alerts()[len(f.alerts())-1]
+	if last["alert_type"] != watch.TypeResultForged || last["status"] != "resolved" {
+		t.Fatalf("last alert %v: want RESULT_FORGED resolved", last)
 	}
 }

@@ -118,7 +118,13 @@ func TestACLUsers(t *testing.T) {
 	apply := aclClient(t, url("quantum-apply-layer"))
 	wantNoPerm(t, "apply layer HSET policy", apply.HSet(ctx, ks.PolicyCurrent(), "trading_state", "HALTED").Err())
 	wantNoPerm(t, "apply layer XADD policy.update", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.PolicyUpdate(), Values: []any{"a", "b"}}).Err())
-	wantNoPerm(t, "apply layer XADD alert", apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"a", "b"}}).Err())
+	// It raises PLAN_STREAM_TAMPERED itself (within a second of the event).
+	if err := apply.XAdd(ctx, &redis.XAddArgs{Stream: ks.Alerts(), Values: []any{"alert_type", "PLAN_STREAM_TAMPERED"}}).Err(); err != nil {
+		t.Errorf("the apply layer cannot raise PLAN_STREAM_TAMPERED: %v", err)
+	}
+	if err := apply.XInfoStream(ctx, ks.ApplyPlan()).Err(); err != nil && !strings.Contains(err.Error(), "no such key") {
+		t.Errorf("the apply layer cannot inspect the plan stream for tampering: %v", err)
+	}
 	store, err := policystore.New(apply, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,6 +91,20 @@ func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix`: moves every key, for tests and scratch namespaces (env QUANTUM_PREFIX)")
 	fs.StringVar(&g.logFormat, "log-format", g.logFormat, "log `format` on stderr: text for a terminal, json for machines (env QUANTUM_LOG_FORMAT)")
 	fs.StringVar(&g.logLevel, "log-level", g.logLevel, "log `level`: debug, info, warn, error (env QUANTUM_LOG_LEVEL)")
+}
+
+// envInt is envOr for a non-negative integer variable; a set value that is
+// not one gives -1, which the command refuses naming the variable (never a
+// silent default).
+func envInt(getenv func(string) string, name string, def int) int {
+	v := getenv(name)
+	if v == "" {
+		return def
+	}
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+		return n
+	}
+	return -1
 }
 
 func envOr(getenv func(string) string, name, def string) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/canon"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
@@ -65,11 +68,12 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
-	proofSource                                          string
+	proofSource, planEncodings, resultKey                string
 	prices, steps                                        stringList
 	group, consumer                                      string
 	batch                                                int64
-	claimIdle, freshness, recordTTL                      time.Duration
+	claimIdle, freshness, recordTTL, replicaWait         time.Duration
+	minReplicas                                          int
 	binance                                              binanceFlags
 	shadow                                               bool // --mode shadow (apply-layer only)
 }
@@ -80,6 +84,8 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
 	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
+	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
+	fs.StringVar(&a.resultKey, "result-key", getenv("QUANTUM_RESULT_KEY"), "`FILE` (mode 0600, one line of hex: openssl rand -hex 32) whose key authenticates every result; the watch, status and proofs verify with it (env QUANTUM_RESULT_KEY)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
@@ -96,6 +102,8 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Int64Var(&a.batch, "batch", applylayer.DefaultBatch, "plans read per batch")
 	fs.DurationVar(&a.claimIdle, "claim-idle", applylayer.DefaultClaimIdle, "claim plans left pending this long by a dead consumer")
 	fs.DurationVar(&a.freshness, "freshness", applylayer.DefaultFreshness, "accept plans whose timestamp is within ± this of now")
+	fs.IntVar(&a.minReplicas, "min-replicas", envInt(getenv, "QUANTUM_MIN_REPLICAS", 0), "execution records must reach this many Redis replicas (WAIT, once per batch) before any order of the batch; a plan whose record does not is FAILED REDIS_NOT_REPLICATED, not sent (env QUANTUM_MIN_REPLICAS)")
+	fs.DurationVar(&a.replicaWait, "replica-wait", applylayer.DefaultReplicaWait, "how long a batch waits for --min-replicas")
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
 
@@ -129,8 +137,24 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if err != nil {
 		return nil, err
 	}
+	if trusted, err = withPolicyEncodings(c, trusted); err != nil {
+		return nil, err
+	}
+	planVersions, err := canon.ParseVersions(a.planEncodings)
+	if err != nil {
+		return nil, fmt.Errorf("--plan-encodings %q: %w", a.planEncodings, err)
+	}
+	if secrets != nil {
+		secrets = secrets.WithEncodings(planVersions)
+		if planVersions.Has(canon.V1) {
+			c.logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
+		}
+	}
 	if !plan.ValidSource(a.exitOwner) {
 		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
+	}
+	if a.minReplicas < 0 {
+		return nil, errors.New("--min-replicas / QUANTUM_MIN_REPLICAS: want a whole number of replicas, 0 or more")
 	}
 	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
 	switch a.venue {
@@ -163,7 +187,14 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if err != nil {
 		return nil, err
 	}
+	var resultKey []byte
+	if a.resultKey != "" {
+		if resultKey, err = plan.LoadResultKey(a.resultKey); err != nil {
+			return nil, err
+		}
+	}
 	return app.NewApplyLayer(app.ApplyLayerOptions{
+		ResultKey: resultKey, MinReplicas: a.minReplicas, ReplicaWait: a.replicaWait,
 		Redis: rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
@@ -178,6 +209,7 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	var m modeFlags
 	m.register(c.fs, c.env.getenv)
 	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
+	allowUnsafe := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
@@ -203,8 +235,15 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
+	// After the local configuration (keys, keyring, venue): those errors
+	// come first, then Redis's own settings.
+	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
+		return exitUsage
+	}
 	if *metricsAddr != "" {
-		addr, stop, err := app.Serve(*metricsAddr, reg, svc, a.auth == "off")
+		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
 		if err != nil {
 			return c.errorf("--metrics-addr: %v", err)
 		}
@@ -217,4 +256,30 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	}
 	app.NotifyStopping()
 	return exitOK
+}
+
+// startCheck runs the Redis configuration check before the apply layer
+// starts: an unsafe Redis (no persistence, evicting keys) is refused unless
+// allowed; a Redis that cannot be read yet is waited for, as the consume
+// loop waits out outages. It returns the findings, for /healthz.
+func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logger) ([]string, error) {
+	for {
+		rep, err := checkRedisConfig(ctx, rdb, allow, log)
+		switch {
+		case err == nil:
+			var out []string
+			for _, f := range rep.Findings {
+				out = append(out, f.Setting+" "+f.Value+": "+f.Problem)
+			}
+			return out, nil
+		case errors.Is(err, redischeck.ErrUnsafe):
+			return nil, err
+		}
+		log.Error("Redis configuration check: cannot read Redis yet, retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -64,7 +64,8 @@ func readFile(t *testing.T, path string) string {
 }
 
 func (ae *applyEnv) daemonArgs(extra ...string) []string {
-	return append([]string{"apply-layer", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(),
+	// The test servers have no persistence: allowed, as the flag says, for tests only.
+	return append([]string{"apply-layer", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(), "--allow-unsafe-redis",
 		"--keyring", ae.keyring, "--pubkey", ae.pub, "--paper-price", "SOLUSDT=150", "--paper-price", "BTCUSDT=65000",
 		"--metrics-addr", "", "--log-format", "json"}, extra...)
 }
@@ -104,7 +105,7 @@ func TestPlanSendThroughDaemon(t *testing.T) {
 
 func TestApplyLayerRefusesBadConfig(t *testing.T) {
 	ae := newApplyEnv(t)
-	base := []string{"apply-layer", "--redis", ae.rd.Server.URL(), "--metrics-addr", ""}
+	base := []string{"apply-layer", "--redis", ae.rd.Server.URL(), "--metrics-addr", "", "--allow-unsafe-redis"}
 	ae.run(append(base, "--pubkey", ae.pub)...).want(t, 2, "--keyring FILE")
 	ae.run(append(base, "--keyring", ae.keyring)...).want(t, 2, "--pubkey FILE")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--auth", "maybe")...).want(t, 2, "--auth")
@@ -319,6 +320,9 @@ func TestMetricsHealthAndAuthOff(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"status":"ok"`) || !strings.Contains(body, `"auth":"off"`) || !strings.Contains(body, "AUTH OFF") {
 		t.Fatalf("/healthz %d %s", code, body)
 	}
+	if !strings.Contains(body, `"redis":["appendonly`) { // run on a test Redis without persistence, allowed: shown
+		t.Fatalf("/healthz does not show the allowed Redis finding: %s", body)
+	}
 	// The counters move just after a result is written: poll until they
 	// show, for at most 10 s (a bound, not a timing assertion).
 	for _, want := range []string{
@@ -344,4 +348,34 @@ func TestMetricsHealthAndAuthOff(t *testing.T) {
 	if c := <-done; c != 0 {
 		t.Fatalf("exit %d", c)
 	}
+}
+
+// TestApplyLayerRefusesUnsafeRedis: on a Redis without persistence the
+// apply layer does not start, naming the setting and the fix; allowed, it
+// starts and /healthz shows the finding.
+func TestApplyLayerRefusesUnsafeRedis(t *testing.T) {
+	ae := newApplyEnv(t)
+	args := []string{"apply-layer", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(),
+		"--keyring", ae.keyring, "--pubkey", ae.pub, "--metrics-addr", ""}
+	ae.run(args...).want(t, 2, "appendonly", "redis.conf", "--allow-unsafe-redis")
+	ae.env["QUANTUM_ALLOW_UNSAFE_REDIS"] = "0"
+	ae.run(args...).want(t, 2, "appendonly")
+}
+
+// TestApplyLayerPlanEncodings: a bad --plan-encodings list, from the flag or
+// QUANTUM_PLAN_ENCODINGS, is a usage error naming it, never a silent
+// default (which encodings verify is plan's TestVerifyEncodingCodes).
+func TestApplyLayerPlanEncodings(t *testing.T) {
+	ae := newApplyEnv(t)
+	ae.run(append(ae.daemonArgs(), "--plan-encodings", "v3")...).want(t, 2, "--plan-encodings")
+	ae.env[plan.EncodingsEnv] = "v2,v9"
+	ae.run(ae.daemonArgs()...).want(t, 2, "plan-encodings")
+}
+
+// TestApplyLayerMinReplicasFlag: a bad QUANTUM_MIN_REPLICAS is refused
+// naming it, never read as 0 (which would drop the durability asked for).
+func TestApplyLayerMinReplicasFlag(t *testing.T) {
+	ae := newApplyEnv(t)
+	ae.env["QUANTUM_MIN_REPLICAS"] = "one"
+	ae.run(ae.daemonArgs()...).want(t, 2, "QUANTUM_MIN_REPLICAS")
 }

@@ -96,7 +96,7 @@ func newDeployment(t *testing.T, url, prefix string) *deployment {
 
 // applyLayerArgs are the arguments of an apply layer on the deployment.
 func (d *deployment) applyLayerArgs() []string {
-	args := []string{"apply-layer", "--redis", d.redisURL, "--keyring", d.keyring, "--pubkey", d.pub,
+	args := []string{"apply-layer", "--redis", d.redisURL, "--allow-unsafe-redis", "--keyring", d.keyring, "--pubkey", d.pub,
 		"--paper-price", "SOLUSDT=150", "--paper-price", "BTCUSDT=65000", "--metrics-addr", "", "--log-format", "json"}
 	if d.prefix != "" {
 		args = append(args, "--prefix", d.prefix)

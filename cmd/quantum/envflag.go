@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/refresh"
 )
 
@@ -68,4 +69,17 @@ func (e *envFlags) alarmFlags() (threshold, repeat *time.Duration) {
 	threshold = e.duration("expiry-alarm", "QUANTUM_POLICY_EXPIRY_ALARM", refresh.DefaultExpiryAlarm, "raise POLICY_EXPIRING below this remaining validity (0: off)")
 	repeat = e.duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", refresh.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
 	return threshold, repeat
+}
+
+// resultKeyFlag defines --result-key (env QUANTUM_RESULT_KEY), shared by the
+// apply layer's readers (exit-owner watch, status, proofs); load reads the
+// key after parse, nil when none is configured.
+func resultKeyFlag(c *invocation) (load func() ([]byte, error)) {
+	path := c.fs.String("result-key", c.env.getenv("QUANTUM_RESULT_KEY"), "`FILE` of the apply layer's result key: results whose result_mac does not verify are ignored and reported RESULT_FORGED (env QUANTUM_RESULT_KEY)")
+	return func() ([]byte, error) {
+		if *path == "" {
+			return nil, nil
+		}
+		return plan.LoadResultKey(*path)
+	}
 }

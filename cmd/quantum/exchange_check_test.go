@@ -84,7 +84,7 @@ func TestExchangeCheck(t *testing.T) {
 // never reaches its logs.
 func TestApplyLayerOnBinance(t *testing.T) {
 	ae, f := binanceEnv(t, binancefake.BTC, sol)
-	args := []string{"apply-layer", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(),
+	args := []string{"apply-layer", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(), "--allow-unsafe-redis",
 		"--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "binance", "--metrics-addr", "", "--log-format", "json", "--log-level", "debug"}
 	getenv := func(k string) string { return ae.env[k] }
 

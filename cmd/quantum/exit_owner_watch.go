@@ -59,6 +59,7 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 		"how often the timer runs the watch (recorded in the heartbeat; keep it equal to OnUnitActiveSec); with --follow, how often the whole window is rescanned")
 	follow := c.fs.Bool("follow", false, "keep running: raise the alert as soon as a denial is written")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON (not with --follow)")
+	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.parse(0); !ok {
 		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed check
 	}
@@ -78,6 +79,10 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 	case *follow && *asJSON:
 		return usage("--json prints one run's result: not with --follow")
 	}
+	resultKey, err := loadResultKey()
+	if err != nil {
+		return usage("%v", err)
+	}
 	connect := c.redis
 	if *follow {
 		connect = c.redisBlocking // its reads honour ctx, so SIGTERM ends a blocking read
@@ -96,6 +101,7 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 		Redis: rdb, Alerts: alerts, Keys: c.keys(), Log: c.logger(), Now: now,
 		Window: *window, RepeatInterval: *repeat, Interval: *interval,
 		ProofSource: c.env.getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
+		ResultKey:   resultKey,
 	})
 	if err != nil {
 		return usage("%v", err)

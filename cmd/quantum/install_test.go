@@ -44,7 +44,7 @@ func TestInstallScriptOnAScratchRoot(t *testing.T) {
 	for path, mode := range map[string]fs.FileMode{
 		"usr/local/bin/quantum": 0o755, "etc/quantum": 0o750 | fs.ModeDir, "etc/quantum/keys": 0o750 | fs.ModeDir,
 		"etc/quantum/quantum.env": 0o640, "etc/quantum/policy.json": 0o640, "etc/quantum/keys/policy.key": 0o600,
-		"etc/quantum/keys/policy.pub": 0o644, "etc/quantum/keyring": 0o600, "etc/quantum/producers": 0o700 | fs.ModeDir,
+		"etc/quantum/keys/policy.pub": 0o644, "etc/quantum/keyring": 0o600, "etc/quantum/result.key": 0o600, "etc/quantum/producers": 0o700 | fs.ModeDir,
 		"etc/quantum/producers/exitbrain_v3_5.key": 0o600, "etc/quantum/producers/manual_close.key": 0o600,
 		"etc/quantum/redis-apply-layer.env": 0o640, "etc/quantum/redis-refresh.env": 0o640, "etc/quantum/redis-watch.env": 0o640,
 		"etc/systemd/system/quantum-apply-layer.service": 0o644, "etc/systemd/system/quantum-policy-refresh.timer": 0o644,
@@ -85,6 +85,9 @@ func TestInstallScriptOnAScratchRoot(t *testing.T) {
 	}
 	if _, err := policy.LoadTrustedKeys(p("etc/quantum/keys/policy.pub")); err != nil {
 		t.Errorf("readers could not load the public key: %v", err)
+	}
+	if _, err := plan.LoadResultKey(p("etc/quantum/result.key")); err != nil {
+		t.Errorf("the apply layer could not load the result key: %v", err)
 	}
 	ring, err := plan.LoadSecrets(p("etc/quantum/keyring"))
 	if err != nil {

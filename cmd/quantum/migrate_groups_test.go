@@ -141,7 +141,7 @@ func TestShadowPlacesNothingAndRecordsEveryDecision(t *testing.T) {
 	if pos, err := venue.Position(ctx, "SOLUSDT"); err != nil || pos != 2 {
 		t.Errorf("position %v (%v), want the seeded 2", pos, err)
 	}
-	if keys := ae.rd.Client.Keys(ctx, ae.rd.Keys.Key("apply:plan:*")).Val(); len(keys) != 0 {
+	if keys := append(ae.rd.Client.Keys(ctx, ae.rd.Keys.Key("apply:plan:*")).Val(), ae.rd.Client.Keys(ctx, ae.rd.Keys.Key("apply:record:*")).Val()...); len(keys) != 0 {
 		t.Errorf("shadow mode wrote enforce-mode execution records: %v", keys)
 	}
 	groups, _ := ae.rd.Client.XInfoGroups(ctx, ae.rd.Keys.ApplyPlan()).Result()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
@@ -90,6 +91,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	decision := c.fs.String("decision", "EXECUTE", "EXECUTE, SKIP or BLOCKED")
 	canary := c.fs.Bool("canary", false, "canary=true: gated and recorded, never sent to a venue")
 	wait := c.fs.Duration("wait", 0, "wait this long for the result and print it (0: do not wait)")
+	minReplicas := c.fs.Int("min-replicas", envInt(c.env.getenv, "QUANTUM_MIN_REPLICAS", 0), "confirm the plan reached this many Redis replicas (WAIT) before it counts as sent; exit 3 when not (env QUANTUM_MIN_REPLICAS)")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")
 	if code, ok := c.parse(0); !ok {
 		return code
@@ -137,7 +139,21 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.errorf("%v", err)
 	}
-	id, err := producer.Send(ctx, rdb, k, fields)
+	if *minReplicas < 0 {
+		fmt.Fprintln(c.env.stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
+		return exitUsage
+	}
+	var id string
+	if *minReplicas == 0 {
+		id, err = producer.Send(ctx, rdb, k, fields)
+	} else {
+		var acked int
+		id, acked, err = producer.SendConfirmed(ctx, rdb, k, fields, *minReplicas, 2*time.Second)
+		if err == nil && acked < *minReplicas {
+			fmt.Fprintf(c.env.stderr, "quantum plan send: sent plan_id=%s (entry %s) but only %d of %d replica(s) confirmed it within 2s: a failover may lose it\n", *planID, id, acked, *minReplicas)
+			return 3
+		}
+	}
 	if err != nil {
 		return c.errorf("%v", err)
 	}

@@ -27,8 +27,12 @@ valid_until_epoch defaults to now + --validity.
 The policy is checked exactly as readers will check it before anything is
 written; then one Lua script replaces quantum:policy:current as a whole and
 appends to quantum:stream:policy.update and quantum:stream:policy.audit. The
-publish is refused, changing nothing, when the live policy_seq is not below
-the new one (POLICY_ROLLBACK), or when the policy is invalid.
+publish is refused, changing nothing, when the new policy_seq is not above
+the highest verified one (POLICY_ROLLBACK), or when the policy is invalid.
+The highest verified seq is the live policy's when its signature verifies
+(a tampered live policy_seq such as 1e30 counts for nothing), the newest
+published in policy.update / policy.audit (so after a DEL of the policy key
+the sequence continues), and the apply layer's high-water mark.
 
 --replace-legacy takes over from the Python writers once (docs/migration.md,
 policy takeover): a policy key that is not a hash (a JSON string SET by
@@ -47,7 +51,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	keyPath := c.fs.String("key", c.env.getenv("QUANTUM_POLICY_KEY"), "signing key `FILE`, mode 0600 (env QUANTUM_POLICY_KEY)")
 	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated: when set, the signing key must be one of them (env QUANTUM_POLICY_PUBKEY)")
 	validity := c.fs.Duration("validity", 2*time.Hour, "how long the policy stays valid, when FILE has no valid_until_epoch")
-	seq := c.fs.Uint64("seq", 0, "policy_seq to publish (default: the live seq + 1)")
+	seq := c.fs.Uint64("seq", 0, "policy_seq to publish (default: the highest verified seq + 1)")
 	actor := c.fs.String("actor", defaultActor(c.env), "who publishes, for the audit trail")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")
 	legacy := c.fs.Bool("replace-legacy", false, "replace a legacy policy key (not a hash, or a hash that does not verify: save(), a SET of JSON) once: moved aside to policy:legacy:<time>, audited, and published over with a seq above every one seen")

@@ -92,7 +92,8 @@ func TestPolicyPublishVerifyShowAudit(t *testing.T) {
 // TestTamperByHand is the manual check, automated: HSET of any
 // single field of the live policy makes verify exit 1 with
 // POLICY_HASH_MISMATCH or POLICY_SIGNATURE_INVALID; HDEL gives
-// POLICY_MISSING_FIELD (POLICY_UNSIGNED for the signature fields).
+// POLICY_MISSING_FIELD (POLICY_UNSIGNED for the signature fields,
+// POLICY_SIGNATURE_INVALID for policy_encoding: it reads as v1).
 func TestTamperByHand(t *testing.T) {
 	pe := newPolicyEnv(t)
 	ctx := context.Background()
@@ -120,6 +121,9 @@ func TestTamperByHand(t *testing.T) {
 			}
 			if field == policy.FieldMaxNotional || field == policy.FieldMaxOrdersPerMinute {
 				want = "POLICY_HASH_MISMATCH " // optional fields: removing one changes the hash
+			}
+			if field == policy.FieldEncoding {
+				want = "POLICY_SIGNATURE_INVALID " // now a v1 policy, which readers refuse by default
 			}
 			pe.run("policy", "verify", "--pubkey", pe.pub).want(t, 1, want)
 			restore()

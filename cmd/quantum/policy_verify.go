@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -31,7 +32,13 @@ Exit status: 0 when a valid, fresh policy signed by a trusted key is live;
 1 otherwise, printing the reason code (POLICY_MISSING, POLICY_MISSING_FIELD,
 POLICY_HASH_MISMATCH, POLICY_SIGNATURE_INVALID, POLICY_STALE, ...) and why;
 POLICY_KEY_UNAVAILABLE when a --pubkey file is missing, unreadable, writable
-by others or holds no key (the reader's setup, not the policy).`,
+by others or holds no key (the reader's setup, not the policy).
+Policies signed over quantum-policy/v1 are refused unless the environment
+sets QUANTUM_POLICY_ENCODINGS=v1,v2 (docs/policy.md: moving from v1 to v2).
+POLICY_ROLLBACK: the live policy is older than the newest published one
+(policy.update / policy.audit) or than the apply layer's high-water mark
+(quantum:apply:policy:highwater): an older, still validly signed policy has
+been restored over a newer one.`,
 		run: runPolicyVerify,
 	})
 }
@@ -109,8 +116,9 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 	return res
 }
 
-// loadVerified loads the live policy with the keys of pubkeys. A missing or
-// unreadable key file fails closed like any other refusal.
+// loadVerified loads the live policy with the keys of pubkeys and checks it
+// against the audit trail and the rollback memory (POLICY_ROLLBACK). A
+// missing or unreadable key file fails closed like any other refusal.
 func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
 	paths := secretfile.SplitList(pubkeys)
 	if len(paths) == 0 {
@@ -120,12 +128,38 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 	if err != nil {
 		return nil, err
 	}
+	if ring, err = withPolicyEncodings(c, ring); err != nil {
+		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
+	}
 	store, closeStore, err := c.policyStore(ring, skew)
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
 	}
 	defer closeStore()
-	return store.Load(ctx)
+	sp, err := store.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// A one-shot reader has no memory: the audit trail and the apply
+	// layer's high-water mark say whether an older policy was restored.
+	if err := store.CheckHistory(ctx, sp); err != nil {
+		return nil, err
+	}
+	return sp, nil
+}
+
+// withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
+// default, or "v1,v2") to ring.
+func withPolicyEncodings(c *invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
+	v := c.env.getenv(policy.EncodingsEnv)
+	if v == "" {
+		return ring, nil
+	}
+	vs, err := canon.ParseVersions(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", policy.EncodingsEnv, err)
+	}
+	return ring.WithEncodings(vs), nil
 }
 
 // trimCode returns err's text without its leading "CODE: ".

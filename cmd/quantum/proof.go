@@ -84,6 +84,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 	timeout := ef.duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
 	interval := ef.duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
 	owner := c.fs.String("exit-owner", envOr(c.env.getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
+	loadResultKey := resultKeyFlag(c)
 	format := c.fs.String("format", "text", "output `format`: text, tap, junit or json")
 	nargs := -1
 	if all {
@@ -125,7 +126,11 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		return usage("%v", err)
 	}
 	defer rdb.Close()
-	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout,
+	resultKey, err := loadResultKey()
+	if err != nil {
+		return usage("%v", err)
+	}
+	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout, ResultKey: resultKey,
 		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
 	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
 		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")

@@ -12,12 +12,9 @@ import (
 // an intent_bridge-shaped entry with the float quantity str(usd*lev/price)
 // executes with the quantity rounded down to the step; the exit owner's
 // close executes; a non-owner close is denied; results parse into the typed
-// Result. None of its tests may be skipped here.
-//
-// The apply layer of this branch verifies quantum-plan/v1 signatures, so
-// the package signs v1 here (QUANTUM_TEST_ENCODING); its v2 signer is
-// checked against the worked example of docs/producers.md offline, and
-// runs live once the v2 verifier is merged.
+// Result. None of its tests may be skipped here. The package signs
+// quantum-plan/v2, what the apply layer accepts by default; its signer is
+// also checked offline against the worked example of docs/producers.md.
 func TestPythonProducerPackage(t *testing.T) {
 	requirePython(t)
 	ae := newApplyEnv(t)
@@ -27,7 +24,7 @@ func TestPythonProducerPackage(t *testing.T) {
 	cmd.Dir = "../../clients/python"
 	cmd.Env = append(os.Environ(), "PYTHONPATH=.", "PYTHONDONTWRITEBYTECODE=1",
 		"QUANTUM_TEST_REDIS_URL=unix://"+ae.rd.Server.Socket(), "QUANTUM_TEST_PREFIX="+ae.rd.Keys.Prefix(),
-		"QUANTUM_TEST_KEYS_DIR="+ae.dir, "QUANTUM_TEST_ENCODING=v1")
+		"QUANTUM_TEST_KEYS_DIR="+ae.dir, "QUANTUM_TEST_ENCODING=v2")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("python tests: %v\n%s\napply layer:\n%s", err, out, logs)

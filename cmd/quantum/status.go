@@ -68,16 +68,24 @@ func runStatus(ctx context.Context, c *invocation) int {
 	window := ef.duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
 	lookback := c.fs.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
 	minLeft := c.fs.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.parse(0); !ok {
 		return code
+	}
+	resultKey, err := loadResultKey()
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		return exitStatusUnknown
 	}
 	if !ef.check(c.env.stderr) {
 		return exitStatusUnknown
 	}
 	var ring *policy.TrustedKeys
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		var err error
-		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
+		if ring, err = policy.LoadTrustedKeys(paths...); err == nil {
+			ring, err = withPolicyEncodings(c, ring)
+		}
+		if err != nil {
 			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}
@@ -90,6 +98,7 @@ func runStatus(ctx context.Context, c *invocation) int {
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
 		Keys: c.keys(), Keyring: ring, Now: c.env.clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
+		ResultKey: resultKey,
 	})
 	if err != nil {
 		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)

@@ -6,6 +6,7 @@ package streamid
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -32,5 +33,11 @@ func (id ID) String() string { return fmt.Sprintf("%d-%d", id.MS, id.Seq) }
 func (id ID) Less(o ID) bool { return id.MS < o.MS || id.MS == o.MS && id.Seq < o.Seq }
 
 // Time is the id's millisecond part as a time (the server's clock when it
-// assigned the id, unless a writer chose the id).
-func (id ID) Time() time.Time { return time.UnixMilli(int64(id.MS)) }
+// assigned the id, unless a writer chose the id). An id beyond what a
+// time.Time holds (a writer's largest id) gives the largest time.
+func (id ID) Time() time.Time {
+	if id.MS > math.MaxInt64/1000 {
+		return time.Unix(math.MaxInt64/1000, 0)
+	}
+	return time.UnixMilli(int64(id.MS))
+}
