@@ -67,6 +67,8 @@ type ApplyLayerOptions struct {
 	ResultKey []byte
 	// Registerer, when set, receives the apply layer's metrics.
 	Registerer prometheus.Registerer
+	// Shadow runs the layer in shadow mode (shadow.go): it never places.
+	Shadow bool
 }
 
 // NewApplyLayer builds an apply layer from opt. It refuses a configuration
@@ -121,14 +123,20 @@ func NewApplyLayer(opt ApplyLayerOptions) (*applylayer.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc, err := applylayer.New(opt.Redis, store, opt.Venue, applylayer.Config{
+	cfg := applylayer.Config{
 		Alerts: alerts, ResultKey: opt.ResultKey, MinReplicas: opt.MinReplicas, ReplicaWait: opt.ReplicaWait,
 		Keys: opt.Keys, Group: opt.Group, Consumer: opt.Consumer, Batch: opt.Batch, Block: opt.Block,
 		ClaimIdle: opt.ClaimIdle, RecordTTL: opt.RecordTTL, Freshness: opt.Freshness,
 		Keyring: opt.Secrets, AuthOff: opt.AuthOff,
 		Gate: gate.Config{ExitOwner: opt.ExitOwner, BreakGlass: breakGlass, Freshness: opt.Freshness, ProofSource: opt.ProofSource},
 		Now:  opt.Now, Log: opt.Log,
-	})
+	}
+	if opt.Shadow {
+		if err := shadowConfig(&cfg, &opt.Venue); err != nil {
+			return nil, err
+		}
+	}
+	svc, err := applylayer.New(opt.Redis, store, opt.Venue, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -25,11 +26,14 @@ const (
 type VenueOptions struct {
 	Kind        string            // VenuePaper or VenueBinance
 	PaperPrices map[string]string // the paper venue's marks by symbol (paper.ParsePrice reads SYMBOL=PRICE)
-	Binance     binance.Config
-	Redis       redis.UniversalClient // the paper venue keeps its state here
-	Keys        keys.Space
-	Registerer  prometheus.Registerer // optional: the Binance adapter's metrics
-	Log         *slog.Logger
+	// PaperSteps are quantity steps by symbol over paper.DefaultSteps (any
+	// other symbol: paper.DefaultStep): the paper venue rounds down to them.
+	PaperSteps map[string]string
+	Binance    binance.Config
+	Redis      redis.UniversalClient // the paper venue keeps its state here
+	Keys       keys.Space
+	Registerer prometheus.Registerer // optional: the Binance adapter's metrics
+	Log        *slog.Logger
 }
 
 // OpenVenue opens the venue of opt.Kind. Binance is reached here (time
@@ -38,7 +42,13 @@ type VenueOptions struct {
 func OpenVenue(ctx context.Context, opt VenueOptions) (exchange.Venue, error) {
 	switch opt.Kind {
 	case VenuePaper:
-		return paper.New(opt.Redis, opt.Keys, opt.PaperPrices)
+		v, err := paper.New(opt.Redis, opt.Keys, opt.PaperPrices)
+		if err != nil {
+			return nil, err
+		}
+		steps := maps.Clone(paper.DefaultSteps)
+		maps.Copy(steps, opt.PaperSteps)
+		return v.WithSteps(steps, paper.DefaultStep)
 	case VenueBinance:
 		if len(opt.PaperPrices) > 0 {
 			return nil, errors.New("paper prices apply to the paper venue only: Binance has its own mark prices")

@@ -80,6 +80,16 @@ type Config struct {
 	// ConsumerGrace is how long an idle consumer with nothing pending is
 	// kept (DefaultConsumerGrace).
 	ConsumerGrace time.Duration
+	// Results is the stream results are written to: Keys.ApplyResult()
+	// when "" (shadow mode: Keys.ApplyShadow()).
+	Results string
+	// State is the namespace of this layer's own state (execution records,
+	// done markers, symbol leases, rate counters): Keys when zero (shadow
+	// mode: Keys.ShadowState(), so that it never contends with enforce mode).
+	State keys.Space
+	// Shadow marks a layer whose venue never places (exchange/shadow): its
+	// log says "would", so that operators' greps count real denials only.
+	Shadow bool
 }
 
 // Service is one apply-layer consumer.
@@ -148,6 +158,12 @@ func New(rdb redis.UniversalClient, store *policystore.Store, venue exchange.Ven
 	// its timestamp can pass the freshness check (both sides of now).
 	if cfg.RecordTTL < 2*cfg.Freshness {
 		return nil, fmt.Errorf("applylayer: record TTL %s is shorter than twice the freshness window %s: a replay could execute again", cfg.RecordTTL, cfg.Freshness)
+	}
+	if cfg.State.Prefix() == "" {
+		cfg.State = cfg.Keys
+	}
+	if cfg.Results == "" {
+		cfg.Results = cfg.Keys.ApplyResult()
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)

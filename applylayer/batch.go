@@ -119,8 +119,8 @@ func (s *Service) prepare(m entry) *item {
 		it.early = &o
 		return it
 	}
-	it.recKey = s.cfg.Keys.PlanRecord(p.Source, p.ID)
-	it.legacyKey = s.cfg.Keys.ApplyRecord(p.ID)
+	it.recKey = s.cfg.State.PlanRecord(p.Source, p.ID)
+	it.legacyKey = s.cfg.State.ApplyRecord(p.ID)
 	it.coid = market.ClientOrderID(p.ID)
 	return it
 }

@@ -128,9 +128,9 @@ func (s *Service) ensureGroup(ctx context.Context) error {
 // deleted and created again must not re-read the whole history before new
 // plans), or at the beginning when there are no results.
 func (s *Service) groupStart(ctx context.Context) (string, error) {
-	msgs, err := s.rdb.XRevRangeN(ctx, s.cfg.Keys.ApplyResult(), "+", "-", groupStartLookback).Result()
+	msgs, err := s.rdb.XRevRangeN(ctx, s.cfg.Results, "+", "-", groupStartLookback).Result()
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", s.cfg.Keys.ApplyResult(), err)
+		return "", fmt.Errorf("read %s: %w", s.cfg.Results, err)
 	}
 	var start *streamid.ID
 	for _, m := range msgs {

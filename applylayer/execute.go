@@ -148,8 +148,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	}
 	if !d.Allow {
 		if d.Code == reason.DenyNotExitOwner {
-			s.cfg.Log.Warn(fmt.Sprintf("DENY_NOT_EXIT_OWNER symbol=%s source=%s plan_id=%s action=%s expected=%s",
-				p.Symbol, p.Source, p.ID, plan.SafeLabel(p.Action), s.cfg.Gate.ExitOwner), "canary", p.Canary)
+			s.logOwnershipDenial(it, d.Msg)
 		}
 		if d.Code == reason.DailyLossLimitReached {
 			s.dailyLossAlert(ctx, &in.Policy.Policy, in.Account, p)
@@ -168,7 +167,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 			take = "0"
 		}
 		minute := s.cfg.Now().Unix() / 60
-		ok, err := rateScript.Run(ctx, s.rdb, []string{s.cfg.Keys.ApplyRate(minute)},
+		ok, err := rateScript.Run(ctx, s.rdb, []string{s.cfg.State.ApplyRate(minute)},
 			pol.MaxOrdersPerMinute, take).Int()
 		if err != nil {
 			return outcome{}, fmt.Errorf("rate limit: %w", err)

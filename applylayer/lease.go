@@ -54,7 +54,7 @@ func (s *Service) holdSymbol(ctx context.Context, symbol string) error {
 	b := make([]byte, 6)
 	rand.Read(b)
 	token := s.cfg.Consumer + ":" + hex.EncodeToString(b)
-	key := s.cfg.Keys.ApplySymbolLease(symbol)
+	key := s.cfg.State.ApplySymbolLease(symbol)
 	deadline := time.Now().Add(2 * s.leaseTTL())
 	wait := time.Millisecond
 	for {
@@ -84,7 +84,7 @@ func (s *Service) releaseSymbol(ctx context.Context) {
 	if s.held == nil {
 		return
 	}
-	key := s.cfg.Keys.ApplySymbolLease(s.held.symbol)
+	key := s.cfg.State.ApplySymbolLease(s.held.symbol)
 	if err := leaseScript.Run(ctx, s.rdb, []string{key}, "give", s.held.token).Err(); err != nil {
 		s.cfg.Log.Warn("could not give up a symbol lease: it expires by itself", "symbol", s.held.symbol, "error", err)
 	}
@@ -99,7 +99,7 @@ func (s *Service) fence(ctx context.Context, it *item) error {
 		return errSymbolLost
 	}
 	start := time.Now()
-	res, err := guardScript.Run(ctx, s.rdb, []string{it.recKey, s.cfg.Keys.ApplySymbolLease(it.p.Symbol)},
+	res, err := guardScript.Run(ctx, s.rdb, []string{it.recKey, s.cfg.State.ApplySymbolLease(it.p.Symbol)},
 		s.cfg.Consumer, it.msg.ID, s.held.token, s.leaseTTL().Milliseconds()).Text()
 	if err != nil {
 		return fmt.Errorf("fence plan %s: %w", it.p.ID, err)

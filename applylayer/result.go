@@ -13,6 +13,7 @@ import (
 
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
+	"github.com/quantumtrader/quantum/reason"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,7 +40,7 @@ func (s *Service) finish(_ context.Context, entryID string, fields map[string]st
 	for _, f := range r.SignedFields(s.cfg.ResultKey) {
 		args = append(args, f)
 	}
-	ks := []string{k.ApplyDone(entryID), k.ApplyResult(), k.ApplyPlan()}
+	ks := []string{s.cfg.State.ApplyDone(entryID), s.cfg.Results, k.ApplyPlan()}
 	if recKey != "" {
 		ks = append(ks, recKey)
 	}
@@ -86,10 +87,16 @@ func (s *Service) finished(f finishing) {
 		s.cfg.Metrics.finished(out.decision, out.code, s.metricSource(f.fields[plan.FieldSource]))
 	}
 	if out.decision == plan.Executed {
-		s.cfg.Log.Info("plan executed", "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,
+		msg := "plan executed"
+		if s.cfg.Shadow {
+			msg = "shadow: plan would be executed"
+		}
+		s.cfg.Log.Info(msg, "plan_id", p.ID, "source", p.Source, "symbol", p.Symbol,
 			"side", p.Side, "qty", p.QtyText, "client_order_id", out.order.ClientOrderID,
 			"exchange_order_id", out.order.ExchangeOrderID, "status", out.order.Status)
-	} else if out.code != "" {
+	} else if out.code != "" && out.code != reason.DenyNotExitOwner {
+		// An ownership denial has one line, logOwnershipDenial's (SPEC.md):
+		// operators count them with grep -c.
 		s.cfg.Log.Info("plan "+strings.ToLower(string(out.decision)), "reason", out.code, "entry", f.entryID,
 			"plan_id", plan.Clip(f.fields[plan.FieldPlanID]), "source", plan.Clip(f.fields[plan.FieldSource]), "detail", clipDetail(out.detail))
 	}
@@ -105,10 +112,14 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 		ExchangeOrderID: out.order.ExchangeOrderID, FilledQty: out.order.FilledQty, AvgPrice: out.order.AvgPrice,
 		Timestamp: s.cfg.Now().Unix(), PlanEntryID: entryID, OrderStatus: string(out.order.Status),
 		Detail: clipDetail(out.detail), Consumer: s.cfg.Consumer,
+		Qty: plan.Clip(fields[plan.FieldQty]), RequestedQty: plan.Clip(fields[plan.FieldQty]),
 	}
 	if p != nil {
 		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, plan.SafeLabel(p.Action), string(p.Side)
-		r.Canary = p.Canary
+		r.Canary, r.ReduceOnly, r.Qty = p.Canary, p.ReduceOnly, p.QtyText
+		if out.order.OrigQty != "" {
+			r.Qty = out.order.OrigQty // what the venue took (rounded down to its step)
+		}
 		if r.Executed || out.decision == plan.Failed {
 			r.ClientOrderID = market.ClientOrderID(p.ID)
 		}

@@ -52,23 +52,28 @@ func (s *Service) trimPlans(ctx context.Context, now time.Time) {
 	if err != nil {
 		return
 	}
+	if s.cfg.Shadow {
+		return // a shadow never trims the stream it only watches
+	}
 	found := false
+	// Every group on the stream bounds the trim, not only ours: a shadow
+	// (or, during a migration, another group) that lags must find its
+	// plans, and its tamper check must not read our trim as a producer's.
 	for _, g := range groups {
-		if g.Name != s.cfg.Group {
-			continue
+		if g.Name == s.cfg.Group {
+			found = true
 		}
-		found = true
 		if read, err := streamid.Parse(g.LastDeliveredID); err == nil && read.Less(limit) {
 			limit = read
+		}
+		if sum, err := s.rdb.XPending(ctx, stream, g.Name).Result(); err == nil && sum.Count > 0 {
+			if oldest, err := streamid.Parse(sum.Lower); err == nil && oldest.Less(limit) {
+				limit = oldest
+			}
 		}
 	}
 	if !found {
 		return // nothing is read yet: nothing may be trimmed
-	}
-	if sum, err := s.rdb.XPending(ctx, stream, s.cfg.Group).Result(); err == nil && sum.Count > 0 {
-		if oldest, err := streamid.Parse(sum.Lower); err == nil && oldest.Less(limit) {
-			limit = oldest
-		}
 	}
 	if limit.MS == 0 {
 		return
@@ -82,7 +87,7 @@ func (s *Service) trimPlans(ctx context.Context, now time.Time) {
 // trimResults trims results older than ResultRetention.
 func (s *Service) trimResults(ctx context.Context, now time.Time) {
 	min := strconv.FormatInt(now.Add(-s.cfg.ResultRetention).UnixMilli(), 10) + "-0"
-	if n, err := s.rdb.XTrimMinID(ctx, s.cfg.Keys.ApplyResult(), min).Result(); err == nil && n > 0 {
+	if n, err := s.rdb.XTrimMinID(ctx, s.cfg.Results, min).Result(); err == nil && n > 0 {
 		s.cfg.Log.Info("retention: old results trimmed", "count", n, "older_than", s.cfg.ResultRetention)
 	}
 }

@@ -82,3 +82,32 @@ func TestRetentionTrimsAcknowledgedPlans(t *testing.T) {
 		return n <= 1 // the newest entry may stay: MINID keeps ids at the limit
 	})
 }
+
+// TestRetentionKeepsWhatAnotherGroupHasNotRead: during a migration other
+// groups read the plan stream (a shadow, the old executor's): the trim
+// never removes a plan one of them has not read. Before, only our group
+// bounded it, and a lagging shadow lost its plans (and would have read our
+// trim as tampering).
+func TestRetentionKeepsWhatAnotherGroupHasNotRead(t *testing.T) {
+	defer applylayer.SetHousekeepEvery(100 * time.Millisecond)()
+	env := redistest.New(t)
+	ctx := context.Background()
+	if err := env.Client.XGroupCreateMkStream(ctx, env.Keys.ApplyPlan(), "apply_layer_shadow", "$").Err(); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, env.Client, env.Keys)
+	w.start(func(c *applylayer.Config) {
+		c.Freshness, c.RecordTTL = 500*time.Millisecond, time.Second
+	})
+	for range 3 {
+		w.send(sign(w.fields("intent_bridge", "SOLUSDT", "BUY", "1", false)))
+	}
+	waitFor(t, "three results", func() bool {
+		n, _ := env.Client.XLen(ctx, env.Keys.ApplyResult()).Result()
+		return n == 3
+	})
+	time.Sleep(2500 * time.Millisecond) // past the record TTL and several housekeeping rounds
+	if n, _ := env.Client.XLen(ctx, env.Keys.ApplyPlan()).Result(); n != 3 {
+		t.Fatalf("%d plans left, want the 3 the other group has not read", n)
+	}
+}

@@ -76,7 +76,10 @@ type OrderState struct {
 	Status          Status
 	FilledQty       string // decimal
 	AvgPrice        string // decimal; "0" when nothing filled
-	OrigQty         string // decimal, the quantity ordered ("" when the venue did not say)
+	// OrigQty is the quantity the venue took (after rounding it down to
+	// the symbol's step), decimal; "" when the venue did not say (results
+	// then record the plan's quantity).
+	OrigQty string
 }
 
 // Filled reports whether any of the order filled (FilledQty > 0). A

@@ -61,6 +61,20 @@ func (s Space) ApplyPlan() string { return s.Key("stream:apply.plan") }
 // ApplyResult is the stream of one result per plan.
 func (s Space) ApplyResult() string { return s.Key("stream:apply.result") }
 
+// ApplyShadow is the stream where an apply layer in shadow mode writes
+// what it would have done (the fields of ApplyResult); it never reaches a
+// venue.
+func (s Space) ApplyShadow() string { return s.Key("stream:apply.shadow") }
+
+// ShadowState is the namespace of a shadow apply layer's own state
+// (execution records, done markers, symbol leases, rate counters), apart
+// from the enforcing apply layer's so the two never contend.
+func (s Space) ShadowState() Space { return Space{prefix: s.prefix + ":shadow"} }
+
+// OperatorAudit is the audit trail of operators' commands that act on
+// positions (quantum close, quantum flatten).
+func (s Space) OperatorAudit() string { return s.Key("stream:operator.audit") }
+
 // Alerts is the alert stream.
 func (s Space) Alerts() string { return s.Key("stream:alerts") }
 
@@ -70,6 +84,9 @@ func (s Space) ProofRuns() string { return s.Key("stream:proof.runs") }
 // ApplyGroup is the apply layer's consumer group on ApplyPlan (the default
 // of --group; status reads it).
 const ApplyGroup = "apply_layer"
+
+// ApplyShadowGroup is the consumer group of an apply layer in shadow mode.
+const ApplyShadowGroup = "apply_layer_shadow"
 
 // Heartbeat jobs of the exit-owner watch: the 5-minute timer and the follow
 // mode (package watch writes them, status and the proofs read them).

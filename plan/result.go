@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -51,6 +52,14 @@ const (
 	ResultOrderStatus     = "order_status"
 	ResultDetail          = "detail"
 	ResultConsumer        = "consumer"
+	// For the legacy readers (LEGACY.md): the governor frees a slot and
+	// trade_history_logger sees a closure on executed and reduceOnly;
+	// exit_monitor_service reads side, filled_qty or qty and order_status
+	// from the details JSON.
+	ResultReduceOnly   = "reduceOnly"
+	ResultQty          = "qty"           // the quantity sent to the venue (rounded down to its step)
+	ResultRequestedQty = "requested_qty" // the quantity the plan asked for, as written
+	ResultDetails      = "details"       // JSON: ResultDetailsJSON
 )
 
 // Result is one entry of the result stream.
@@ -78,6 +87,26 @@ type Result struct {
 	Detail          string
 	Consumer        string
 	MAC             string // result_mac: the apply layer's authentication (resultmac.go); "" when unsigned
+	ReduceOnly      bool
+	Qty             string // sent to the venue; the plan's quantity when nothing was sent
+	RequestedQty    string // as the plan wrote it
+}
+
+// Details is the JSON object of the details field, as the old
+// intent_executor wrote it for exit_monitor_service: derived from the
+// result's own fields, never set apart from them.
+type Details struct {
+	Side            string `json:"side"`
+	Qty             string `json:"qty"`
+	FilledQty       string `json:"filled_qty"`
+	OrderStatus     string `json:"order_status"`
+	ExchangeOrderID string `json:"exchange_order_id"`
+}
+
+// DetailsJSON returns the details field's text.
+func (r Result) DetailsJSON() string {
+	b, _ := json.Marshal(Details{Side: r.Side, Qty: r.Qty, FilledQty: r.FilledQty, OrderStatus: r.OrderStatus, ExchangeOrderID: r.ExchangeOrderID})
+	return string(b)
 }
 
 // Fields returns the entry's field/value pairs in SPEC order, ready for an
@@ -93,6 +122,8 @@ func (r Result) Fields() []string {
 		ResultTimestamp, strconv.FormatInt(r.Timestamp, 10),
 		ResultPlanEntryID, r.PlanEntryID, ResultAction, r.Action, ResultSide, r.Side,
 		ResultOrderStatus, r.OrderStatus, ResultDetail, r.Detail, ResultConsumer, r.Consumer,
+		ResultReduceOnly, strconv.FormatBool(r.ReduceOnly), ResultQty, r.Qty, ResultRequestedQty, r.RequestedQty,
+		ResultDetails, r.DetailsJSON(),
 	}
 }
 
@@ -135,7 +166,8 @@ func ParseResult(values map[string]any) Result {
 		FilledQty: get(ResultFilledQty), AvgPrice: get(ResultAvgPrice), Canary: get(ResultCanary) == "true",
 		Timestamp: ts, PlanEntryID: get(ResultPlanEntryID), Action: get(ResultAction), Side: get(ResultSide),
 		OrderStatus: get(ResultOrderStatus), Detail: get(ResultDetail), Consumer: get(ResultConsumer),
-		MAC: get(ResultMAC),
+		MAC:        get(ResultMAC),
+		ReduceOnly: get(ResultReduceOnly) == "true", Qty: get(ResultQty), RequestedQty: get(ResultRequestedQty),
 	}
 }
 

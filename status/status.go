@@ -24,6 +24,7 @@ import (
 
 	"github.com/quantumtrader/quantum/internal/planstream"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/migrate"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -152,6 +153,9 @@ type Report struct {
 	Exposure  *Exposure `json:"exposure,omitempty"` // the exposure limits, when the policy sets any (exposure.go)
 	// Tampered lists the traces of tampering found on the plan stream.
 	Tampered []planstream.Finding `json:"plan_stream_tampered"`
+	// ForeignGroups are the other consumer groups on the plan stream
+	// (foreign.go): each one is delivered every plan.
+	ForeignGroups []migrate.Group `json:"foreign_groups"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -183,7 +187,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readStream, readResults, readAlerts, readWatch, readProof, readExposure,
+		readPolicy, readGroup, readStream, readForeign, readResults, readAlerts, readWatch, readProof, readExposure,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {

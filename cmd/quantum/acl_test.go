@@ -43,7 +43,7 @@ func aclServer(t *testing.T) (url func(user string) string) {
 	pw := map[string]string{
 		"quantum-producer": "pw-producer", "quantum-apply-layer": "pw-apply-layer", "quantum-refresh": "pw-refresh",
 		"quantum-watch": "pw-watch", "quantum-proof": "pw-proof", "quantum-operator": "pw-operator", "admin": "pw-admin",
-		"quantum-alerts-forward": "pw-alerts-forward",
+		"quantum-alerts-forward": "pw-alerts-forward", "quantum-intent-bridge": "pw-intent-bridge",
 	}
 	return func(user string) string {
 		if pw[user] == "" {

@@ -39,6 +39,10 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	now            func() time.Time // nil means time.Now
+	// envFile is the environment file read when present and neither
+	// --env-file nor QUANTUM_ENV_FILE names one (envfile.go):
+	// defaultEnvFile for the binary, "" (none) in tests.
+	envFile string
 }
 
 func (e *env) clock() func() time.Time {
@@ -66,6 +70,7 @@ func register(c *command) { commands = append(commands, c) }
 // globals are the options every command takes, before or after its name.
 type globals struct {
 	redisURL  string
+	envFile   string // read before anything else by withEnvFile; kept for --help
 	prefix    string
 	logFormat string
 	logLevel  string
@@ -81,6 +86,7 @@ func (g *globals) fromEnv(getenv func(string) string) {
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.envFile, "env-file", g.envFile, "environment `FILE` of NAME=value lines read under the environment (env QUANTUM_ENV_FILE; default "+defaultEnvFile+" when it exists): what the units read, for commands in a shell")
 	fs.StringVar(&g.redisURL, "redis", g.redisURL, "Redis `URL`: redis://[user:password@]host:port/db, rediss://..., unix:///path/redis.sock?db=0, redis+sentinel://[user:password@]host:port[,host:port...]/MASTER[/DB][?sentinel_password=P], redis+cluster://[user:password@]host:port[,host:port...] (needs --prefix '{quantum}') (env QUANTUM_REDIS_URL)")
 	fs.StringVar(&g.prefix, "prefix", g.prefix, "key `prefix`: moves every key, for tests and scratch namespaces (env QUANTUM_PREFIX)")
 	fs.StringVar(&g.logFormat, "log-format", g.logFormat, "log `format` on stderr: text for a terminal, json for machines (env QUANTUM_LOG_FORMAT)")
@@ -254,6 +260,12 @@ func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 
 // run is the whole program: it parses the global options, finds the
 // command and runs it, returning the exit code.
 func run(ctx context.Context, args []string, e *env) int {
+	withFile, err := withEnvFile(e, args)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "quantum: %v\n", err)
+		return exitUsage
+	}
+	e = withFile
 	var g globals
 	g.fromEnv(e.getenv)
 	root := flag.NewFlagSet("quantum", flag.ContinueOnError)
@@ -341,6 +353,8 @@ Commands:
 	printCommands(w, commands)
 	fmt.Fprint(w, `
 Global flags (accepted before or after the command):
+  --env-file FILE      NAME=value settings under the environment (env QUANTUM_ENV_FILE,
+                       default `+defaultEnvFile+` when it exists)
   --redis URL          Redis URL (env QUANTUM_REDIS_URL, default `+defaultRedisURL+`)
   --prefix P           key prefix (env QUANTUM_PREFIX, default quantum)
   --log-format F       text or json, on stderr (env QUANTUM_LOG_FORMAT)

@@ -43,7 +43,18 @@ plans in hand, then exits 0. docs/apply-layer.md is the operator guide.
 default) with the key and secret of QUANTUM_BINANCE_API_KEY and
 QUANTUM_BINANCE_API_SECRET or their _FILE variables; it refuses to start in
 hedge mode or when the venue cannot be reached. Run 'quantum exchange check'
-first; docs/binance.md is the guide.`,
+first; docs/binance.md is the guide.
+
+Migrating from the Python executor (docs/migration.md): in enforce mode the
+apply layer refuses to start (exit 1) while another consumer group on the
+plan stream (intent_executor, governor, p33, ...) has a consumer served
+within --foreign-live-within, naming each: that executor would place every
+plan again. --allow-foreign-groups starts anyway, logged as an error.
+--mode shadow consumes in group apply_layer_shadow, decides every plan as
+enforce mode would (on the venue's live positions and marks), writes the
+results it would have written to quantum:stream:apply.shadow and never
+places, sets leverage or changes anything at the venue; it runs beside the
+old executor.`,
 		run: runApplyLayer,
 	})
 }
@@ -58,12 +69,13 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
 	proofSource, planEncodings, resultKey                string
-	prices                                               stringList
+	prices, steps                                        stringList
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL, replicaWait         time.Duration
 	minReplicas                                          int
 	binance                                              binanceFlags
+	shadow                                               bool // --mode shadow (apply-layer only)
 }
 
 func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -80,6 +92,10 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 		a.prices = append(a.prices, p)
 	}
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
+	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
+		a.steps = append(a.steps, p)
+	}
+	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
 	a.binance.register(fs, getenv)
 	fs.StringVar(&a.group, "group", applylayer.DefaultGroup, "consumer `group` name")
 	fs.StringVar(&a.consumer, "consumer", "", "consumer `name` (default: host-pid-random, unique per process)")
@@ -140,7 +156,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if a.minReplicas < 0 {
 		return nil, errors.New("--min-replicas / QUANTUM_MIN_REPLICAS: want a whole number of replicas, 0 or more")
 	}
-	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}}
+	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
 	switch a.venue {
 	case app.VenuePaper:
 		for _, p := range a.prices {
@@ -150,9 +166,16 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 			}
 			vo.PaperPrices[sym] = price
 		}
+		for _, s := range a.steps {
+			sym, step, err := paper.ParseStep(s)
+			if err != nil {
+				return nil, fmt.Errorf("--paper-step: %w", err)
+			}
+			vo.PaperSteps[sym] = step
+		}
 	case app.VenueBinance:
-		if len(a.prices) > 0 {
-			return nil, errors.New("--paper-price applies to --exchange paper only: Binance has its own mark prices")
+		if len(a.prices) > 0 || len(a.steps) > 0 {
+			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
 		}
 		if vo.Binance, err = a.binance.config(c); err != nil {
 			return nil, err
@@ -176,24 +199,35 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
-		Now: c.env.clock(), Log: c.logger(), Registerer: reg,
+		Now: c.env.clock(), Log: c.logger(), Registerer: reg, Shadow: a.shadow,
 	})
 }
 
 func runApplyLayer(ctx context.Context, c *invocation) int {
 	var a applyFlags
 	a.register(c.fs, c.env.getenv)
+	var m modeFlags
+	m.register(c.fs, c.env.getenv)
 	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
 	allowUnsafe := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 	if code, ok := c.parse(0); !ok {
 		return code
 	}
+	if err := m.check(); err != nil {
+		return c.usageErr("%v", err)
+	}
+	a.shadow = m.mode == modeShadow
 	log := c.logger()
 	rdb, err := c.redisBlocking()
 	if err != nil {
 		return c.errorf("%v", err)
 	}
 	defer rdb.Close()
+	if msg, ok, err := m.checkForeign(ctx, rdb, c.keys(), a.group, log); err != nil {
+		return c.errorf("could not check the plan stream's consumer groups: %v", err)
+	} else if !ok {
+		return c.errorf("refusing to start: %s", msg)
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := a.build(ctx, c, rdb, reg)
@@ -216,6 +250,7 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		defer stop()
 		log.Info("metrics listening", "addr", addr)
 	}
+	defer app.Background(ctx, func(ctx context.Context) { m.watchForeign(ctx, rdb, c.keys(), a.group, log, reg) })()
 	if err := svc.Run(ctx, func() { app.NotifyReady(ctx, svc) }); err != nil {
 		return c.errorf("%v", err)
 	}

@@ -70,6 +70,9 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 	if !ef.check(c.env.stderr) {
 		return exitWatchFailed
 	}
+	if msg := legacyTestInput(c); msg != "" {
+		return usage("%s", msg)
+	}
 	switch {
 	case *window < time.Second || *repeat < time.Second || *interval < time.Second:
 		return usage("--window, --repeat-interval and --interval must be at least 1s")

@@ -34,6 +34,14 @@ The highest verified seq is the live policy's when its signature verifies
 published in policy.update / policy.audit (so after a DEL of the policy key
 the sequence continues), and the apply layer's high-water mark.
 
+--replace-legacy takes over from the Python writers once (docs/migration.md,
+policy takeover): a policy key that is not a hash (a JSON string SET by
+backend/core/policy_store.py) or a hash that does not verify (save()'s
+unsigned fields and hash) is renamed to quantum:policy:legacy:<time>, the move
+is audited (result=legacy_replaced), and the policy is published with a seq
+above every seq the legacy key, policy.audit and policy.update hold. A
+valid policy of ours, or no key, is refused: nothing legacy to replace.
+
 Exit status: 0 published, 1 refused or failed (the reason code is printed).`,
 		run: runPolicyPublish,
 	})
@@ -46,6 +54,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	seq := c.fs.Uint64("seq", 0, "policy_seq to publish (default: the highest verified seq + 1)")
 	actor := c.fs.String("actor", defaultActor(c.env), "who publishes, for the audit trail")
 	asJSON := c.fs.Bool("json", false, "print the result as JSON")
+	legacy := c.fs.Bool("replace-legacy", false, "replace a legacy policy key (not a hash, or a hash that does not verify: save(), a SET of JSON) once: moved aside to policy:legacy:<time>, audited, and published over with a seq above every one seen")
 	if code, ok := c.parse(1); !ok {
 		return code
 	}
@@ -77,6 +86,15 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 		return c.errorf("%v", err)
 	}
 
+	if *legacy {
+		next, err := replaceLegacy(ctx, c, ring, *actor)
+		if err != nil {
+			return c.errorf("%v", err)
+		}
+		if *seq == 0 {
+			*seq = next
+		}
+	}
 	store, closeStore, err := c.policyStore(ring, 0)
 	if err != nil {
 		return c.errorf("%v", err)

@@ -33,6 +33,9 @@ func init() {
                --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one)
   apply layer  the consumers of group apply_layer on quantum:stream:apply.plan
                (name, pending, idle), the group's pending and lag
+  foreign      other consumer groups on the plan stream (intent_executor,
+               governor, p33, ...): a live one needs attention, since an
+               executor there places every plan again
   results      results of the last --window by decision, denials by reason
                (a range of stream ids on quantum:stream:apply.result)
   alerts       alerts whose latest status on quantum:stream:alerts in the last
@@ -142,6 +145,13 @@ func printStatus(w io.Writer, r *status.Report) {
 		}
 	} else {
 		fmt.Fprintf(tw, "apply layer\tno group %s\n", status.DefaultGroup)
+	}
+	for _, fg := range r.ForeignGroups {
+		live := "no live consumer"
+		if fg.Live() {
+			live = "LIVE: " + strings.Join(fg.LiveConsumers(), ", ")
+		}
+		fmt.Fprintf(tw, "foreign group	%s: %d consumer(s), pending %d, %s\n", fg.Name, len(fg.Consumers), fg.Pending, live)
 	}
 	res := r.Results
 	fmt.Fprintf(tw, "results (%s)\t%d%s\n", secs(res.WindowSec), res.Total, counts(res.ByDecision))

@@ -35,7 +35,14 @@ var (
 // It refuses signs, spaces, "5.", ".5", hex, fractions, NaN and Inf, a
 // non-zero digit beyond the 8th decimal place, and values above MaxUnits.
 // Zero parses; callers that want > 0 check it.
-func parseE8(s string) (int64, error) {
+func parseE8(s string) (int64, error) { return parseUnits(s, false) }
+
+// floorE8 is parseE8 that rounds a value with more than 8 decimal places
+// down to the 8th (never up) instead of refusing it: Python's
+// str(usd*lev/price) has 16-18 ("0.015384615384615385").
+func floorE8(s string) (int64, error) { return parseUnits(s, true) }
+
+func parseUnits(s string, floor bool) (int64, error) {
 	if len(s) == 0 || len(s) > 64 {
 		return 0, errNotDecimal
 	}
@@ -59,6 +66,12 @@ func parseE8(s string) (int64, error) {
 	}
 	if digits == "" {
 		return 0, nil
+	}
+	if shift < 0 && floor {
+		if -shift >= len(digits) {
+			return 0, nil
+		}
+		digits, shift = digits[:len(digits)+shift], 0
 	}
 	if shift < 0 {
 		return 0, errPrecision

@@ -18,9 +18,8 @@ import (
 // plus what the request said. Each comment starts with the field names
 // of the Redis hash.
 type OrderRecord struct {
-	exchange.OrderState                  // client_order_id order_id symbol side status executed_qty avg_price
+	exchange.OrderState                  // client_order_id order_id symbol side status executed_qty avg_price orig_qty (the quantity taken, canonical decimal)
 	Type                market.OrderType // type
-	OrigQty             string           // orig_qty: the quantity asked, canonical decimal
 	Price               string           // price: the LIMIT price; "0" for MARKET
 	ReduceOnly          bool             // reduce_only
 	Leverage            int              // leverage: the symbol's leverage when placed
@@ -51,9 +50,9 @@ func parseRecord(h map[string]string) (OrderRecord, error) {
 			Status:          exchange.Status(h["status"]),
 			FilledQty:       h["executed_qty"],
 			AvgPrice:        h["avg_price"],
+			OrigQty:         h["orig_qty"],
 		},
 		Type:       market.OrderType(h["type"]),
-		OrigQty:    h["orig_qty"],
 		Price:      h["price"],
 		ReduceOnly: ro,
 		Leverage:   lev,

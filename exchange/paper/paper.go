@@ -34,8 +34,11 @@
 // recorded in each order, for information.
 //
 // It does not simulate fees, funding, margin, liquidation, partial fills,
-// slippage, price moves of its own, hedge mode, order cancel or expiry, time in force,
-// quantity steps or minimum notional, nor rate limits.
+// slippage, price moves of its own, hedge mode, order cancel or expiry (but
+// an IOC LIMIT that is not marketable expires), minimum notional, nor rate
+// limits. Quantity steps only with WithSteps (steps.go): the apply layer's
+// paper venue rounds down to Binance-like steps; New's venue takes any
+// quantity of up to 8 decimal places.
 //
 // # Numbers
 //
@@ -125,6 +128,9 @@ type Venue struct {
 	rdb   redis.Cmdable
 	ks    keys.Space
 	marks map[string]mark
+	// steps and fallbackStep round quantities down (steps.go); none in New.
+	steps        map[string]int64
+	fallbackStep int64
 }
 
 type mark struct {
@@ -184,12 +190,9 @@ func (v *Venue) check(o exchange.Order, m mark, ok bool) (fills bool, qty int64,
 	if o.Side != market.Buy && o.Side != market.Sell {
 		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'side' %q is not BUY or SELL.", o.Side)
 	}
-	qty, err := parseE8(o.Qty)
-	if err == nil && qty <= 0 {
-		err = errors.New("not > 0")
-	}
-	if err != nil {
-		return false, 0, "", "", rejected(exchange.CodeBadParameter, "Parameter 'quantity' %q is malformed: %v.", o.Qty, err)
+	qty, qrej := v.quantity(o)
+	if qrej != nil {
+		return false, 0, "", "", qrej
 	}
 	switch o.Type {
 	case market.Market:

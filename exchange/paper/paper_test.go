@@ -323,7 +323,7 @@ func TestLookupOrder(t *testing.T) {
 	env := redistest.New(t)
 	v := newVenue(t, env, testPrices)
 	want := place(t, v, marketOrder("plan-9", "ETHUSDT", market.Sell, "0.25"))
-	if want != (exchange.OrderState{ClientOrderID: "plan-9", ExchangeOrderID: "1", Symbol: "ETHUSDT", Side: market.Sell, Status: exchange.StatusFilled, FilledQty: "0.25", AvgPrice: "3000"}) {
+	if want != (exchange.OrderState{ClientOrderID: "plan-9", ExchangeOrderID: "1", Symbol: "ETHUSDT", Side: market.Sell, Status: exchange.StatusFilled, FilledQty: "0.25", AvgPrice: "3000", OrigQty: "0.25"}) {
 		t.Fatalf("placed %+v", want)
 	}
 	for _, c := range []struct {
