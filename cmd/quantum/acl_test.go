@@ -210,4 +210,20 @@ func TestACLUsers(t *testing.T) {
 	}
 	wantNoPerm(t, "proof HSET policy", pr.HSet(ctx, ks.PolicyCurrent(), "a", "b").Err())
 	wantNoPerm(t, "proof XADD result", pr.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyResult(), Values: []any{"a", "b"}}).Err())
+	// No role but the apply layer may delete, trim, acknowledge, claim or
+	// hold live plans: the proof role only adds canaries.
+	plans := ks.ApplyPlan()
+	wantNoPerm(t, "proof XDEL plan", pr.XDel(ctx, plans, "1-1").Err())
+	wantNoPerm(t, "proof XTRIM plans", pr.XTrimMaxLen(ctx, plans, 0).Err())
+	wantNoPerm(t, "proof XACK plan", pr.XAck(ctx, plans, "apply_layer", "1-1").Err())
+	wantNoPerm(t, "proof XAUTOCLAIM plans", pr.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: plans, Group: "apply_layer", Consumer: "p", MinIdle: 0, Start: "0-0", Count: 1}).Err())
+	wantNoPerm(t, "proof XREADGROUP plans", pr.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "apply_layer", Consumer: "p", Streams: []string{plans, ">"}, Count: 1, Block: -1}).Err())
+	wantNoPerm(t, "proof XGROUP DESTROY", pr.XGroupDestroy(ctx, plans, "apply_layer").Err())
+	wantNoPerm(t, "proof DEL plans", pr.Del(ctx, plans).Err())
+	for _, role := range []string{"quantum-producer", "quantum-watch", "quantum-operator", "quantum-refresh", "quantum-intent-bridge"} {
+		c := aclClient(t, url(role))
+		wantNoPerm(t, role+" XDEL plan", c.XDel(ctx, plans, "1-1").Err())
+		wantNoPerm(t, role+" XACK plan", c.XAck(ctx, plans, "apply_layer", "1-1").Err())
+		wantNoPerm(t, role+" XTRIM plans", c.XTrimMaxLen(ctx, plans, 0).Err())
+	}
 }
