@@ -6,7 +6,10 @@ package applylayer
 import (
 	"context"
 	"maps"
+	"time"
 
+	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -47,6 +50,7 @@ func (s *Service) applyPolicy(ctx context.Context, fields map[string]string, err
 	sp, err := s.store.AcceptContext(ctx, fields)
 	s.pol = policyCache{fields: fields, signed: sp, err: err}
 	s.polCode.Store(reason.CodeOf(err))
+	s.rollbackAlert(ctx, err)
 	switch {
 	case err != nil:
 		s.cfg.Log.Error("policy refused: every plan is denied until a valid policy is published",
@@ -54,5 +58,25 @@ func (s *Service) applyPolicy(ctx context.Context, fields map[string]string, err
 	case prev == nil || prev.Hash != sp.Hash:
 		s.cfg.Log.Info("policy loaded", "policy_version", sp.Version, "policy_seq", sp.Seq,
 			"policy_hash", sp.Hash, "trading_state", sp.TradingState, "valid_until", sp.ValidUntil)
+	}
+}
+
+// TypePolicyRollback is the alert of an older policy restored over a newer
+// one (SPEC.md): every plan is denied POLICY_ROLLBACK meanwhile.
+const TypePolicyRollback = "POLICY_ROLLBACK"
+
+// rollbackAlert raises POLICY_ROLLBACK when the policy is refused as a
+// rollback, and resolves it once a policy is accepted again.
+func (s *Service) rollbackAlert(ctx context.Context, err error) {
+	if s.cfg.Alerts == nil {
+		return
+	}
+	a := alert.Alert{Type: TypePolicyRollback, Severity: alert.SeverityCritical, Count: alert.CountOccurrences, Window: time.Hour}
+	switch {
+	case reason.CodeOf(err) == reason.PolicyRollback:
+		a.Details = map[string]string{"reason": string(reason.PolicyRollback), "detail": plan.Clip(err.Error())}
+		s.cfg.Alerts.Fire(ctx, a, time.Hour)
+	case err == nil:
+		s.cfg.Alerts.Resolve(ctx, a) // Clear when nothing fires: publishes nothing
 	}
 }

@@ -3,7 +3,9 @@ package applylayer_test
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/policy"
@@ -28,6 +30,11 @@ func TestRollbackRefusedAcrossRestart(t *testing.T) {
 		}
 		return s
 	}
+	al, err := alert.New(env.Client, alert.Options{Keys: env.Keys, Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.cfg.Alerts = al
 	run := func() (stop func()) {
 		svc, err := applylayer.New(env.Client, sharedStore(), w.venue, w.cfg)
 		if err != nil {
@@ -64,4 +71,15 @@ func TestRollbackRefusedAcrossRestart(t *testing.T) {
 	// A new publish above the mark is taken up.
 	w.publish(func(p *policy.Policy) {})
 	wantResult(t, w.send(sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))), "EXECUTED", "")
+	// POLICY_ROLLBACK was raised once for the incident (both processes
+	// agree on it) and resolved by the new policy.
+	var statuses []string
+	for _, a := range redistest.StreamEntries(t, env.Client, env.Keys.Alerts()) {
+		if a["alert_type"] == applylayer.TypePolicyRollback {
+			statuses = append(statuses, a["status"])
+		}
+	}
+	if len(statuses) != 2 || statuses[0] != "firing" || statuses[1] != "resolved" {
+		t.Fatalf("POLICY_ROLLBACK alerts %v, want firing then resolved", statuses)
+	}
 }
