@@ -274,3 +274,16 @@ func TestDevHeaderKeptByRedraws(t *testing.T) {
 		t.Errorf("--redis header:\n%s", s)
 	}
 }
+
+// TestDevRaisesNoFalseTamperAlert: under quantum dev's traffic on the
+// embedded server (whose XINFO counters are not Redis's), the plan stream
+// check finds nothing: a false PLAN_STREAM_TAMPERED would teach newcomers
+// to ignore the real one. (It fired in the first hours of the check.)
+func TestDevRaisesNoFalseTamperAlert(t *testing.T) {
+	d := startDev(t, "--port", "0", "--rate", "40", "--check-interval", "50ms", "--watch-interval", "0", "--refresh-interval", "0")
+	time.Sleep(3 * time.Second)
+	d.stop()
+	if strings.Contains(d.errb.String()+d.out.String(), "PLAN_STREAM_TAMPERED") {
+		t.Fatalf("a false PLAN_STREAM_TAMPERED under dev traffic:\n%s", d.errb.String())
+	}
+}
