@@ -110,6 +110,7 @@ type Service struct {
 
 	lastTamperCheck time.Time // the consume loop's last plan stream inspection (tamper.go)
 	lastHousekeep   time.Time // the last retention and dead-consumer pass (retention.go)
+	lastReconcile   time.Time // the last venue reconciliation (reconcile.go)
 	clockSkewed     bool      // the last clock check found a skew (clock.go)
 	clockAlerted    bool      // CLOCK_SKEW raised and not yet resolved
 }

@@ -27,6 +27,7 @@ type item struct {
 	early     *outcome // decided before the reservation (unreadable, unauthenticated)
 	recKey    string
 	legacyKey string // the record's key before records were scoped by source
+	coidKey   string // the client order id's index (reconcile.go)
 	// notReplicated: the batch's execution records did not reach
 	// MinReplicas replicas in time; the plan is not sent (replicate.go).
 	notReplicated bool
@@ -121,6 +122,7 @@ func (s *Service) prepare(m entry) *item {
 	}
 	it.recKey = s.cfg.State.PlanRecord(p.Source, p.ID)
 	it.legacyKey = s.cfg.State.ApplyRecord(p.ID)
+	it.coidKey = s.cfg.State.ApplyOrderIndex(market.ClientOrderID(p.ID))
 	it.coid = market.ClientOrderID(p.ID)
 	return it
 }
@@ -134,7 +136,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 	cmds := make([]*redis.Cmd, len(items))
 	for i, it := range items {
 		if it.early == nil {
-			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey, it.legacyKey}, s.reserveArgs(it)...)
+			cmds[i] = reserveScript.EvalSha(ctx, pipe, []string{it.recKey, it.legacyKey, it.coidKey}, s.reserveArgs(it)...)
 		}
 	}
 	wait := s.waitReplicas(ctx, pipe)
@@ -156,7 +158,7 @@ func (s *Service) reserveAll(ctx context.Context, items []*item) {
 	if len(again) > 0 {
 		pipe := s.rdb.Pipeline()
 		for _, i := range again {
-			cmds[i] = reserveScript.Eval(ctx, pipe, []string{items[i].recKey, items[i].legacyKey}, s.reserveArgs(items[i])...)
+			cmds[i] = reserveScript.Eval(ctx, pipe, []string{items[i].recKey, items[i].legacyKey, items[i].coidKey}, s.reserveArgs(items[i])...)
 		}
 		wait2 := s.waitReplicas(ctx, pipe)
 		pipe.Exec(ctx)

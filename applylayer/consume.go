@@ -33,6 +33,9 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		return nil
 	}
 	s.refreshPolicy(ctx)
+	if !s.cfg.Shadow { // from now on every new record is indexed by client order id (reconcile.go)
+		s.rdb.SetArgs(ctx, s.cfg.State.ApplyOrderIndexSince(), time.Now().Unix(), redis.SetArgs{Mode: "NX"})
+	}
 	if ready != nil {
 		ready()
 	}
@@ -46,6 +49,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		s.lastLoop.Store(time.Now().UnixNano())
 		s.checkStream(ctx)
 		s.housekeep(ctx)
+		s.reconcile(ctx)
 		if time.Now().After(nextClaim) {
 			if err := s.claim(ctx, work); err != nil && ctx.Err() == nil {
 				s.outage(ctx, backoff, "claim pending plans", err)

@@ -16,3 +16,10 @@ func SetHousekeepEvery(d time.Duration) (restore func()) {
 	HousekeepEvery = d
 	return func() { HousekeepEvery = old }
 }
+
+// SetReconcileEvery changes how often the apply layer reconciles, for a test.
+func SetReconcileEvery(d time.Duration) (restore func()) {
+	old := ReconcileEvery
+	ReconcileEvery = d
+	return func() { ReconcileEvery = old }
+}

@@ -6,7 +6,9 @@
 --
 -- KEYS[1] the plan record (hash, keyed by source and plan_id), KEYS[2] the
 -- record's key of releases before records were scoped by source (keyed by
--- plan_id alone; read only, until those records expire)
+-- plan_id alone; read only, until those records expire), KEYS[3] the client
+-- order id's index (the record's key, for the reconciliation job, which
+-- finds venue orders of ours that no record knows)
 -- ARGV[1] stream entry id, ARGV[2] consumer, ARGV[3] lease in ms,
 -- ARGV[4] record TTL in seconds, ARGV[5] client order id
 --
@@ -36,6 +38,7 @@ if not entry and #KEYS >= 2 then
     redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'open', 'owner', ARGV[2],
       'lease_until', now + tonumber(ARGV[3]), 'client_order_id', ARGV[5])
     redis.call('EXPIRE', KEYS[1], ARGV[4])
+    if #KEYS >= 3 then redis.call('SET', KEYS[3], KEYS[1], 'EX', ARGV[4]) end
     return {'resume', 'open'}
   end
 end
@@ -43,6 +46,7 @@ if not entry then
   redis.call('HSET', KEYS[1], 'entry', ARGV[1], 'state', 'open', 'owner', ARGV[2],
     'lease_until', now + tonumber(ARGV[3]), 'client_order_id', ARGV[5])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
+  if #KEYS >= 3 then redis.call('SET', KEYS[3], KEYS[1], 'EX', ARGV[4]) end
   return {'new', 'open'}
 end
 if entry ~= ARGV[1] then

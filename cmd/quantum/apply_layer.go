@@ -14,6 +14,7 @@ import (
 
 	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/applylayer"
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/canon"
@@ -87,16 +88,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
 	fs.StringVar(&a.resultKey, "result-key", getenv("QUANTUM_RESULT_KEY"), "`FILE` (mode 0600, one line of hex: openssl rand -hex 32) whose key authenticates every result; the watch, status and proofs verify with it (env QUANTUM_RESULT_KEY)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
-	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
-		a.prices = append(a.prices, p)
-	}
-	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
-		a.steps = append(a.steps, p)
-	}
-	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
-	a.binance.register(fs, getenv)
+	a.registerVenue(fs, getenv)
 	fs.StringVar(&a.group, "group", applylayer.DefaultGroup, "consumer `group` name")
 	fs.StringVar(&a.consumer, "consumer", "", "consumer `name` (default: host-pid-random, unique per process)")
 	fs.Int64Var(&a.batch, "batch", applylayer.DefaultBatch, "plans read per batch")
@@ -156,34 +148,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if a.minReplicas < 0 {
 		return nil, errors.New("--min-replicas / QUANTUM_MIN_REPLICAS: want a whole number of replicas, 0 or more")
 	}
-	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
-	switch a.venue {
-	case app.VenuePaper:
-		for _, p := range a.prices {
-			sym, price, err := paper.ParsePrice(p)
-			if err != nil {
-				return nil, fmt.Errorf("--paper-price: %w", err)
-			}
-			vo.PaperPrices[sym] = price
-		}
-		for _, s := range a.steps {
-			sym, step, err := paper.ParseStep(s)
-			if err != nil {
-				return nil, fmt.Errorf("--paper-step: %w", err)
-			}
-			vo.PaperSteps[sym] = step
-		}
-	case app.VenueBinance:
-		if len(a.prices) > 0 || len(a.steps) > 0 {
-			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
-		}
-		if vo.Binance, err = a.binance.config(c); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
-	}
-	venue, err := app.OpenVenue(ctx, vo)
+	venue, err := a.openVenue(ctx, c, rdb, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -282,4 +247,52 @@ func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logg
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// openVenue opens the venue of --exchange with the paper and Binance flags.
+func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (exchange.Venue, error) {
+	var err error
+	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
+	switch a.venue {
+	case app.VenuePaper:
+		for _, p := range a.prices {
+			sym, price, err := paper.ParsePrice(p)
+			if err != nil {
+				return nil, fmt.Errorf("--paper-price: %w", err)
+			}
+			vo.PaperPrices[sym] = price
+		}
+		for _, s := range a.steps {
+			sym, step, err := paper.ParseStep(s)
+			if err != nil {
+				return nil, fmt.Errorf("--paper-step: %w", err)
+			}
+			vo.PaperSteps[sym] = step
+		}
+	case app.VenueBinance:
+		if len(a.prices) > 0 || len(a.steps) > 0 {
+			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
+		}
+		if vo.Binance, err = a.binance.config(c); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
+	}
+	return app.OpenVenue(ctx, vo)
+}
+
+// registerVenue defines the venue's flags (--exchange, the paper venue's
+// prices and steps, Binance's), shared by apply-layer and reconcile.
+func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
+	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
+		a.prices = append(a.prices, p)
+	}
+	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
+	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
+		a.steps = append(a.steps, p)
+	}
+	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
+	a.binance.register(fs, getenv)
 }

@@ -18,8 +18,10 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 )
 
@@ -378,4 +380,25 @@ func TestApplyLayerMinReplicasFlag(t *testing.T) {
 	ae := newApplyEnv(t)
 	ae.env["QUANTUM_MIN_REPLICAS"] = "one"
 	ae.run(ae.daemonArgs()...).want(t, 2, "QUANTUM_MIN_REPLICAS")
+}
+
+// TestReconcileCommand: quantum reconcile on the paper venue finds an order
+// of ours that no record knows (exit 1, ORPHAN_ORDER), and none on a venue
+// whose orders all have records (exit 0).
+func TestReconcileCommand(t *testing.T) {
+	ae := newApplyEnv(t)
+	ctx := context.Background()
+	args := []string{"reconcile", "--redis", ae.rd.Server.URL(), "--prefix", ae.rd.Keys.Prefix(), "--symbols", "BTCUSDT,SOLUSDT", "--paper-price", "SOLUSDT=150", "--paper-price", "BTCUSDT=65000"}
+	// The index starts with the first apply layer: before it, nothing can be judged.
+	ae.rd.Client.Set(ctx, ae.rd.Keys.ApplyOrderIndexSince(), time.Now().Add(-time.Minute).Unix(), 0)
+	ae.run(args...).want(t, 0, "no orphan")
+	v, err := paper.New(ae.rd.Client, ae.rd.Keys, map[string]string{"SOLUSDT": "150"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.PlaceOrder(ctx, exchange.Order{ClientOrderID: market.ClientOrderID("lost"), Symbol: "SOLUSDT", Side: market.Buy, Type: market.Market, Qty: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	ae.run(args...).want(t, 1, "ORPHAN_ORDER", market.ClientOrderID("lost"), "new, alerted")
+	ae.run(args...).want(t, 1, "recorded before")
 }

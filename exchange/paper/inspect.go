@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -173,3 +174,23 @@ func (v *Venue) PositionAmount(ctx context.Context, symbol string) (amount strin
 	}
 	return s, true, nil
 }
+
+// RecentOrders lists the venue's orders in symbol whose client order id
+// starts with prefix, placed at or after since, oldest first
+// (exchange.OrderHistory, for the reconciliation job). It reads every order
+// (Orders): the paper venue is for tests and quantum dev.
+func (v *Venue) RecentOrders(ctx context.Context, symbol, prefix string, since time.Time) ([]exchange.OrderState, error) {
+	all, err := v.Orders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []exchange.OrderState
+	for _, o := range all {
+		if o.Symbol == symbol && strings.HasPrefix(o.ClientOrderID, prefix) && !o.Time.Before(since) {
+			out = append(out, o.OrderState)
+		}
+	}
+	return out, nil
+}
+
+var _ exchange.OrderHistory = (*Venue)(nil)
