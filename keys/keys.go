@@ -103,14 +103,18 @@ func (s Space) ApplyRecord(planID string) string { return s.Key("apply:plan:" + 
 // ApplyOrderIndex maps a client order id to its plan's execution record,
 // for as long as the record lives: the reconciliation job finds venue
 // orders of ours that no record knows (orphans).
-func (s Space) ApplyOrderIndex(clientOrderID string) string { return s.Key("apply:coid:" + clientOrderID) }
+func (s Space) ApplyOrderIndex(clientOrderID string) string {
+	return s.Key("apply:coid:" + clientOrderID)
+}
 
 // ApplyOrderIndexSince is when the apply layer began indexing client order
 // ids (unix seconds): older orders cannot be judged by the index.
 func (s Space) ApplyOrderIndexSince() string { return s.Key("apply:coid-since") }
 
 // ApplyOrphan records an order of ours found at the venue without a record.
-func (s Space) ApplyOrphan(clientOrderID string) string { return s.Key("apply:orphan:" + clientOrderID) }
+func (s Space) ApplyOrphan(clientOrderID string) string {
+	return s.Key("apply:orphan:" + clientOrderID)
+}
 
 // ApplyTamper records, per kind, the plan stream tampering event last
 // raised (package applylayer), so each event is alerted once.
