@@ -12,6 +12,7 @@ package applylayer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -49,12 +50,14 @@ func Reconcile(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, ve
 		log = slog.New(slog.DiscardHandler)
 	}
 	// Orders placed before the index existed cannot be judged by it.
-	if v, err := rdb.Get(ctx, ks.ApplyOrderIndexSince()).Int64(); err == nil && time.Unix(v, 0).After(since) {
-		since = time.Unix(v, 0)
-	} else if err != nil && err != redis.Nil {
-		return nil, fmt.Errorf("reconcile: %w", err)
-	} else if err == redis.Nil {
+	v, err := rdb.Get(ctx, ks.ApplyOrderIndexSince()).Int64()
+	switch {
+	case errors.Is(err, redis.Nil):
 		return nil, nil // no apply layer has indexed anything yet
+	case err != nil:
+		return nil, fmt.Errorf("reconcile: %w", err)
+	case time.Unix(v, 0).After(since):
+		since = time.Unix(v, 0)
 	}
 	var out []Orphan
 	for _, sym := range symbols {

@@ -4,58 +4,50 @@ package applylayer
 // header says its keys, arguments and reply.
 
 import (
-	_ "embed"
+	"embed"
 
 	"github.com/redis/go-redis/v9"
 )
+
+//go:embed *.lua
+var luaFiles embed.FS
+
+// script loads one embedded .lua file; a missing file is a build mistake,
+// caught by every test that runs the package.
+func script(name string) *redis.Script {
+	src, err := luaFiles.ReadFile(name)
+	if err != nil {
+		panic("applylayer: " + err.Error())
+	}
+	return redis.NewScript(string(src))
+}
 
 // reserveScript claims a plan's execution record for one stream entry.
 // The record is written before anything else happens to the plan, and its
 // state stays "open" until the result is written: an open record means
 // the venue may hold the plan's order, so a consumer that resumes it looks
 // the order up by client order id before deciding anything. See reserve.lua.
-var reserveScript = redis.NewScript(reserveLua)
-
-//go:embed reserve.lua
-var reserveLua string
+var reserveScript = script("reserve.lua")
 
 // finalizeScript writes a plan's one result and acknowledges its entry,
 // atomically: a crash leaves either both or neither, so every entry gets
 // exactly one result. See finalize.lua.
-var finalizeScript = redis.NewScript(finalizeLua)
-
-//go:embed finalize.lua
-var finalizeLua string
+var finalizeScript = script("finalize.lua")
 
 // rateScript takes one order from the per-minute budget, or refuses. See rate.lua.
-var rateScript = redis.NewScript(rateLua)
-
-//go:embed rate.lua
-var rateLua string
+var rateScript = script("rate.lua")
 
 // leaseScript takes, renews or gives up a symbol's lease. See lease.lua.
-var leaseScript = redis.NewScript(leaseLua)
-
-//go:embed lease.lua
-var leaseLua string
+var leaseScript = script("lease.lua")
 
 // guardScript checks and renews the plan record and the symbol's lease
 // immediately before a venue call. See guard.lua.
-var guardScript = redis.NewScript(guardLua)
-
-//go:embed guard.lua
-var guardLua string
+var guardScript = script("guard.lua")
 
 // delConsumerScript removes a consumer only when it holds nothing pending.
 // See delconsumer.lua.
-var delConsumerScript = redis.NewScript(delConsumerLua)
-
-//go:embed delconsumer.lua
-var delConsumerLua string
+var delConsumerScript = script("delconsumer.lua")
 
 // exposureScript reserves an entry against the account's gross exposure
 // and open-position caps, or clears its reservation. See exposure.lua.
-var exposureScript = redis.NewScript(exposureLua)
-
-//go:embed exposure.lua
-var exposureLua string
+var exposureScript = script("exposure.lua")

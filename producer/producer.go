@@ -51,10 +51,7 @@ func (s Signer) Sign(fields map[string]string) map[string]string {
 // the entry id. Sign first; Send refuses nothing, so tests can send the
 // malformed and unsigned plans a hostile producer would.
 func Send(ctx context.Context, rdb Redis, ks keys.Space, fields map[string]string) (string, error) {
-	vals := make([]any, 0, 2*len(fields))
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		vals = append(vals, k, fields[k])
-	}
+	vals := sortedValues(fields)
 	id, err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: vals}).Result()
 	if err != nil {
 		return "", fmt.Errorf("send plan %s to %s: %w", fields[plan.FieldPlanID], ks.ApplyPlan(), err)
@@ -139,10 +136,7 @@ type Pipeliner interface {
 // reply does not survive an asynchronous failover; a plan is promised once
 // confirmed by the replicas the deployment requires (docs/producers.md).
 func SendConfirmed(ctx context.Context, rdb Pipeliner, ks keys.Space, fields map[string]string, replicas int, timeout time.Duration) (id string, acked int, err error) {
-	vals := make([]any, 0, 2*len(fields))
-	for _, k := range slices.Sorted(maps.Keys(fields)) {
-		vals = append(vals, k, fields[k])
-	}
+	vals := sortedValues(fields)
 	pipe := rdb.Pipeline()
 	add := pipe.XAdd(ctx, &redis.XAddArgs{Stream: ks.ApplyPlan(), Values: vals})
 	wait := pipe.Do(ctx, "WAIT", replicas, timeout.Milliseconds())
@@ -155,4 +149,14 @@ func SendConfirmed(ctx context.Context, rdb Pipeliner, ks keys.Space, fields map
 		return id, 0, fmt.Errorf("plan %s sent (entry %s), but WAIT failed: %w", fields[plan.FieldPlanID], id, err)
 	}
 	return id, n, nil
+}
+
+// sortedValues lays fields out for XADD in byte order of the names: a
+// stable layout for people reading the stream.
+func sortedValues(fields map[string]string) []any {
+	vals := make([]any, 0, 2*len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		vals = append(vals, k, fields[k])
+	}
+	return vals
 }
