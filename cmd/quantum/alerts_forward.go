@@ -20,9 +20,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "alerts forward",
-		summary: "deliver quantum:stream:alerts to Alertmanager (v2 API) and webhooks; never drops an alert",
-		help: `Reads quantum:stream:alerts in a consumer group and sends every entry to each
+		Name:    "alerts forward",
+		Summary: "deliver quantum:stream:alerts to Alertmanager (v2 API) and webhooks; never drops an alert",
+		Help: `Reads quantum:stream:alerts in a consumer group and sends every entry to each
 --alertmanager (POST /api/v2/alerts; give both of an HA pair: each gets every
 alert) and each --webhook (a JSON POST: version, entry_id, stream, and the
 entry's fields as "alert"). An entry is acknowledged only after every target
@@ -44,39 +44,39 @@ daemon. Without --once it runs until SIGTERM, serving
 heartbeat and Redis memory, for deploy/prometheus/quantum-rules.yml) and
 /healthz on --metrics-addr; under systemd (Type=notify) it reports READY.
 docs/alerting.md is the operator guide.`,
-		run: runAlertsForward,
+		Run: runAlertsForward,
 	})
 }
 
 func runAlertsForward(ctx context.Context, c *invocation) int {
 	ef := newEnvFlags(c)
 	var ams, hooks stringList
-	ams = append(ams, secretfile.SplitList(c.env.getenv("QUANTUM_ALERTMANAGER_URLS"))...)
-	hooks = append(hooks, secretfile.SplitList(c.env.getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
-	c.fs.Var(&ams, "alertmanager", "Alertmanager base `URL`, such as http://127.0.0.1:9093 (repeatable; env QUANTUM_ALERTMANAGER_URLS, comma-separated)")
-	c.fs.Var(&hooks, "webhook", "generic webhook `URL` receiving each entry as JSON (repeatable; env QUANTUM_ALERT_WEBHOOK_URLS, comma-separated)")
-	resend := ef.duration("resend-interval", "QUANTUM_ALERT_RESEND_INTERVAL", alertforward.DefaultResendInterval, "re-send firing alerts to Alertmanager this often")
-	maxBackoff := ef.duration("max-backoff", "QUANTUM_ALERTS_FORWARD_MAX_BACKOFF", alertforward.DefaultMaxBackoff, "longest wait between two delivery attempts")
-	timeout := ef.duration("timeout", "QUANTUM_ALERTS_FORWARD_TIMEOUT", alertforward.DefaultRequestTimeout, "time limit of one HTTP request")
-	retryFor := ef.duration("retry-for", "QUANTUM_ALERTS_FORWARD_RETRY_FOR", alertforward.DefaultRetryFor, "--once: give up on an entry after retrying this long (it stays pending)")
-	claimIdle := ef.duration("claim-idle", "QUANTUM_ALERTS_FORWARD_CLAIM_IDLE", alertforward.DefaultClaimIdle, "claim entries left pending this long by another consumer")
-	group := c.fs.String("group", envOr(c.env.getenv, "QUANTUM_ALERTS_FORWARD_GROUP", alertforward.DefaultGroup), "consumer `group` name (env QUANTUM_ALERTS_FORWARD_GROUP)")
-	consumer := ef.string("consumer", "QUANTUM_ALERTS_FORWARD_CONSUMER", "consumer `name` (default: the host name, so a restart finds its own pending entries)")
-	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
+	ams = append(ams, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERTMANAGER_URLS"))...)
+	hooks = append(hooks, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
+	c.FS.Var(&ams, "alertmanager", "Alertmanager base `URL`, such as http://127.0.0.1:9093 (repeatable; env QUANTUM_ALERTMANAGER_URLS, comma-separated)")
+	c.FS.Var(&hooks, "webhook", "generic webhook `URL` receiving each entry as JSON (repeatable; env QUANTUM_ALERT_WEBHOOK_URLS, comma-separated)")
+	resend := ef.Duration("resend-interval", "QUANTUM_ALERT_RESEND_INTERVAL", alertforward.DefaultResendInterval, "re-send firing alerts to Alertmanager this often")
+	maxBackoff := ef.Duration("max-backoff", "QUANTUM_ALERTS_FORWARD_MAX_BACKOFF", alertforward.DefaultMaxBackoff, "longest wait between two delivery attempts")
+	timeout := ef.Duration("timeout", "QUANTUM_ALERTS_FORWARD_TIMEOUT", alertforward.DefaultRequestTimeout, "time limit of one HTTP request")
+	retryFor := ef.Duration("retry-for", "QUANTUM_ALERTS_FORWARD_RETRY_FOR", alertforward.DefaultRetryFor, "--once: give up on an entry after retrying this long (it stays pending)")
+	claimIdle := ef.Duration("claim-idle", "QUANTUM_ALERTS_FORWARD_CLAIM_IDLE", alertforward.DefaultClaimIdle, "claim entries left pending this long by another consumer")
+	group := c.FS.String("group", envOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_GROUP", alertforward.DefaultGroup), "consumer `group` name (env QUANTUM_ALERTS_FORWARD_GROUP)")
+	consumer := ef.String("consumer", "QUANTUM_ALERTS_FORWARD_CONSUMER", "consumer `name` (default: the host name, so a restart finds its own pending entries)")
+	metricsAddr := c.FS.String("metrics-addr", envOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
 		"`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_ALERTS_FORWARD_METRICS_ADDR)")
 	once := false
-	if s := c.env.getenv("QUANTUM_ALERTS_FORWARD_ONCE"); s != "" {
+	if s := c.Env.Getenv("QUANTUM_ALERTS_FORWARD_ONCE"); s != "" {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			ef.bad["once"] = errors.New("QUANTUM_ALERTS_FORWARD_ONCE=" + strconv.Quote(s) + ": want true or false")
 		}
 		once = b
 	}
-	c.fs.BoolVar(&once, "once", once, "forward what is pending and new, then exit (env QUANTUM_ALERTS_FORWARD_ONCE)")
-	if code, ok := c.parse(0); !ok {
+	c.FS.BoolVar(&once, "once", once, "forward what is pending and new, then exit (env QUANTUM_ALERTS_FORWARD_ONCE)")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitUsage
 	}
 	name := *consumer
@@ -87,46 +87,46 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 		}
 		name = host
 	}
-	log := c.logger()
-	rdb, err := c.redisBlocking()
+	log := c.Logger()
+	rdb, err := c.RedisBlocking()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
 	reg := prometheus.NewRegistry()
 	metrics := alertforward.NewMetrics(reg)
 	fwd, err := alertforward.New(alertforward.Config{
-		Redis: rdb, Keys: c.keys(), Group: *group, Consumer: name,
+		Redis: rdb, Keys: c.Keys(), Group: *group, Consumer: name,
 		Alertmanagers: ams, Webhooks: hooks, HTTP: &http.Client{Timeout: *timeout},
-		Now: c.env.clock(), Log: log, Metrics: metrics,
+		Now: c.Env.Clock(), Log: log, Metrics: metrics,
 		ResendInterval: *resend, ClaimIdle: *claimIdle, MaxBackoff: *maxBackoff, RetryFor: *retryFor,
 	})
 	if err != nil {
-		return c.usageErr("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	if once {
 		n, err := fwd.Drain(ctx)
 		if err != nil {
-			return c.errorf("%d entr(ies) forwarded, then: %v", n, err)
+			return c.Errorf("%d entr(ies) forwarded, then: %v", n, err)
 		}
 		log.Info(alertforward.Tag+" drained", "forwarded", n)
 		return exitOK
 	}
 	if *metricsAddr != "" {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			redismon.New(rdb, c.keys(), []string{watch.JobTimer, watch.JobFollow}))
+			redismon.New(rdb, c.Keys(), []string{watch.JobTimer, watch.JobFollow}))
 		addr, stop, err := app.ServeMetrics(*metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"ok"}` + "\n"))
 		})
 		if err != nil {
-			return c.errorf("--metrics-addr: %v", err)
+			return c.Errorf("--metrics-addr: %v", err)
 		}
 		defer stop()
 		log.Info("metrics listening", "addr", addr)
 	}
 	if err := fwd.Run(ctx, func() { daemon.SdNotify(false, daemon.SdNotifyReady) }); err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	app.NotifyStopping()
 	return exitOK

@@ -26,9 +26,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "apply-layer",
-		summary: "run the order gateway: gate every plan, execute exactly once, record one result each",
-		help: `Consumes quantum:stream:apply.plan in a consumer group (any number of replicas
+		Name:    "apply-layer",
+		Summary: "run the order gateway: gate every plan, execute exactly once, record one result each",
+		Help: `Consumes quantum:stream:apply.plan in a consumer group (any number of replicas
 may share it), gates every plan (authentication, replay and freshness, policy,
 trading state, universe, leverage, exit ownership, reduce-only, limits), places
 allowed orders exactly once at the venue, and writes one result per plan to
@@ -56,7 +56,7 @@ enforce mode would (on the venue's live positions and marks), writes the
 results it would have written to quantum:stream:apply.shadow and never
 places, sets leverage or changes anything at the venue; it runs beside the
 old executor.`,
-		run: runApplyLayer,
+		Run: runApplyLayer,
 	})
 }
 
@@ -139,7 +139,7 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	if secrets != nil {
 		secrets = secrets.WithEncodings(planVersions)
 		if planVersions.Has(canon.V1) {
-			c.logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
+			c.Logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
 		}
 	}
 	if !plan.ValidSource(a.exitOwner) {
@@ -160,64 +160,64 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	}
 	return app.NewApplyLayer(app.ApplyLayerOptions{
 		ResultKey: resultKey, MinReplicas: a.minReplicas, ReplicaWait: a.replicaWait,
-		Redis: rdb, Keys: c.keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
+		Redis: rdb, Keys: c.Keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
 		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
 		Group: a.group, Consumer: a.consumer, Batch: a.batch,
 		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
-		Now: c.env.clock(), Log: c.logger(), Registerer: reg, Shadow: a.shadow,
+		Now: c.Env.Clock(), Log: c.Logger(), Registerer: reg, Shadow: a.shadow,
 	})
 }
 
 func runApplyLayer(ctx context.Context, c *invocation) int {
 	var a applyFlags
-	a.register(c.fs, c.env.getenv)
+	a.register(c.FS, c.Env.Getenv)
 	var m modeFlags
-	m.register(c.fs, c.env.getenv)
-	metricsAddr := c.fs.String("metrics-addr", envOr(c.env.getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
-	allowUnsafe := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
-	if code, ok := c.parse(0); !ok {
+	m.register(c.FS, c.Env.Getenv)
+	metricsAddr := c.FS.String("metrics-addr", envOr(c.Env.Getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
+	allowUnsafe := c.FS.Bool(redischeck.AllowFlag, redischeck.Allowed(c.Env.Getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if err := m.check(); err != nil {
-		return c.usageErr("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	a.shadow = m.mode == modeShadow
-	log := c.logger()
-	rdb, err := c.redisBlocking()
+	log := c.Logger()
+	rdb, err := c.RedisBlocking()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	if msg, ok, err := m.checkForeign(ctx, rdb, c.keys(), a.group, log); err != nil {
-		return c.errorf("could not check the plan stream's consumer groups: %v", err)
+	if msg, ok, err := m.checkForeign(ctx, rdb, c.Keys(), a.group, log); err != nil {
+		return c.Errorf("could not check the plan stream's consumer groups: %v", err)
 	} else if !ok {
-		return c.errorf("refusing to start: %s", msg)
+		return c.Errorf("refusing to start: %s", msg)
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	svc, err := a.build(ctx, c, rdb, reg)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
 	// After the local configuration (keys, keyring, venue): those errors
 	// come first, then Redis's own settings.
 	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum apply-layer: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
 		return exitUsage
 	}
 	if *metricsAddr != "" {
 		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
 		if err != nil {
-			return c.errorf("--metrics-addr: %v", err)
+			return c.Errorf("--metrics-addr: %v", err)
 		}
 		defer stop()
 		log.Info("metrics listening", "addr", addr)
 	}
-	defer app.Background(ctx, func(ctx context.Context) { m.watchForeign(ctx, rdb, c.keys(), a.group, log, reg) })()
+	defer app.Background(ctx, func(ctx context.Context) { m.watchForeign(ctx, rdb, c.Keys(), a.group, log, reg) })()
 	if err := svc.Run(ctx, func() { app.NotifyReady(ctx, svc) }); err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	app.NotifyStopping()
 	return exitOK
@@ -252,7 +252,7 @@ func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logg
 // openVenue opens the venue of --exchange with the paper and Binance flags.
 func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (exchange.Venue, error) {
 	var err error
-	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.keys(), Registerer: reg, Log: c.logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
+	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.Keys(), Registerer: reg, Log: c.Logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
 	switch a.venue {
 	case app.VenuePaper:
 		for _, p := range a.prices {

@@ -81,7 +81,7 @@ func TestPlanSendThroughDaemon(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0"), &env{
-			stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" },
+			Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" },
 		})
 	}()
 	ae.run("plan", "send", "--key-file", ae.keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "2", "--wait", "10s").
@@ -280,7 +280,7 @@ func TestMetricsHealthAndAuthOff(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0", "--auth", "off"), &env{
-			stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" },
+			Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" },
 		})
 	}()
 	waitFor(t, &logs, `"msg":"apply layer consuming"`)

@@ -11,9 +11,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "bench apply",
-		summary: "measure plan-to-result latency and throughput through real Redis and an in-process apply layer",
-		help: `Sends --plans signed plans to the Redis of --redis under a scratch prefix
+		Name:    "bench apply",
+		Summary: "measure plan-to-result latency and throughput through real Redis and an in-process apply layer",
+		Help: `Sends --plans signed plans to the Redis of --redis under a scratch prefix
 (bench-<random>, deleted afterwards: production keys are never touched), through
 an in-process apply layer with the paper venue, and reads the results back.
 Closed loop (default): --concurrency plans in flight, as fast as they go.
@@ -23,46 +23,46 @@ go-redis loop with the same Redis command mix per plan and no logic.
 
 Prints throughput_per_s, p50_ms, p99_ms, p999_ms and ceiling_per_s (--json for
 machines). Figures and how they were taken: docs/BENCHMARKS.md.`,
-		run: runBenchApply,
+		Run: runBenchApply,
 	})
 }
 
 func runBenchApply(ctx context.Context, c *invocation) int {
-	plans := c.fs.Int("plans", 20000, "how many plans")
-	rate := c.fs.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
-	conc := c.fs.Int("concurrency", 64, "closed loop: plans in flight")
-	replicas := c.fs.Int("replicas", 1, "apply-layer replicas sharing the consumer group (in this process, each its own consumer)")
-	asJSON := c.fs.Bool("json", false, "print the report as JSON")
-	baseline := c.fs.Bool("baseline", false, "drive the bare loop instead of the apply layer: what the machine and Redis alone allow")
-	exposure := c.fs.Bool("exposure", false, "set every exposure limit and the daily loss stop in the bench policy (too wide to deny): what their account reads and reservations cost")
-	cpuProfile := c.fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
-	if code, ok := c.parse(0); !ok {
+	plans := c.FS.Int("plans", 20000, "how many plans")
+	rate := c.FS.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
+	conc := c.FS.Int("concurrency", 64, "closed loop: plans in flight")
+	replicas := c.FS.Int("replicas", 1, "apply-layer replicas sharing the consumer group (in this process, each its own consumer)")
+	asJSON := c.FS.Bool("json", false, "print the report as JSON")
+	baseline := c.FS.Bool("baseline", false, "drive the bare loop instead of the apply layer: what the machine and Redis alone allow")
+	exposure := c.FS.Bool("exposure", false, "set every exposure limit and the daily loss stop in the bench policy (too wide to deny): what their account reads and reservations cost")
+	cpuProfile := c.FS.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE` (go tool pprof)")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 		defer pprof.StopCPUProfile()
 	}
-	rdb, err := c.redisBlocking()
+	rdb, err := c.RedisBlocking()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Exposure: *exposure, Log: c.logger()})
+	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Exposure: *exposure, Log: c.Logger()})
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		return writeJSON(c.env.stdout, rep)
+		return writeJSON(c.Env.Stdout, rep)
 	}
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	fmt.Fprintf(tw, "mode\t%s\n", rep.Mode)
 	fmt.Fprintf(tw, "replicas\t%d\n", rep.Replicas)
 	if rep.Baseline {

@@ -35,10 +35,10 @@ const alertManualExit = "MANUAL_EXIT"
 
 func init() {
 	register(&command{
-		name:    "close",
-		args:    "SYMBOL",
-		summary: "close a position by hand: a signed reduce-only plan from break-glass source manual_close",
-		help: `Sends one signed reduceOnly MARKET plan that closes SYMBOL's position (or
+		Name:    "close",
+		Args:    "SYMBOL",
+		Summary: "close a position by hand: a signed reduce-only plan from break-glass source manual_close",
+		Help: `Sends one signed reduceOnly MARKET plan that closes SYMBOL's position (or
 --qty of it) as source manual_close, with the key line in --key-file (env
 QUANTUM_MANUAL_CLOSE_KEY_FILE; its source must be manual_close), waits for
 its result and prints it. The apply layer must list manual_close in
@@ -53,13 +53,13 @@ quantum:stream:alerts.
 
 Exit status: 0 executed; 1 not executed (the result says why), no position;
 2 usage; 3 no result within --wait.`,
-		run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, false) },
+		Run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, false) },
 	})
 	register(&command{
-		name:    "flatten",
-		args:    "[SYMBOL...]",
-		summary: "the kill switch: close every position (--all) or those of SYMBOLs, as break-glass source emergency_stop",
-		help: `Sends one signed reduceOnly MARKET close per open position of the paper
+		Name:    "flatten",
+		Args:    "[SYMBOL...]",
+		Summary: "the kill switch: close every position (--all) or those of SYMBOLs, as break-glass source emergency_stop",
+		Help: `Sends one signed reduceOnly MARKET close per open position of the paper
 venue (--all) or per SYMBOL given, as source emergency_stop with the key line
 in --key-file (env QUANTUM_EMERGENCY_STOP_KEY_FILE; its source must be
 emergency_stop), waits for every result and prints them. The apply layer must
@@ -71,7 +71,7 @@ REDUCING (docs/policy.md) before or after flattening.
 
 Exit status: 0 every close executed (or nothing to close); 1 some did not;
 2 usage; 3 some result did not arrive within --wait.`,
-		run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, true) },
+		Run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, true) },
 	})
 }
 
@@ -85,65 +85,65 @@ func runClose(ctx context.Context, c *invocation, flatten bool) int {
 	if flatten {
 		source, envKey = sourceEmergencyStop, "QUANTUM_EMERGENCY_STOP_KEY_FILE"
 	}
-	keyFile := c.fs.String("key-file", c.env.getenv(envKey), "`FILE` holding the "+source+" keyring line (env "+envKey+")")
-	wait := c.fs.Duration("wait", 15*time.Second, "wait this long for the results")
+	keyFile := c.FS.String("key-file", c.Env.Getenv(envKey), "`FILE` holding the "+source+" keyring line (env "+envKey+")")
+	wait := c.FS.Duration("wait", 15*time.Second, "wait this long for the results")
 	var qty, side *string
 	var all *bool
 	if flatten {
-		all = c.fs.Bool("all", false, "close every open position of the paper venue")
+		all = c.FS.Bool("all", false, "close every open position of the paper venue")
 	} else {
-		qty = c.fs.String("qty", "", "close this much (default: the whole position)")
-		side = c.fs.String("side", "", "SELL closes a long, BUY a short (default: from the paper venue's position)")
+		qty = c.FS.String("qty", "", "close this much (default: the whole position)")
+		side = c.FS.String("side", "", "SELL closes a long, BUY a short (default: from the paper venue's position)")
 	}
 	nargs := 1
 	if flatten {
 		nargs = -1
 	}
-	if code, ok := c.parse(nargs); !ok {
+	if code, ok := c.Parse(nargs); !ok {
 		return code
 	}
-	if flatten && *all == (len(c.args) > 0) {
-		return c.usageErr("give --all or SYMBOLs, not both and not neither")
+	if flatten && *all == (len(c.Args) > 0) {
+		return c.UsageErr("give --all or SYMBOLs, not both and not neither")
 	}
 	if *keyFile == "" {
-		return c.usageErr("--key-file FILE (or %s) is required: closes are signed as %s", envKey, source)
+		return c.UsageErr("--key-file FILE (or %s) is required: closes are signed as %s", envKey, source)
 	}
 	src, secret, err := loadKeyLine(*keyFile)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if src != source {
-		return c.usageErr("%s holds the key of %s: this command signs as %s only", *keyFile, src, source)
+		return c.UsageErr("%s holds the key of %s: this command signs as %s only", *keyFile, src, source)
 	}
-	rdb, err := c.redisBlocking()
+	rdb, err := c.RedisBlocking()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	k := c.keys()
+	k := c.Keys()
 	var orders []closeOrder
 	switch {
 	case flatten && *all:
 		if orders, err = openPositions(ctx, rdb, k, nil); err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 	case flatten:
-		if orders, err = openPositions(ctx, rdb, k, c.args); err != nil {
-			return c.errorf("%v", err)
+		if orders, err = openPositions(ctx, rdb, k, c.Args); err != nil {
+			return c.Errorf("%v", err)
 		}
 	default:
-		sym := c.args[0]
+		sym := c.Args[0]
 		if !market.ValidSymbol(sym) {
-			return c.usageErr("symbol %q: want 2-20 of A-Z and 0-9", sym)
+			return c.UsageErr("symbol %q: want 2-20 of A-Z and 0-9", sym)
 		}
 		o := closeOrder{symbol: sym, side: strings.ToUpper(*side), qty: *qty}
 		if o.side == "" || o.qty == "" {
 			found, err := openPositions(ctx, rdb, k, []string{sym})
 			if err != nil {
-				return c.errorf("%v", err)
+				return c.Errorf("%v", err)
 			}
 			if len(found) == 0 {
-				fmt.Fprintf(c.env.stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", sym)
+				fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", sym)
 				return exitFail
 			}
 			o.side = cmpOr(o.side, found[0].side)
@@ -152,7 +152,7 @@ func runClose(ctx context.Context, c *invocation, flatten bool) int {
 		orders = []closeOrder{o}
 	}
 	if len(orders) == 0 {
-		fmt.Fprintln(c.env.stdout, "nothing to close: no open position")
+		fmt.Fprintln(c.Env.Stdout, "nothing to close: no open position")
 		return exitOK
 	}
 	return sendCloses(ctx, c, rdb, k, producer.Signer{Source: source, Secret: secret}, orders, *wait, flatten)
@@ -196,10 +196,10 @@ func openPositions(ctx context.Context, rdb redis.UniversalClient, k keys.Space,
 }
 
 func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k keys.Space, signer producer.Signer, orders []closeOrder, wait time.Duration, flatten bool) int {
-	now := c.env.clock()()
+	now := c.Env.Clock()()
 	cursor, err := producer.Cursor(ctx, rdb, k)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	action, severity := "MANUAL_CLOSE", alert.SeverityWarning
 	if flatten {
@@ -217,21 +217,21 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 			plan.FieldReduceOnly: "true", plan.FieldTimestamp: strconv.FormatInt(now.Unix(), 10), plan.FieldAction: action,
 		})
 		if _, err := plan.Parse(fields); err != nil {
-			return c.usageErr("%s: %v", o.symbol, err)
+			return c.UsageErr("%s: %v", o.symbol, err)
 		}
 		if _, err := producer.Send(ctx, rdb, k, fields); err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 		ids = append(ids, id)
 		sent[id] = o
 	}
 	got, awaitErr := producer.Await(ctx, rdb, k, cursor, wait, ids...)
-	alerts, err := alert.New(rdb, alert.Options{Keys: k, Now: c.env.clock()})
+	alerts, err := alert.New(rdb, alert.Options{Keys: k, Now: c.Env.Clock()})
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	code := exitOK
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	for _, id := range ids {
 		o := sent[id]
 		outcome := "NO_RESULT"
@@ -249,7 +249,7 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 		}
 		fmt.Fprintf(tw, "%s\t%s %s %s\t%s\tplan_id=%s filled_qty=%s\n", signer.Source, o.side, o.qty, o.symbol, outcome, id, r.FilledQty)
 		if err := audit(ctx, rdb, k, c, signer.Source, o, id, outcome); err != nil {
-			fmt.Fprintf(c.env.stderr, "quantum %s: audit of %s not written: %v\n", c.cmd.name, id, err)
+			fmt.Fprintf(c.Env.Stderr, "quantum %s: audit of %s not written: %v\n", c.Cmd.Name, id, err)
 			code = exitFail
 		}
 		_, err := alerts.Fire(ctx, alert.Alert{
@@ -258,20 +258,20 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 				"actor": actor(c), "side": o.side, "qty": o.qty, "outcome": outcome},
 		}, time.Hour) // one incident per plan_id: the repeat never comes
 		if err != nil {
-			fmt.Fprintf(c.env.stderr, "quantum %s: MANUAL_EXIT alert for %s not published: %v\n", c.cmd.name, id, err)
+			fmt.Fprintf(c.Env.Stderr, "quantum %s: MANUAL_EXIT alert for %s not published: %v\n", c.Cmd.Name, id, err)
 			code = exitFail
 		}
 	}
 	tw.Flush()
 	if awaitErr != nil && !errors.Is(awaitErr, producer.ErrNoResult) {
-		return c.errorf("%v", awaitErr)
+		return c.Errorf("%v", awaitErr)
 	}
 	return code
 }
 
 // actor names the operator: $SUDO_USER, else the user.
 func actor(c *invocation) string {
-	if u := c.env.getenv("SUDO_USER"); u != "" {
+	if u := c.Env.Getenv("SUDO_USER"); u != "" {
 		return u
 	}
 	if u, err := user.Current(); err == nil {
@@ -283,7 +283,7 @@ func actor(c *invocation) string {
 // audit appends one operator action to quantum:stream:operator.audit.
 func audit(ctx context.Context, rdb redis.UniversalClient, k keys.Space, c *invocation, source string, o closeOrder, planID, outcome string) error {
 	return rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.OperatorAudit(), MaxLen: 100000, Approx: true, Values: []string{
-		"actor", actor(c), "command", c.cmd.name, "source", source, "symbol", o.symbol, "side", o.side, "qty", o.qty,
-		"plan_id", planID, "result", outcome, "timestamp", strconv.FormatInt(c.env.clock()().Unix(), 10),
+		"actor", actor(c), "command", c.Cmd.Name, "source", source, "symbol", o.symbol, "side", o.side, "qty", o.qty,
+		"plan_id", planID, "result", outcome, "timestamp", strconv.FormatInt(c.Env.Clock()().Unix(), 10),
 	}}).Err()
 }

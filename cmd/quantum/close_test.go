@@ -52,7 +52,7 @@ func TestCloseAndFlatten(t *testing.T) {
 		done := make(chan int, 1)
 		var logs syncBuffer
 		go func() {
-			done <- run(ctx, ae.daemonArgs(), &env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(k string) string { return ae.env[k] }})
+			done <- run(ctx, ae.daemonArgs(), &env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return ae.env[k] }})
 		}()
 		waitFor(t, &logs, "apply layer consuming")
 		entry("SOLUSDT", "BUY", "2")

@@ -124,7 +124,7 @@ func TestClusterFlow(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, d.applyLayerArgs(),
-			&env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(string) string { return "" }})
+			&env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" }})
 	}()
 	h.run("plan", "send", "--key-file", keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "2", "--wait", "10s").
 		want(t, 0, "EXECUTED", "filled_qty")

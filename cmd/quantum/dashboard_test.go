@@ -177,7 +177,7 @@ func runDaemon(t *testing.T, h *harness, args ...string) *syncBuffer {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, args, &env{stdin: strings.NewReader(""), stdout: &logs, stderr: &logs, getenv: func(k string) string { return h.env[k] }})
+		done <- run(ctx, args, &env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return h.env[k] }})
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -16,9 +16,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "dev",
-		summary: "run the system in one process on an embedded Redis, for a first look",
-		help: `Starts an embedded Redis-protocol server (miniredis) on 127.0.0.1:--port with
+		Name:    "dev",
+		Summary: "run the system in one process on an embedded Redis, for a first look",
+		Help: `Starts an embedded Redis-protocol server (miniredis) on 127.0.0.1:--port with
 throwaway keys, creates a throwaway signing key, publishes the embedded default
 policy, and runs the whole system in this process until Ctrl-C: the apply layer
 (consumer "dev") on the paper venue, the policy refresh, the exit-owner watch,
@@ -62,50 +62,50 @@ is written.
 
 In a terminal, the header (key paths and commands to try, each working as
 typed from the repository's root) stays on top of every redraw.`,
-		run: runDev,
+		Run: runDev,
 	})
 }
 
 func runDev(ctx context.Context, c *invocation) int {
-	port := c.fs.Int("port", 6379, "port of the embedded Redis on 127.0.0.1 (0: any free port)")
-	validity := c.fs.Duration("validity", 2*time.Hour, "validity of the published policy")
-	every := c.fs.Duration("check-interval", time.Second, "how often the live policy is checked")
-	refreshEvery := c.fs.Duration("refresh-interval", time.Minute, "how often the in-process refresh republishes the policy (0: never)")
-	watchEvery := c.fs.Duration("watch-interval", 10*time.Second, "how often the in-process exit-owner watch runs (0: never)")
-	rate := c.fs.Float64("rate", 2, "simulated plans per second (0: no traffic)")
-	summaryEvery := c.fs.Duration("summary-interval", 2*time.Second, "how often the summary is redrawn (in a terminal) or printed")
-	if code, ok := c.parse(0); !ok {
+	port := c.FS.Int("port", 6379, "port of the embedded Redis on 127.0.0.1 (0: any free port)")
+	validity := c.FS.Duration("validity", 2*time.Hour, "validity of the published policy")
+	every := c.FS.Duration("check-interval", time.Second, "how often the live policy is checked")
+	refreshEvery := c.FS.Duration("refresh-interval", time.Minute, "how often the in-process refresh republishes the policy (0: never)")
+	watchEvery := c.FS.Duration("watch-interval", 10*time.Second, "how often the in-process exit-owner watch runs (0: never)")
+	rate := c.FS.Float64("rate", 2, "simulated plans per second (0: no traffic)")
+	summaryEvery := c.FS.Duration("summary-interval", 2*time.Second, "how often the summary is redrawn (in a terminal) or printed")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *rate < 0 || *rate > 1000 || *summaryEvery <= 0 || *every <= 0 {
-		fmt.Fprintln(c.env.stderr, "quantum dev: want 0 <= --rate <= 1000, --summary-interval > 0 and --check-interval > 0")
+		fmt.Fprintln(c.Env.Stderr, "quantum dev: want 0 <= --rate <= 1000, --summary-interval > 0 and --check-interval > 0")
 		return exitUsage
 	}
-	out := c.env.stdout
+	out := c.Env.Stdout
 	term := isTerminal(out)
-	if term && !c.flagSet("log-level") {
+	if term && !c.IsSet("log-level") {
 		// The summary tells what the logs would; they would scroll it away.
-		c.g.logLevel = "error"
+		c.G.LogLevel = "error"
 	}
-	log := c.logger()
+	log := c.Logger()
 	opt := app.DevOptions{Port: *port, Validity: *validity, RefreshEvery: *refreshEvery, WatchEvery: *watchEvery,
-		Rate: *rate, Now: c.env.clock(), Log: log}
+		Rate: *rate, Now: c.Env.Clock(), Log: log}
 	var where string
-	if c.flagSet("redis") {
-		rdb, err := c.redis()
+	if c.IsSet("redis") {
+		rdb, err := c.Redis()
 		if err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 		defer rdb.Close()
-		if !c.flagSet("prefix") {
-			c.g.prefix = "quantum-dev"
+		if !c.IsSet("prefix") {
+			c.G.Prefix = "quantum-dev"
 		}
-		opt.Redis, where = rdb, "Redis at "+redactURL(c.g.redisURL)
+		opt.Redis, where = rdb, "Redis at "+redactURL(c.G.RedisURL)
 	}
-	opt.Keys = c.keys()
+	opt.Keys = c.Keys()
 	d, err := app.StartDev(ctx, opt)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer d.Close()
 	if where == "" {
@@ -127,14 +127,14 @@ func runDev(ctx context.Context, c *invocation) int {
 			*rate, app.SimEntry, gate.DefaultExitOwner, app.SimRogue, gate.DefaultExitOwner)
 	}
 
-	cli := "redis-cli -u " + c.g.redisURL
-	redisURL := c.g.redisURL
-	if !c.flagSet("redis") {
+	cli := "redis-cli -u " + c.G.RedisURL
+	redisURL := c.G.RedisURL
+	if !c.IsSet("redis") {
 		addr := d.Addr
 		redisURL = "redis://" + addr + "/0"
 		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
-	header := devHeader{where: where, redisURL: redisURL, cli: cli, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.flagSet("redis")}.String()
+	header := devHeader{where: where, redisURL: redisURL, cli: cli, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.IsSet("redis")}.String()
 	fmt.Fprintf(out, `%s
 signing key  %s
 published    policy_version=%s policy_seq=%d policy_hash=%s

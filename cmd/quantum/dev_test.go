@@ -43,7 +43,7 @@ func startDev(t *testing.T, args ...string) *devRun {
 	t.Cleanup(cancel)
 	go func() {
 		d.done <- run(ctx, append([]string{"dev"}, args...), &env{
-			stdin: strings.NewReader(""), stdout: &d.out, stderr: &d.errb, getenv: func(string) string { return "" },
+			Stdin: strings.NewReader(""), Stdout: &d.out, Stderr: &d.errb, Getenv: func(string) string { return "" },
 		})
 	}()
 	waitFor(t, &d.out, "Live policy verdict")

@@ -46,12 +46,12 @@ func envFileArg(args []string) (string, bool) {
 func withEnvFile(e *env, args []string) (*env, error) {
 	path, explicit := envFileArg(args)
 	if !explicit {
-		if path = e.getenv("QUANTUM_ENV_FILE"); path != "" {
+		if path = e.Getenv("QUANTUM_ENV_FILE"); path != "" {
 			explicit = true
 		}
 	}
 	if !explicit {
-		path = e.envFile
+		path = e.EnvFile
 	}
 	if path == "" {
 		return e, nil
@@ -60,15 +60,15 @@ func withEnvFile(e *env, args []string) (*env, error) {
 	if err != nil {
 		if !explicit {
 			if !errors.Is(err, fs.ErrNotExist) {
-				fmt.Fprintf(e.stderr, "quantum: %v: its settings are not used (--env-file FILE to name another)\n", err)
+				fmt.Fprintf(e.Stderr, "quantum: %v: its settings are not used (--env-file FILE to name another)\n", err)
 			}
 			return e, nil
 		}
 		return nil, err
 	}
 	out := *e
-	outer := e.getenv
-	out.getenv = func(k string) string {
+	outer := e.Getenv
+	out.Getenv = func(k string) string {
 		if v := outer(k); v != "" {
 			return v
 		}

@@ -38,13 +38,13 @@ func TestEnvFileForOperatorCommands(t *testing.T) {
 
 	// The default path, when it exists (the binary's is /etc/quantum/quantum.env).
 	var out, errb syncBuffer
-	code := run(t.Context(), []string{"policy", "verify"}, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
-		getenv: func(string) string { return "" }, envFile: file})
+	code := run(t.Context(), []string{"policy", "verify"}, &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" }, EnvFile: file})
 	if code != 0 {
 		t.Fatalf("the default env file was not read: %d %s %s", code, out.String(), errb.String())
 	}
-	code = run(t.Context(), []string{"policy", "verify"}, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
-		getenv: func(string) string { return "" }, envFile: filepath.Join(dir, "absent.env")})
+	code = run(t.Context(), []string{"policy", "verify"}, &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(string) string { return "" }, EnvFile: filepath.Join(dir, "absent.env")})
 	if code != 1 || strings.Contains(errb.String(), "absent.env") {
 		t.Fatalf("an absent default env file: exit %d, stderr %s", code, errb.String())
 	}

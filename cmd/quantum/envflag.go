@@ -22,8 +22,8 @@ type envFlags struct {
 
 func newEnvFlags(c *invocation) *envFlags { return &envFlags{c: c, bad: map[string]error{}} }
 
-func (e *envFlags) duration(name, variable string, def time.Duration, usage string) *time.Duration {
-	if s := e.c.env.getenv(variable); s != "" {
+func (e *envFlags) Duration(name, variable string, def time.Duration, usage string) *time.Duration {
+	if s := e.c.Env.Getenv(variable); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			e.bad[name] = fmt.Errorf("%s=%q: %w", variable, s, err)
@@ -31,11 +31,11 @@ func (e *envFlags) duration(name, variable string, def time.Duration, usage stri
 			def = d
 		}
 	}
-	return e.c.fs.Duration(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
+	return e.c.FS.Duration(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
 }
 
-func (e *envFlags) int(name, variable string, def int, usage string) *int {
-	if s := e.c.env.getenv(variable); s != "" {
+func (e *envFlags) Int(name, variable string, def int, usage string) *int {
+	if s := e.c.Env.Getenv(variable); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
 			e.bad[name] = fmt.Errorf("%s=%q: not an integer", variable, s)
@@ -43,20 +43,20 @@ func (e *envFlags) int(name, variable string, def int, usage string) *int {
 			def = n
 		}
 	}
-	return e.c.fs.Int(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
+	return e.c.FS.Int(name, def, fmt.Sprintf("%s (env %s)", usage, variable))
 }
 
-func (e *envFlags) string(name, variable, usage string) *string {
-	return e.c.fs.String(name, e.c.env.getenv(variable), fmt.Sprintf("%s (env %s)", usage, variable))
+func (e *envFlags) String(name, variable, usage string) *string {
+	return e.c.FS.String(name, e.c.Env.Getenv(variable), fmt.Sprintf("%s (env %s)", usage, variable))
 }
 
-// check reports the variables that did not parse and whose flag was not
+// Check reports the variables that did not parse and whose flag was not
 // given; it returns false when there is one.
-func (e *envFlags) check(w io.Writer) bool {
+func (e *envFlags) Check(w io.Writer) bool {
 	ok := true
 	for name, err := range e.bad {
-		if !e.c.flagSet(name) {
-			fmt.Fprintf(w, "quantum %s: %v\n", e.c.cmd.name, err)
+		if !e.c.IsSet(name) {
+			fmt.Fprintf(w, "quantum %s: %v\n", e.c.Cmd.Name, err)
 			ok = false
 		}
 	}
@@ -66,8 +66,8 @@ func (e *envFlags) check(w io.Writer) bool {
 // alarmFlags defines the expiry alarm's flags, shared by policy refresh and
 // policy verify so that one variable sets both.
 func (e *envFlags) alarmFlags() (threshold, repeat *time.Duration) {
-	threshold = e.duration("expiry-alarm", "QUANTUM_POLICY_EXPIRY_ALARM", refresh.DefaultExpiryAlarm, "raise POLICY_EXPIRING below this remaining validity (0: off)")
-	repeat = e.duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", refresh.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
+	threshold = e.Duration("expiry-alarm", "QUANTUM_POLICY_EXPIRY_ALARM", refresh.DefaultExpiryAlarm, "raise POLICY_EXPIRING below this remaining validity (0: off)")
+	repeat = e.Duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", refresh.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
 	return threshold, repeat
 }
 
@@ -75,7 +75,7 @@ func (e *envFlags) alarmFlags() (threshold, repeat *time.Duration) {
 // apply layer's readers (exit-owner watch, status, proofs); load reads the
 // key after parse, nil when none is configured.
 func resultKeyFlag(c *invocation) (load func() ([]byte, error)) {
-	path := c.fs.String("result-key", c.env.getenv("QUANTUM_RESULT_KEY"), "`FILE` of the apply layer's result key: results whose result_mac does not verify are ignored and reported RESULT_FORGED (env QUANTUM_RESULT_KEY)")
+	path := c.FS.String("result-key", c.Env.Getenv("QUANTUM_RESULT_KEY"), "`FILE` of the apply layer's result key: results whose result_mac does not verify are ignored and reported RESULT_FORGED (env QUANTUM_RESULT_KEY)")
 	return func() ([]byte, error) {
 		if *path == "" {
 			return nil, nil

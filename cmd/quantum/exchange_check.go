@@ -18,9 +18,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "exchange check",
-		summary: "go-live checklist of the Binance USD-M account: clock, key, position mode, locks, symbols, leverage brackets",
-		help: `Runs the checks a trading process depends on, against --binance-url with the
+		Name:    "exchange check",
+		Summary: "go-live checklist of the Binance USD-M account: clock, key, position mode, locks, symbols, leverage brackets",
+		Help: `Runs the checks a trading process depends on, against --binance-url with the
 API key and secret of QUANTUM_BINANCE_API_KEY / QUANTUM_BINANCE_API_SECRET (or
 their _FILE variables, files of mode 0600), and prints one PASS or FAIL line
 each:
@@ -40,7 +40,7 @@ The universe and its leverages come from the live policy (verified with
 --pubkey, read from --redis), or from --symbols (then only the brackets are
 shown). Nothing is ordered. Exit status: 0 when every check passes, 1
 otherwise. docs/binance.md is the operator guide.`,
-		run: runExchangeCheck,
+		Run: runExchangeCheck,
 	})
 }
 
@@ -61,11 +61,11 @@ func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 }
 
 func (b *binanceFlags) config(c *invocation) (binance.Config, error) {
-	creds, err := binance.LoadCredentials(c.env.getenv, b.keyFile, b.secretFile)
+	creds, err := binance.LoadCredentials(c.Env.Getenv, b.keyFile, b.secretFile)
 	if err != nil {
 		return binance.Config{}, err
 	}
-	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.env.clock(), Log: c.logger()}, nil
+	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.Env.Clock(), Log: c.Logger()}, nil
 }
 
 // keyRefused names what a -2015 on the first signed request usually means.
@@ -84,22 +84,22 @@ type checkLine struct {
 
 func runExchangeCheck(ctx context.Context, c *invocation) int {
 	var b binanceFlags
-	b.register(c.fs, c.env.getenv)
-	asJSON := c.fs.Bool("json", false, "print the checklist as JSON")
-	symbols := c.fs.String("symbols", "", "check these `symbols` (comma-separated) instead of the live policy's universe")
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
-	maxOffset := c.fs.Duration("max-offset", time.Second, "largest acceptable offset between this clock and the venue's")
-	if code, ok := c.parse(0); !ok {
+	b.register(c.FS, c.Env.Getenv)
+	asJSON := c.FS.Bool("json", false, "print the checklist as JSON")
+	symbols := c.FS.String("symbols", "", "check these `symbols` (comma-separated) instead of the live policy's universe")
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	maxOffset := c.FS.Duration("max-offset", time.Second, "largest acceptable offset between this clock and the venue's")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	cfg, err := b.config(c)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum %s: %v\n", c.cmd.name, err)
+		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
 		return exitUsage
 	}
 	client, err := binance.New(cfg)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum %s: %v\n", c.cmd.name, err)
+		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
 		return exitUsage
 	}
 	var lines []checkLine
@@ -191,9 +191,9 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 		ok = ok && l.OK
 	}
 	if *asJSON {
-		writeJSON(c.env.stdout, map[string]any{"ok": ok, "base_url": cfg.BaseURL, "environment": env, "checks": lines})
+		writeJSON(c.Env.Stdout, map[string]any{"ok": ok, "base_url": cfg.BaseURL, "environment": env, "checks": lines})
 	} else {
-		tw := table(c.env.stdout)
+		tw := table(c.Env.Stdout)
 		for _, l := range lines {
 			verdict := "PASS"
 			if !l.OK {

@@ -20,9 +20,9 @@ const (
 
 func init() {
 	register(&command{
-		name:    "exit-owner watch",
-		summary: "count DENY_NOT_EXIT_OWNER results in the window and raise EXIT_OWNER_VIOLATION (the 5-minute timer's job)",
-		help: `Counts the results on quantum:stream:apply.result with reason DENY_NOT_EXIT_OWNER
+		Name:    "exit-owner watch",
+		Summary: "count DENY_NOT_EXIT_OWNER results in the window and raise EXIT_OWNER_VIOLATION (the 5-minute timer's job)",
+		Help: `Counts the results on quantum:stream:apply.result with reason DENY_NOT_EXIT_OWNER
 written in the last --window (a range of stream ids: every apply-layer replica's
 results, never a journal). Canary denials (canary=true, from the proofs) are
 counted apart and never alert.
@@ -47,27 +47,27 @@ Exit status: 0 no denials in the window; 1 denials found (the output says
 whether the alert was published or held back by the repeat interval); 2 could
 not check (Redis down, a permission missing, a result stream of the wrong type),
 or the alert or heartbeat could not be written, and for usage errors.`,
-		run: runExitOwnerWatch,
+		Run: runExitOwnerWatch,
 	})
 }
 
 func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 	ef := newEnvFlags(c)
-	window := ef.duration("window", "QUANTUM_WATCH_WINDOW", watch.DefaultWindow, "count the denials of this last `DURATION`")
-	repeat := ef.duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", watch.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
-	interval := ef.duration("interval", "QUANTUM_WATCH_INTERVAL", watch.DefaultInterval,
+	window := ef.Duration("window", "QUANTUM_WATCH_WINDOW", watch.DefaultWindow, "count the denials of this last `DURATION`")
+	repeat := ef.Duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", watch.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
+	interval := ef.Duration("interval", "QUANTUM_WATCH_INTERVAL", watch.DefaultInterval,
 		"how often the timer runs the watch (recorded in the heartbeat; keep it equal to OnUnitActiveSec); with --follow, how often the whole window is rescanned")
-	follow := c.fs.Bool("follow", false, "keep running: raise the alert as soon as a denial is written")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON (not with --follow)")
+	follow := c.FS.Bool("follow", false, "keep running: raise the alert as soon as a denial is written")
+	asJSON := c.FS.Bool("json", false, "print the result as JSON (not with --follow)")
 	loadResultKey := resultKeyFlag(c)
-	if code, ok := c.parse(0); !ok {
+	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed check
 	}
 	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.env.stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)
+		fmt.Fprintf(c.Env.Stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)
 		return exitWatchFailed
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitWatchFailed
 	}
 	if msg := legacyTestInput(c); msg != "" {
@@ -83,24 +83,24 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return usage("%v", err)
 	}
-	connect := c.redis
+	connect := c.Redis
 	if *follow {
-		connect = c.redisBlocking // its reads honour ctx, so SIGTERM ends a blocking read
+		connect = c.RedisBlocking // its reads honour ctx, so SIGTERM ends a blocking read
 	}
 	rdb, err := connect()
 	if err != nil {
 		return usage("%v", err)
 	}
 	defer rdb.Close()
-	now := c.env.clock()
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: now})
+	now := c.Env.Clock()
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: now})
 	if err != nil {
 		return usage("%v", err)
 	}
 	w, err := watch.New(watch.Config{
-		Redis: rdb, Alerts: alerts, Keys: c.keys(), Log: c.logger(), Now: now,
+		Redis: rdb, Alerts: alerts, Keys: c.Keys(), Log: c.Logger(), Now: now,
 		Window: *window, RepeatInterval: *repeat, Interval: *interval,
-		ProofSource: c.env.getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
+		ProofSource: c.Env.Getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
 		ResultKey:   resultKey,
 	})
 	if err != nil {
@@ -113,15 +113,15 @@ func runExitOwnerWatch(ctx context.Context, c *invocation) int {
 
 	rep, err := w.Run(ctx)
 	if *asJSON {
-		writeJSON(c.env.stdout, watchJSON(rep, err))
+		writeJSON(c.Env.Stdout, watchJSON(rep, err))
 	}
 	if err != nil {
 		// Never "deduped", never "clean": the check or its alert failed.
-		fmt.Fprintf(c.env.stderr, "%s FAILED (exit 2): %v\n", watch.Tag, err)
+		fmt.Fprintf(c.Env.Stderr, "%s FAILED (exit 2): %v\n", watch.Tag, err)
 		return exitWatchFailed
 	}
 	if !*asJSON {
-		fmt.Fprintln(c.env.stdout, watchSummary(rep))
+		fmt.Fprintln(c.Env.Stdout, watchSummary(rep))
 	}
 	if rep.Denials > 0 {
 		return exitWatchDenials

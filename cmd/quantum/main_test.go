@@ -59,8 +59,8 @@ func (h *harness) runIn(ctx context.Context, stdin string, args ...string) resul
 	h.t.Helper()
 	var out, errb syncBuffer
 	code := run(ctx, args, &env{
-		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errb,
-		getenv: func(k string) string { return h.env[k] }, now: h.now,
+		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string { return h.env[k] }, Now: h.now,
 	})
 	return result{code: code, stdout: out.String(), stderr: errb.String()}
 }
@@ -94,9 +94,9 @@ func TestHelp(t *testing.T) {
 	r := h.run("help")
 	r.want(t, 0, "policy publish", "policy verify", "policy keygen", "policy show", "policy audit", "dev", "QUANTUM_REDIS_URL")
 	for _, c := range commands {
-		args := append(strings.Fields(c.name), "--help")
+		args := append(strings.Fields(c.Name), "--help")
 		r := h.run(args...)
-		r.want(t, 0, "Usage: quantum "+c.name, c.summary, "-redis")
+		r.want(t, 0, "Usage: quantum "+c.Name, c.Summary, "-redis")
 	}
 	h.run("help", "policy", "verify").want(t, 0, "Exit status: 0 when a valid")
 	h.run("frobnicate").want(t, 2, `unknown command "frobnicate"`)

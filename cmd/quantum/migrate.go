@@ -16,9 +16,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "migrate check",
-		summary: "read-only preflight of a move from the Python stack: every hazard, with the step that fixes it",
-		help: `Reads, never writes, the live Redis and lists each hazard of moving the Python
+		Name:    "migrate check",
+		Summary: "read-only preflight of a move from the Python stack: every hazard, with the step that fixes it",
+		Help: `Reads, never writes, the live Redis and lists each hazard of moving the Python
 stack onto the governance core, with the step of docs/migration.md that fixes
 it:
 
@@ -40,12 +40,12 @@ A blocker makes the deployment not ready; a warning does not. --json prints
 the whole report.
 
 Exit status: 0 ready; 1 not ready; 2 could not check, and usage errors.`,
-		run: runMigrateCheck,
+		Run: runMigrateCheck,
 	})
 	register(&command{
-		name:    "migrate report",
-		summary: "summarize a shadow period from quantum:stream:apply.shadow",
-		help: `Reads the results a shadow apply layer (apply-layer --mode shadow) wrote to
+		Name:    "migrate report",
+		Summary: "summarize a shadow period from quantum:stream:apply.shadow",
+		Help: `Reads the results a shadow apply layer (apply-layer --mode shadow) wrote to
 quantum:stream:apply.shadow over the last --since and prints what enforcing
 would have done: decisions, would-be denials by reason and source, unsigned
 producers (AUTH_MISSING by source), would-be ownership violations
@@ -54,48 +54,48 @@ producers (AUTH_MISSING by source), would-be ownership violations
 Exit status: 0 every shadowed plan would have executed or been skipped as
 its producer asked; 1 some would have been denied or failed (the cut-over
 is not ready); 2 could not read, or no shadow result in the period.`,
-		run: runMigrateReport,
+		Run: runMigrateReport,
 	})
 }
 
 func runMigrateCheck(ctx context.Context, c *invocation) int {
-	asJSON := c.fs.Bool("json", false, "print the report as JSON")
-	plans := c.fs.Int64("plans", migrate.DefaultPlanCount, "read the last `N` plans")
-	exitOwner := c.fs.String("exit-owner", envOr(c.env.getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the `source` that may close (env QUANTUM_EXIT_OWNER)")
-	breakGlass := c.fs.String("break-glass", c.env.getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close (env QUANTUM_BREAK_GLASS)")
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES` (env QUANTUM_POLICY_PUBKEY): the signature is checked too")
-	aclFile := c.fs.String("acl-file", "", "the users.acl `FILE` to be loaded: its users are compared with Redis's")
-	within := c.fs.Duration("foreign-live-within", migrate.DefaultLiveWithin, "a consumer served within this `DURATION` is live")
-	if code, ok := c.parse(0); !ok {
+	asJSON := c.FS.Bool("json", false, "print the report as JSON")
+	plans := c.FS.Int64("plans", migrate.DefaultPlanCount, "read the last `N` plans")
+	exitOwner := c.FS.String("exit-owner", envOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the `source` that may close (env QUANTUM_EXIT_OWNER)")
+	breakGlass := c.FS.String("break-glass", c.Env.Getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close (env QUANTUM_BREAK_GLASS)")
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES` (env QUANTUM_POLICY_PUBKEY): the signature is checked too")
+	aclFile := c.FS.String("acl-file", "", "the users.acl `FILE` to be loaded: its users are compared with Redis's")
+	within := c.FS.Duration("foreign-live-within", migrate.DefaultLiveWithin, "a consumer served within this `DURATION` is live")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	var trusted *policy.TrustedKeys
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		var err error
 		if trusted, err = policy.LoadTrustedKeys(paths...); err != nil {
-			fmt.Fprintf(c.env.stderr, "quantum migrate check: could not check: %v\n", err)
+			fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
 			return exitUsage
 		}
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum migrate check: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
 		return exitUsage
 	}
 	defer rdb.Close()
 	rep, err := migrate.Check(ctx, rdb, migrate.CheckOptions{
-		Keys: c.keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
-		LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.env.clock(),
+		Keys: c.Keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
+		LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
 	})
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum migrate check: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
 		return exitUsage
 	}
 	if *asJSON {
-		writeJSON(c.env.stdout, rep)
+		writeJSON(c.Env.Stdout, rep)
 	} else {
-		tw := table(c.env.stdout)
-		fmt.Fprintf(tw, "plans read\t%d (last %d of %s)\n", rep.PlansRead, *plans, c.keys().ApplyPlan())
+		tw := table(c.Env.Stdout)
+		fmt.Fprintf(tw, "plans read\t%d (last %d of %s)\n", rep.PlansRead, *plans, c.Keys().ApplyPlan())
 		for _, p := range rep.Producers {
 			fmt.Fprintf(tw, "producer\t%s: %d plans, %d signed, %d unsigned, %d closes\n", p.Source, p.Plans, p.Signed, p.Unsigned, p.Closes)
 		}
@@ -120,34 +120,34 @@ func runMigrateCheck(ctx context.Context, c *invocation) int {
 }
 
 func runMigrateReport(ctx context.Context, c *invocation) int {
-	asJSON := c.fs.Bool("json", false, "print the summary as JSON")
-	since := c.fs.Duration("since", 7*24*time.Hour, "summarize the last `DURATION` (0: everything)")
-	if code, ok := c.parse(0); !ok {
+	asJSON := c.FS.Bool("json", false, "print the summary as JSON")
+	since := c.FS.Duration("since", 7*24*time.Hour, "summarize the last `DURATION` (0: everything)")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum migrate report: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
 		return exitUsage
 	}
 	defer rdb.Close()
 	var from time.Time
 	if *since > 0 {
-		from = c.env.clock()().Add(-*since)
+		from = c.Env.Clock()().Add(-*since)
 	}
-	s, err := migrate.Summarize(ctx, rdb, c.keys(), from)
+	s, err := migrate.Summarize(ctx, rdb, c.Keys(), from)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum migrate report: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
 		return exitUsage
 	}
 	if s.Total == 0 {
-		fmt.Fprintf(c.env.stderr, "quantum migrate report: no shadow result on %s in the period: is apply-layer --mode shadow running?\n", c.keys().ApplyShadow())
+		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: no shadow result on %s in the period: is apply-layer --mode shadow running?\n", c.Keys().ApplyShadow())
 		return exitUsage
 	}
 	if *asJSON {
-		writeJSON(c.env.stdout, s)
+		writeJSON(c.Env.Stdout, s)
 	} else {
-		tw := table(c.env.stdout)
+		tw := table(c.Env.Stdout)
 		fmt.Fprintf(tw, "shadowed plans\t%d (entries %s .. %s)\n", s.Total, s.FirstEntry, s.LastEntry)
 		fmt.Fprintf(tw, "decisions\t%s\n", intCounts(s.ByDecision))
 		for _, code := range slices.Sorted(maps.Keys(s.WouldDeny)) {

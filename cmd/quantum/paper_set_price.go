@@ -13,10 +13,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "paper set-price",
-		args:    "SYMBOL=PRICE ...",
-		summary: "move the paper venue's mark prices at run time, for every replica",
-		help: `Moves the marks of the paper venue under --prefix: every apply-layer
+		Name:    "paper set-price",
+		Args:    "SYMBOL=PRICE ...",
+		Summary: "move the paper venue's mark prices at run time, for every replica",
+		Help: `Moves the marks of the paper venue under --prefix: every apply-layer
 replica, proof and quantum dev sharing the Redis fills at, and values
 positions at, the new marks from now on (all of them move in one step).
 A mark set here wins over --paper-price (HDEL quantum:paper:marks SYMBOL
@@ -28,42 +28,42 @@ checked against. Use it to show a loss stop:
 
 A price is a decimal > 0 with at most 8 decimal places. Exit 0 when the
 marks were set, 1 when Redis refused, 2 for a bad argument.`,
-		run: runPaperSetPrice,
+		Run: runPaperSetPrice,
 	})
 }
 
 func runPaperSetPrice(ctx context.Context, c *invocation) int {
-	asJSON := c.fs.Bool("json", false, "print as JSON")
-	if code, ok := c.parse(-1); !ok {
+	asJSON := c.FS.Bool("json", false, "print as JSON")
+	if code, ok := c.Parse(-1); !ok {
 		return code
 	}
-	if len(c.args) == 0 {
-		return c.usageErr("want at least one SYMBOL=PRICE, such as BTCUSDT=65000")
+	if len(c.Args) == 0 {
+		return c.UsageErr("want at least one SYMBOL=PRICE, such as BTCUSDT=65000")
 	}
 	prices := map[string]string{}
-	for _, a := range c.args {
+	for _, a := range c.Args {
 		sym, price, err := paper.ParsePrice(a)
 		if err != nil {
-			return c.usageErr("%v", err)
+			return c.UsageErr("%v", err)
 		}
 		if _, dup := prices[sym]; dup {
-			return c.usageErr("%s given twice", sym)
+			return c.UsageErr("%s given twice", sym)
 		}
 		prices[sym] = price
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	if err := paper.SetPrices(ctx, rdb, c.keys(), prices); err != nil {
-		return c.errorf("%v", err)
+	if err := paper.SetPrices(ctx, rdb, c.Keys(), prices); err != nil {
+		return c.Errorf("%v", err)
 	}
-	v, err := paper.New(rdb, c.keys(), nil)
+	v, err := paper.New(rdb, c.Keys(), nil)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
-	day := applylayer.DayStart(c.env.clock()())
+	day := applylayer.DayStart(c.Env.Clock()())
 	pnl, pnlErr := v.DayPnL(ctx, day)
 	if *asJSON {
 		out := map[string]any{"marks": prices, "day": day.Format(time.DateOnly)}
@@ -72,18 +72,18 @@ func runPaperSetPrice(ctx context.Context, c *invocation) int {
 		} else {
 			out["day_pnl_error"] = pnlErr.Error()
 		}
-		return writeJSON(c.env.stdout, out)
+		return writeJSON(c.Env.Stdout, out)
 	}
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	fmt.Fprintln(tw, "SYMBOL\tMARK")
 	for _, sym := range slices.Sorted(maps.Keys(prices)) {
 		fmt.Fprintf(tw, "%s\t%s\n", sym, prices[sym])
 	}
 	tw.Flush()
 	if pnlErr != nil {
-		fmt.Fprintf(c.env.stdout, "day PnL (%s UTC): unknown: %v\n", day.Format(time.DateOnly), pnlErr)
+		fmt.Fprintf(c.Env.Stdout, "day PnL (%s UTC): unknown: %v\n", day.Format(time.DateOnly), pnlErr)
 	} else {
-		fmt.Fprintf(c.env.stdout, "day PnL (%s UTC): %.2f USDT (realized since 00:00 + unrealized now)\n", day.Format(time.DateOnly), pnl)
+		fmt.Fprintf(c.Env.Stdout, "day PnL (%s UTC): %.2f USDT (realized since 00:00 + unrealized now)\n", day.Format(time.DateOnly), pnl)
 	}
 	return exitOK
 }

@@ -19,39 +19,39 @@ import (
 
 func init() {
 	register(&command{
-		name:    "plan keygen",
-		summary: "print a new keyring line (SOURCE SECRET) for a producing service",
-		help: `Prints "SOURCE SECRET": 32 random bytes as hex. Append the line to the apply
+		Name:    "plan keygen",
+		Summary: "print a new keyring line (SOURCE SECRET) for a producing service",
+		Help: `Prints "SOURCE SECRET": 32 random bytes as hex. Append the line to the apply
 layer's keyring (QUANTUM_KEYRING, mode 0600) and give the same line, in a file
 of its own (mode 0600), to the producing service that signs its plans with it.
 docs/producers.md shows how a Python producer signs.`,
-		run: runPlanKeygen,
+		Run: runPlanKeygen,
 	})
 	register(&command{
-		name:    "plan send",
-		summary: "sign and send one plan, and optionally wait for its result",
-		help: `Builds a plan with the fields of SPEC.md, signs it with the keyring line in
+		Name:    "plan send",
+		Summary: "sign and send one plan, and optionally wait for its result",
+		Help: `Builds a plan with the fields of SPEC.md, signs it with the keyring line in
 --key-file (the source is that line's), and XADDs it to quantum:stream:apply.plan.
 
 With --wait DURATION it prints the result's fields when the apply layer has
 written it. Exit status: 0 sent (and, with --wait, EXECUTED or SKIPPED); 1 the
 result is DENIED or FAILED, or the send failed; 2 usage; 3 no result arrived
 within --wait.`,
-		run: runPlanSend,
+		Run: runPlanSend,
 	})
 }
 
 func runPlanKeygen(ctx context.Context, c *invocation) int {
-	source := c.fs.String("source", "", "the producing service's `name`, as it writes it in source")
-	if code, ok := c.parse(0); !ok {
+	source := c.FS.String("source", "", "the producing service's `name`, as it writes it in source")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	line, err := plan.KeygenLine(*source)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum plan keygen: --source: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum plan keygen: --source: %v\n", err)
 		return exitUsage
 	}
-	fmt.Fprintln(c.env.stdout, line)
+	fmt.Fprintln(c.Env.Stdout, line)
 	return exitOK
 }
 
@@ -78,33 +78,33 @@ func loadKeyLine(path string) (string, []byte, error) {
 }
 
 func runPlanSend(ctx context.Context, c *invocation) int {
-	keyFile := c.fs.String("key-file", "", "`FILE` holding the sender's keyring line; the source is its")
-	planID := c.fs.String("plan-id", "", "plan_id (default: send-<unix ms>-<random>)")
-	symbol := c.fs.String("symbol", "", "`SYMBOL` such as BTCUSDT")
-	side := c.fs.String("side", "", "BUY or SELL")
-	qty := c.fs.String("qty", "", "quantity, decimal")
-	typ := c.fs.String("type", "MARKET", "MARKET or LIMIT")
-	price := c.fs.String("price", "", "limit price (LIMIT only)")
-	reduceOnly := c.fs.Bool("reduce-only", false, "reduceOnly=true: an exit")
-	leverage := c.fs.Int("leverage", 0, "leverage (0: none in the plan)")
-	action := c.fs.String("action", "MANUAL", "action label, such as FULL_CLOSE_PROPOSED")
-	decision := c.fs.String("decision", "EXECUTE", "EXECUTE, SKIP or BLOCKED")
-	canary := c.fs.Bool("canary", false, "canary=true: gated and recorded, never sent to a venue")
-	wait := c.fs.Duration("wait", 0, "wait this long for the result and print it (0: do not wait)")
-	minReplicas := c.fs.Int("min-replicas", envInt(c.env.getenv, "QUANTUM_MIN_REPLICAS", 0), "confirm the plan reached this many Redis replicas (WAIT) before it counts as sent; exit 3 when not (env QUANTUM_MIN_REPLICAS)")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON")
-	if code, ok := c.parse(0); !ok {
+	keyFile := c.FS.String("key-file", "", "`FILE` holding the sender's keyring line; the source is its")
+	planID := c.FS.String("plan-id", "", "plan_id (default: send-<unix ms>-<random>)")
+	symbol := c.FS.String("symbol", "", "`SYMBOL` such as BTCUSDT")
+	side := c.FS.String("side", "", "BUY or SELL")
+	qty := c.FS.String("qty", "", "quantity, decimal")
+	typ := c.FS.String("type", "MARKET", "MARKET or LIMIT")
+	price := c.FS.String("price", "", "limit price (LIMIT only)")
+	reduceOnly := c.FS.Bool("reduce-only", false, "reduceOnly=true: an exit")
+	leverage := c.FS.Int("leverage", 0, "leverage (0: none in the plan)")
+	action := c.FS.String("action", "MANUAL", "action label, such as FULL_CLOSE_PROPOSED")
+	decision := c.FS.String("decision", "EXECUTE", "EXECUTE, SKIP or BLOCKED")
+	canary := c.FS.Bool("canary", false, "canary=true: gated and recorded, never sent to a venue")
+	wait := c.FS.Duration("wait", 0, "wait this long for the result and print it (0: do not wait)")
+	minReplicas := c.FS.Int("min-replicas", envInt(c.Env.Getenv, "QUANTUM_MIN_REPLICAS", 0), "confirm the plan reached this many Redis replicas (WAIT) before it counts as sent; exit 3 when not (env QUANTUM_MIN_REPLICAS)")
+	asJSON := c.FS.Bool("json", false, "print the result as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *keyFile == "" {
-		fmt.Fprintln(c.env.stderr, "quantum plan send: --key-file FILE is required: plans are signed")
+		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --key-file FILE is required: plans are signed")
 		return exitUsage
 	}
 	source, secret, err := loadKeyLine(*keyFile)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
-	now := c.env.clock()()
+	now := c.Env.Clock()()
 	if *planID == "" {
 		b := make([]byte, 4)
 		rand.Read(b)
@@ -124,23 +124,23 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 		fields[plan.FieldLeverage] = strconv.Itoa(*leverage)
 	}
 	if _, err := plan.Parse(fields); err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum plan send: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
 		return exitUsage
 	}
 	fields = plan.SignFields(fields, secret)
 
-	rdb, err := c.redisBlocking()
+	rdb, err := c.RedisBlocking()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	k := c.keys()
+	k := c.Keys()
 	cursor, err := producer.Cursor(ctx, rdb, k)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if *minReplicas < 0 {
-		fmt.Fprintln(c.env.stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
+		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
 		return exitUsage
 	}
 	var id string
@@ -150,27 +150,27 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 		var acked int
 		id, acked, err = producer.SendConfirmed(ctx, rdb, k, fields, *minReplicas, 2*time.Second)
 		if err == nil && acked < *minReplicas {
-			fmt.Fprintf(c.env.stderr, "quantum plan send: sent plan_id=%s (entry %s) but only %d of %d replica(s) confirmed it within 2s: a failover may lose it\n", *planID, id, acked, *minReplicas)
+			fmt.Fprintf(c.Env.Stderr, "quantum plan send: sent plan_id=%s (entry %s) but only %d of %d replica(s) confirmed it within 2s: a failover may lose it\n", *planID, id, acked, *minReplicas)
 			return 3
 		}
 	}
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if *wait <= 0 {
-		fmt.Fprintf(c.env.stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
+		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
 		return exitOK
 	}
 	got, err := producer.Await(ctx, rdb, k, cursor, *wait, *planID)
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum plan send: sent plan_id=%s (entry %s) but %v\n", *planID, id, err)
+		fmt.Fprintf(c.Env.Stderr, "quantum plan send: sent plan_id=%s (entry %s) but %v\n", *planID, id, err)
 		return 3
 	}
 	res := got[*planID].Map()
 	if *asJSON {
-		writeJSON(c.env.stdout, res)
+		writeJSON(c.Env.Stdout, res)
 	} else {
-		tw := table(c.env.stdout)
+		tw := table(c.Env.Stdout)
 		for _, name := range slices.Sorted(maps.Keys(res)) {
 			fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
 		}

@@ -11,44 +11,44 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy audit",
-		summary: "print the newest entries of the policy audit trail",
-		help: `Reads quantum:stream:policy.audit, newest first: one line per publish
+		Name:    "policy audit",
+		Summary: "print the newest entries of the policy audit trail",
+		Help: `Reads quantum:stream:policy.audit, newest first: one line per publish
 (result=published) or refused refresh (result=rejected, with its reason code).`,
-		run: runPolicyAudit,
+		Run: runPolicyAudit,
 	})
 }
 
 func runPolicyAudit(ctx context.Context, c *invocation) int {
-	count := c.fs.Int64("count", 20, "how many entries, newest first")
-	asJSON := c.fs.Bool("json", false, "print as JSON")
-	if code, ok := c.parse(0); !ok {
+	count := c.FS.Int64("count", 20, "how many entries, newest first")
+	asJSON := c.FS.Bool("json", false, "print as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *count < 1 {
-		fmt.Fprintln(c.env.stderr, "quantum policy audit: --count must be at least 1")
+		fmt.Fprintln(c.Env.Stderr, "quantum policy audit: --count must be at least 1")
 		return exitUsage
 	}
 	store, closeStore, err := c.policyStore(nil, 0)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer closeStore()
 	entries, err := store.Audit(ctx, *count)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if *asJSON {
 		if entries == nil {
 			entries = []policystore.AuditEntry{}
 		}
-		return writeJSON(c.env.stdout, entries)
+		return writeJSON(c.Env.Stdout, entries)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(c.env.stdout, "no audit entries at %s\n", c.keys().PolicyAudit())
+		fmt.Fprintf(c.Env.Stdout, "no audit entries at %s\n", c.Keys().PolicyAudit())
 		return exitOK
 	}
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tREASON\tDETAIL")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,

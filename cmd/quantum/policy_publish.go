@@ -15,10 +15,10 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy publish",
-		args:    "FILE",
-		summary: "sign a policy and make it live, atomically, with its audit entry",
-		help: `FILE (or - for stdin) is a JSON object with the policy's content: universe_symbols,
+		Name:    "policy publish",
+		Args:    "FILE",
+		Summary: "sign a policy and make it live, atomically, with its audit entry",
+		Help: `FILE (or - for stdin) is a JSON object with the policy's content: universe_symbols,
 leverage_by_symbol, harvest_params, kill_params, policy_version, trading_state,
 and optionally generator, valid_until_epoch, max_notional_usdt_by_symbol,
 max_orders_per_minute. The seq, issue time, hash and signature are stamped here;
@@ -43,53 +43,53 @@ above every seq the legacy key, policy.audit and policy.update hold. A
 valid policy of ours, or no key, is refused: nothing legacy to replace.
 
 Exit status: 0 published, 1 refused or failed (the reason code is printed).`,
-		run: runPolicyPublish,
+		Run: runPolicyPublish,
 	})
 }
 
 func runPolicyPublish(ctx context.Context, c *invocation) int {
-	keyPath := c.fs.String("key", c.env.getenv("QUANTUM_POLICY_KEY"), "signing key `FILE`, mode 0600 (env QUANTUM_POLICY_KEY)")
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated: when set, the signing key must be one of them (env QUANTUM_POLICY_PUBKEY)")
-	validity := c.fs.Duration("validity", 2*time.Hour, "how long the policy stays valid, when FILE has no valid_until_epoch")
-	seq := c.fs.Uint64("seq", 0, "policy_seq to publish (default: the highest verified seq + 1)")
-	actor := c.fs.String("actor", defaultActor(c.env), "who publishes, for the audit trail")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON")
-	legacy := c.fs.Bool("replace-legacy", false, "replace a legacy policy key (not a hash, or a hash that does not verify: save(), a SET of JSON) once: moved aside to policy:legacy:<time>, audited, and published over with a seq above every one seen")
-	if code, ok := c.parse(1); !ok {
+	keyPath := c.FS.String("key", c.Env.Getenv("QUANTUM_POLICY_KEY"), "signing key `FILE`, mode 0600 (env QUANTUM_POLICY_KEY)")
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated: when set, the signing key must be one of them (env QUANTUM_POLICY_PUBKEY)")
+	validity := c.FS.Duration("validity", 2*time.Hour, "how long the policy stays valid, when FILE has no valid_until_epoch")
+	seq := c.FS.Uint64("seq", 0, "policy_seq to publish (default: the highest verified seq + 1)")
+	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
+	asJSON := c.FS.Bool("json", false, "print the result as JSON")
+	legacy := c.FS.Bool("replace-legacy", false, "replace a legacy policy key (not a hash, or a hash that does not verify: save(), a SET of JSON) once: moved aside to policy:legacy:<time>, audited, and published over with a seq above every one seen")
+	if code, ok := c.Parse(1); !ok {
 		return code
 	}
 	if *keyPath == "" {
-		fmt.Fprintln(c.env.stderr, "quantum policy publish: --key FILE (or QUANTUM_POLICY_KEY) is required")
+		fmt.Fprintln(c.Env.Stderr, "quantum policy publish: --key FILE (or QUANTUM_POLICY_KEY) is required")
 		return exitUsage
 	}
 	key, err := policy.LoadPrivateKey(*keyPath)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	ring := policy.NewTrustedKeys(key.Public())
 	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
 		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 	}
-	f, err := c.env.open(c.args[0])
+	f, err := c.Env.Open(c.Args[0])
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
-	name := c.args[0]
+	name := c.Args[0]
 	if name == "-" {
 		name = "stdin"
 	}
 	content, err := policy.ParseContentFile(name, f)
 	f.Close()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 
 	if *legacy {
 		next, err := replaceLegacy(ctx, c, ring, *actor)
 		if err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 		if *seq == 0 {
 			*seq = next
@@ -97,7 +97,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	}
 	store, closeStore, err := c.policyStore(ring, 0)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer closeStore()
 	sp, pub, err := store.SignAndPublish(ctx, content, key, policystore.Release{
@@ -106,16 +106,16 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.refused(err)
 	}
-	c.logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
-		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.g.prefix)
+	c.Logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
+		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.G.Prefix)
 	validUntil := time.Unix(sp.ValidUntil, 0).UTC()
 	if *asJSON {
-		return writeJSON(c.env.stdout, map[string]any{
+		return writeJSON(c.Env.Stdout, map[string]any{
 			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
 			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": pub.AuditEntryID,
 		})
 	}
-	fmt.Fprintf(c.env.stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
+	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
 		sp.Version, sp.Seq, sp.Hash, validUntil.Format(time.RFC3339), sp.KeyID)
 	return exitOK
 }
@@ -124,13 +124,13 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 // code.
 func (c *invocation) refused(err error) int {
 	if reason.CodeOf(err) == "" {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
-	return c.errorf("refused: %v", err)
+	return c.Errorf("refused: %v", err)
 }
 
 func defaultActor(e *env) string {
-	user := e.getenv("USER")
+	user := e.Getenv("USER")
 	if user == "" {
 		user = "unknown"
 	}

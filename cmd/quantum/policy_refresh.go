@@ -21,9 +21,9 @@ const exitRefreshFailed = 2
 
 func init() {
 	register(&command{
-		name:    "policy refresh",
-		summary: "build, validate and publish the next policy (the 30-minute timer's job)",
-		help: `Builds the next policy from --template FILE (the JSON that 'policy publish' takes,
+		Name:    "policy refresh",
+		Summary: "build, validate and publish the next policy (the 30-minute timer's job)",
+		Help: `Builds the next policy from --template FILE (the JSON that 'policy publish' takes,
 read again on every run) or from --generator CMD (a shell command line that prints
 that JSON on stdout; it must exit 0 within --generator-timeout, its stderr goes to
 this command's log). Then it stamps policy_seq = live + 1 (read before the source
@@ -64,34 +64,34 @@ Log lines carry [POLICY-REFRESH]; a success logs POLICY_STATE and POLICY_AUDIT.
 
 Exit status: 0 published; 2 refused or failed (the live policy is untouched),
 and for usage errors.`,
-		run: runPolicyRefresh,
+		Run: runPolicyRefresh,
 	})
 }
 
 func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	ef := newEnvFlags(c)
-	template := ef.string("template", "QUANTUM_POLICY_TEMPLATE", "policy content `FILE` (JSON), read on every run")
-	generator := ef.string("generator", "QUANTUM_POLICY_GENERATOR", "`COMMAND` line that prints the policy content JSON on stdout, run with /bin/sh -c")
-	genTimeout := ef.duration("generator-timeout", "QUANTUM_POLICY_GENERATOR_TIMEOUT", refresh.DefaultGeneratorTimeout, "how long the generator may run before it is killed")
-	keyPath := ef.string("key", "QUANTUM_POLICY_KEY", "signing key `FILE`, mode 0600")
-	pubkeys := ef.string("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted public key `FILES`, comma-separated: the new policy must verify with them, as readers will verify it")
-	validity := ef.duration("validity", "QUANTUM_POLICY_VALIDITY", refresh.DefaultValidity, "how long each policy stays valid")
-	interval := ef.duration("interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "how often the refresh runs (the timer's OnUnitActiveSec)")
-	maxLev := ef.int("max-leverage", "QUANTUM_POLICY_MAX_LEVERAGE", 0, fmt.Sprintf("refuse a policy with any leverage above `N` (1..%d; 0: no cap beyond %d)", policy.MaxLeverage, policy.MaxLeverage))
+	template := ef.String("template", "QUANTUM_POLICY_TEMPLATE", "policy content `FILE` (JSON), read on every run")
+	generator := ef.String("generator", "QUANTUM_POLICY_GENERATOR", "`COMMAND` line that prints the policy content JSON on stdout, run with /bin/sh -c")
+	genTimeout := ef.Duration("generator-timeout", "QUANTUM_POLICY_GENERATOR_TIMEOUT", refresh.DefaultGeneratorTimeout, "how long the generator may run before it is killed")
+	keyPath := ef.String("key", "QUANTUM_POLICY_KEY", "signing key `FILE`, mode 0600")
+	pubkeys := ef.String("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted public key `FILES`, comma-separated: the new policy must verify with them, as readers will verify it")
+	validity := ef.Duration("validity", "QUANTUM_POLICY_VALIDITY", refresh.DefaultValidity, "how long each policy stays valid")
+	interval := ef.Duration("interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "how often the refresh runs (the timer's OnUnitActiveSec)")
+	maxLev := ef.Int("max-leverage", "QUANTUM_POLICY_MAX_LEVERAGE", 0, fmt.Sprintf("refuse a policy with any leverage above `N` (1..%d; 0: no cap beyond %d)", policy.MaxLeverage, policy.MaxLeverage))
 	alarm, repeat := ef.alarmFlags()
-	actor := c.fs.String("actor", defaultActor(c.env), "who publishes, for the audit trail")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON")
-	if code, ok := c.parse(0); !ok {
+	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
+	asJSON := c.FS.Bool("json", false, "print the result as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed refresh
 	}
 	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.env.stderr, "quantum policy refresh: "+format+"\nRun 'quantum help policy refresh' for usage.\n", args...)
+		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: "+format+"\nRun 'quantum help policy refresh' for usage.\n", args...)
 		return exitRefreshFailed
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitRefreshFailed
 	}
-	log := c.logger()
+	log := c.Logger()
 	src, err := refreshSource(c, *template, *generator, *genTimeout, log)
 	if err != nil {
 		return usage("%v", err)
@@ -121,17 +121,17 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 		log.Warn("[POLICY-REFRESH] no --pubkey / QUANTUM_POLICY_PUBKEY: the new policy is checked against the signing key's own public key, not the readers' trusted keys")
 	}
 
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
 		return usage("%v", err)
 	}
 	defer rdb.Close()
-	now := c.env.clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.keys(), Keyring: ring, Now: now})
+	now := c.Env.Clock()
+	store, err := policystore.New(rdb, policystore.Options{Keys: c.Keys(), Keyring: ring, Now: now})
 	if err != nil {
 		return usage("%v", err)
 	}
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: now})
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: now})
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -149,7 +149,7 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 			clk, err := redischeck.ClockOffset(ctx, rdb, now)
 			return clk.Offset, err
 		},
-		Runs: refresh.RedisRuns{Redis: rdb, Key: c.keys().RefreshRuns(), Stale: *genTimeout + time.Minute},
+		Runs: refresh.RedisRuns{Redis: rdb, Key: c.Keys().RefreshRuns(), Stale: *genTimeout + time.Minute},
 	})
 	if err != nil {
 		return usage("%v", err)
@@ -158,20 +158,20 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	if err != nil {
 		code := reason.CodeOf(err)
 		if *asJSON {
-			writeJSON(c.env.stdout, map[string]any{"published": false, "reason": code, "error": err.Error(), "audit_entry_id": rep.AuditID})
+			writeJSON(c.Env.Stdout, map[string]any{"published": false, "reason": code, "error": err.Error(), "audit_entry_id": rep.AuditID})
 		}
-		fmt.Fprintf(c.env.stderr, "quantum policy refresh: refused: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: refused: %v\n", err)
 		return exitRefreshFailed
 	}
 	sp := rep.Policy
 	if *asJSON {
-		writeJSON(c.env.stdout, map[string]any{
+		writeJSON(c.Env.Stdout, map[string]any{
 			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
 			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": rep.AuditID,
 		})
 		return exitOK
 	}
-	fmt.Fprintf(c.env.stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
+	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
 		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
 	return exitOK
 }
@@ -181,11 +181,11 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 // error, never a guess.
 func refreshSource(c *invocation, template, generator string, timeout time.Duration, log *slog.Logger) (refresh.Source, error) {
 	switch {
-	case c.flagSet("template") && c.flagSet("generator"):
+	case c.IsSet("template") && c.IsSet("generator"):
 		return nil, fmt.Errorf("--template and --generator exclude each other")
-	case c.flagSet("template"):
+	case c.IsSet("template"):
 		generator = ""
-	case c.flagSet("generator"):
+	case c.IsSet("generator"):
 		template = ""
 	}
 	switch {

@@ -31,12 +31,12 @@ const resultLegacyReplaced = "legacy_replaced"
 // never sees a rollback. A valid live policy, or none, is refused: there is
 // nothing legacy to replace, and the flag acts once.
 func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys, actor string) (uint64, error) {
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
 		return 0, err
 	}
 	defer rdb.Close()
-	k := c.keys()
+	k := c.Keys()
 	key := k.PolicyCurrent()
 	typ, err := rdb.Type(ctx, key).Result()
 	if err != nil {
@@ -53,7 +53,7 @@ func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys,
 		if err != nil {
 			return 0, fmt.Errorf("HGETALL %s: %w", key, err)
 		}
-		_, verr := policy.Verify(f, ring, c.env.clock()(), time.Minute)
+		_, verr := policy.Verify(f, ring, c.Env.Clock()(), time.Minute)
 		code := reason.CodeOf(verr)
 		if verr == nil || !slices.Contains([]reason.Code{reason.PolicyUnsigned, reason.PolicyHashMismatch, reason.PolicySignatureInvalid, reason.PolicyMissingField, reason.PolicyParseError, reason.PolicyInvalid}, code) {
 			return 0, fmt.Errorf("--replace-legacy: %s is a signed policy of ours (%s): nothing legacy to replace; publish without the flag", key, cmpOr(string(code), "valid"))
@@ -72,11 +72,11 @@ func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys,
 		return 0, err
 	}
 	seq = max(seq, legacySeq) + 1
-	aside := k.Key(fmt.Sprintf("policy:legacy:%d", c.env.clock()().UnixNano()))
+	aside := k.Key(fmt.Sprintf("policy:legacy:%d", c.Env.Clock()().UnixNano()))
 	if ok, err := rdb.RenameNX(ctx, key, aside).Result(); err != nil || !ok {
 		return 0, fmt.Errorf("move %s aside to %s: %v", key, aside, err)
 	}
-	store, err := policystore.New(rdb, policystore.Options{Keys: k, Keyring: ring, Now: c.env.clock()})
+	store, err := policystore.New(rdb, policystore.Options{Keys: k, Keyring: ring, Now: c.Env.Clock()})
 	if err != nil {
 		return 0, err
 	}
@@ -84,7 +84,7 @@ func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys,
 	if _, err := store.AppendAudit(ctx, policystore.AuditEntry{Result: resultLegacyReplaced, Reason: string(why), Detail: detail, Actor: actor, Generator: "quantum policy publish --replace-legacy"}); err != nil {
 		return 0, fmt.Errorf("audit the replacement (the legacy key is at %s): %w", aside, err)
 	}
-	fmt.Fprintf(c.env.stderr, "quantum policy publish: %s\n", detail)
+	fmt.Fprintf(c.Env.Stderr, "quantum policy publish: %s\n", detail)
 	return seq, nil
 }
 
@@ -92,7 +92,7 @@ func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys,
 // stream (0 when none).
 func highestSeq(ctx context.Context, rdb redis.UniversalClient, c *invocation) (uint64, error) {
 	var hi uint64
-	for _, stream := range []string{c.keys().PolicyAudit(), c.keys().PolicyUpdate()} {
+	for _, stream := range []string{c.Keys().PolicyAudit(), c.Keys().PolicyUpdate()} {
 		start := "+"
 		for {
 			msgs, err := rdb.XRevRangeN(ctx, stream, start, "-", 1000).Result()

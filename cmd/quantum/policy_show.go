@@ -14,35 +14,35 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy show",
-		summary: "print the live policy's fields and whether it verifies",
-		help: `Prints every field of quantum:policy:current as stored. When trusted public keys
+		Name:    "policy show",
+		Summary: "print the live policy's fields and whether it verifies",
+		Help: `Prints every field of quantum:policy:current as stored. When trusted public keys
 are configured (--pubkey or QUANTUM_POLICY_PUBKEY) it also verifies the policy
 and prints the verdict; without them it says the signature was not checked.
 
 Exit status: 0 when a policy is stored (verified or not), 1 when none is or
 Redis cannot be read.`,
-		run: runPolicyShow,
+		Run: runPolicyShow,
 	})
 }
 
 func runPolicyShow(ctx context.Context, c *invocation) int {
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
-	asJSON := c.fs.Bool("json", false, "print as JSON")
-	if code, ok := c.parse(0); !ok {
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	asJSON := c.FS.Bool("json", false, "print as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	store, closeStore, err := c.policyStore(nil, 0)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer closeStore()
 	fields, err := store.Raw(ctx)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if len(fields) == 0 {
-		return c.errorf("%s: no policy at %s", reason.PolicyMissing, c.keys().PolicyCurrent())
+		return c.Errorf("%s: no policy at %s", reason.PolicyMissing, c.Keys().PolicyCurrent())
 	}
 	verdict := map[string]any{"checked": false}
 	verdictText := "not checked (no --pubkey or QUANTUM_POLICY_PUBKEY)"
@@ -52,16 +52,16 @@ func runPolicyShow(ctx context.Context, c *invocation) int {
 			verdict = map[string]any{"checked": true, "ok": false, "reason": reason.CodeOf(err), "error": err.Error()}
 			verdictText = "NO: " + err.Error()
 		} else {
-			remaining := sp.Remaining(c.env.clock()()).Truncate(time.Second)
+			remaining := sp.Remaining(c.Env.Clock()()).Truncate(time.Second)
 			verdict = map[string]any{"checked": true, "ok": true, "key_id": sp.KeyID, "remaining_sec": int64(remaining / time.Second)}
 			verdictText = fmt.Sprintf("yes: signed by key_id %s, valid for %s more", sp.KeyID, remaining)
 		}
 	}
 	if *asJSON {
-		return writeJSON(c.env.stdout, map[string]any{"key": c.keys().PolicyCurrent(), "fields": fields, "verified": verdict})
+		return writeJSON(c.Env.Stdout, map[string]any{"key": c.Keys().PolicyCurrent(), "fields": fields, "verified": verdict})
 	}
-	tw := table(c.env.stdout)
-	fmt.Fprintf(tw, "key\t%s\n", c.keys().PolicyCurrent())
+	tw := table(c.Env.Stdout)
+	fmt.Fprintf(tw, "key\t%s\n", c.Keys().PolicyCurrent())
 	for _, name := range sortedFieldNames(fields) {
 		v := fields[name]
 		if name == policy.FieldValidUntil || name == policy.FieldIssuedAt {

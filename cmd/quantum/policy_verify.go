@@ -16,9 +16,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "policy verify",
-		summary: "check that a valid, fresh, correctly signed policy is live",
-		help: `Reads quantum:policy:current exactly as the apply layer does and prints one line.
+		Name:    "policy verify",
+		Summary: "check that a valid, fresh, correctly signed policy is live",
+		Help: `Reads quantum:policy:current exactly as the apply layer does and prints one line.
 
 When the policy verifies but has less than --expiry-alarm of validity left,
 it raises POLICY_EXPIRING on quantum:stream:alerts, deduplicated with the
@@ -39,51 +39,51 @@ POLICY_ROLLBACK: the live policy is older than the newest published one
 (policy.update / policy.audit) or than the apply layer's high-water mark
 (quantum:apply:policy:highwater): an older, still validly signed policy has
 been restored over a newer one.`,
-		run: runPolicyVerify,
+		Run: runPolicyVerify,
 	})
 }
 
 func runPolicyVerify(ctx context.Context, c *invocation) int {
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
-	skew := c.fs.Duration("clock-skew", policystore.DefaultClockSkew, "how far issued_at_epoch may lie ahead of this clock")
-	asJSON := c.fs.Bool("json", false, "print the result as JSON")
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	skew := c.FS.Duration("clock-skew", policystore.DefaultClockSkew, "how far issued_at_epoch may lie ahead of this clock")
+	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	ef := newEnvFlags(c)
 	alarm, repeat := ef.alarmFlags()
-	if code, ok := c.parse(0); !ok {
+	if code, ok := c.Parse(0); !ok {
 		// Anything but a verified policy is exit 1 for verify (SPEC.md).
 		if code == exitUsage {
 			return exitFail
 		}
 		return code
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitFail
 	}
 	sp, err := loadVerified(ctx, c, *pubkeys, *skew)
-	now := c.env.clock()()
+	now := c.Env.Clock()()
 	if err != nil {
 		code := reason.CodeOf(err)
 		if code == "" {
 			code = reason.PolicyUnavailable
 		}
 		if *asJSON {
-			writeJSON(c.env.stdout, map[string]any{"ok": false, "reason": code, "error": err.Error()})
+			writeJSON(c.Env.Stdout, map[string]any{"ok": false, "reason": code, "error": err.Error()})
 		} else {
-			fmt.Fprintf(c.env.stdout, "%s %v\n", code, trimCode(err, code))
+			fmt.Fprintf(c.Env.Stdout, "%s %v\n", code, trimCode(err, code))
 		}
 		return exitFail
 	}
 	remaining := int64(sp.Remaining(now) / time.Second)
 	expiry := checkExpiry(ctx, c, sp, now, *alarm, *repeat)
 	if *asJSON {
-		writeJSON(c.env.stdout, map[string]any{
+		writeJSON(c.Env.Stdout, map[string]any{
 			"ok": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
 			"key_id": sp.KeyID, "trading_state": sp.TradingState, "valid_until_epoch": sp.ValidUntil,
 			"remaining_sec": remaining, "expiring": *alarm > 0 && sp.Remaining(now) < *alarm, "expiry_alert": expiry.Outcome,
 		})
 		return exitOK
 	}
-	fmt.Fprintf(c.env.stdout, "OK policy_version=%s policy_seq=%d policy_hash=%s key_id=%s trading_state=%s valid_until=%s remaining_sec=%d\n",
+	fmt.Fprintf(c.Env.Stdout, "OK policy_version=%s policy_seq=%d policy_hash=%s key_id=%s trading_state=%s valid_until=%s remaining_sec=%d\n",
 		sp.Version, sp.Seq, sp.Hash, sp.KeyID, sp.TradingState, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), remaining)
 	return exitOK
 }
@@ -96,18 +96,18 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 		return alert.Result{}
 	}
 	const tag = "[POLICY-EXPIRY]"
-	log := c.logger()
+	log := c.Logger()
 	if left := sp.Remaining(now); left < threshold {
 		log.Warn(fmt.Sprintf("%s POLICY_EXPIRING: policy_seq=%d valid_until=%d remaining_sec=%d threshold_sec=%d",
 			tag, sp.Seq, sp.ValidUntil, int64(left/time.Second), int64(threshold/time.Second)))
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
 		alert.LogResult(log, tag, alert.TypePolicyExpiring, alert.Result{}, err)
 		return alert.Result{}
 	}
 	defer rdb.Close()
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: c.env.clock()})
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: c.Env.Clock()})
 	var res alert.Result
 	if err == nil {
 		res, err = refresh.ExpiryAlarm{Alerts: alerts, Threshold: threshold, Repeat: repeat}.Check(ctx, sp, nil, now)
@@ -151,7 +151,7 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 // withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
 // default, or "v1,v2") to ring.
 func withPolicyEncodings(c *invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
-	v := c.env.getenv(policy.EncodingsEnv)
+	v := c.Env.Getenv(policy.EncodingsEnv)
 	if v == "" {
 		return ring, nil
 	}

@@ -37,21 +37,21 @@ Exit status: 0 when no test failed (SKIP is not FAIL), 1 otherwise, 2 for usage
 errors. Guide: docs/proofs.md.`
 
 func init() {
-	register(&command{name: "proof list", summary: "list the proofs and their tests", run: runProofList})
-	register(&command{name: "proof run", args: "NAME...", summary: "run the named proofs against the live deployment and record them in the ledger",
-		help: proofHelp, run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, false) }})
-	register(&command{name: "proof all", summary: "run every proof against the live deployment and record them in the ledger",
-		help: proofHelp, run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, true) }})
-	register(&command{name: "proof ledger", summary: "print the proofs ledger (Markdown) or the newest runs from quantum:stream:proof.runs",
-		help: `Without --count, renders the ledger in Markdown: each proof's script, purpose,
+	register(&command{Name: "proof list", Summary: "list the proofs and their tests", Run: runProofList})
+	register(&command{Name: "proof run", Args: "NAME...", Summary: "run the named proofs against the live deployment and record them in the ledger",
+		Help: proofHelp, Run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, false) }})
+	register(&command{Name: "proof all", Summary: "run every proof against the live deployment and record them in the ledger",
+		Help: proofHelp, Run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, true) }})
+	register(&command{Name: "proof ledger", Summary: "print the proofs ledger (Markdown) or the newest runs from quantum:stream:proof.runs",
+		Help: `Without --count, renders the ledger in Markdown: each proof's script, purpose,
 tests and the status of its newest run. --count N lists the newest N runs of any
 proof instead; --json prints them as JSON (the stream's field names).`,
-		run: runProofLedger})
+		Run: runProofLedger})
 }
 
 func runProofList(ctx context.Context, c *invocation) int {
-	asJSON := c.fs.Bool("json", false, "print as JSON")
-	if code, ok := c.parse(0); !ok {
+	asJSON := c.FS.Bool("json", false, "print as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *asJSON {
@@ -64,11 +64,11 @@ func runProofList(ctx context.Context, c *invocation) int {
 			}
 			out = append(out, map[string]any{"name": p.Name, "script": p.Script, "purpose": p.Purpose, "tests": ts})
 		}
-		return writeJSON(c.env.stdout, out)
+		return writeJSON(c.Env.Stdout, out)
 	}
 	for _, p := range proof.All() {
-		fmt.Fprintf(c.env.stdout, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
-		tw := table(c.env.stdout)
+		fmt.Fprintf(c.Env.Stdout, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
+		tw := table(c.Env.Stdout)
 		for _, t := range p.Tests {
 			fmt.Fprintf(tw, "    %s\t%s\n", t.Name, t.Doc)
 		}
@@ -79,25 +79,25 @@ func runProofList(ctx context.Context, c *invocation) int {
 
 func runProofs(ctx context.Context, c *invocation, all bool) int {
 	ef := newEnvFlags(c)
-	pubkeys := ef.string("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted policy public key `FILES`, comma-separated")
-	proofKey := ef.string("proof-key", "QUANTUM_PROOF_KEY_FILE", "`FILE` holding the keyring line of source quantum_proof (mode 0600), which signs canary plans")
-	timeout := ef.duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
-	interval := ef.duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
-	owner := c.fs.String("exit-owner", envOr(c.env.getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
+	pubkeys := ef.String("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted policy public key `FILES`, comma-separated")
+	proofKey := ef.String("proof-key", "QUANTUM_PROOF_KEY_FILE", "`FILE` holding the keyring line of source quantum_proof (mode 0600), which signs canary plans")
+	timeout := ef.Duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
+	interval := ef.Duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
+	owner := c.FS.String("exit-owner", envOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
 	loadResultKey := resultKeyFlag(c)
-	format := c.fs.String("format", "text", "output `format`: text, tap, junit or json")
+	format := c.FS.String("format", "text", "output `format`: text, tap, junit or json")
 	nargs := -1
 	if all {
 		nargs = 0
 	}
-	if code, ok := c.parse(nargs); !ok {
+	if code, ok := c.Parse(nargs); !ok {
 		return code
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitUsage
 	}
 	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.env.stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.cmd.name}, args...), c.cmd.name)...)
+		fmt.Fprintf(c.Env.Stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.Cmd.Name}, args...), c.Cmd.Name)...)
 		return exitUsage
 	}
 	if !slices.Contains(proof.Formats, *format) {
@@ -110,10 +110,10 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 	if all {
 		proofs = proof.All()
 	} else {
-		if len(c.args) == 0 {
+		if len(c.Args) == 0 {
 			return usage("name at least one proof: %s", strings.Join(proof.Names(), ", "))
 		}
-		for _, n := range c.args {
+		for _, n := range c.Args {
 			p := proof.Lookup(n)
 			if p == nil {
 				return usage("unknown proof %q: want one of %s", n, strings.Join(proof.Names(), ", "))
@@ -121,7 +121,7 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 			proofs = append(proofs, p)
 		}
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
 		return usage("%v", err)
 	}
@@ -130,8 +130,8 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 	if err != nil {
 		return usage("%v", err)
 	}
-	cfg := proof.Config{Redis: rdb, Keys: c.keys(), ExitOwner: *owner, CanaryTimeout: *timeout, ResultKey: resultKey,
-		RefreshInterval: *interval, Now: c.env.clock(), Log: c.logger()}
+	cfg := proof.Config{Redis: rdb, Keys: c.Keys(), ExitOwner: *owner, CanaryTimeout: *timeout, ResultKey: resultKey,
+		RefreshInterval: *interval, Now: c.Env.Clock(), Log: c.Logger()}
 	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
 		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
 	} else if cfg.PolicyKeys, err = policy.LoadTrustedKeys(paths...); err != nil {
@@ -152,12 +152,12 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		if !rep.OK() {
 			code = exitFail
 		}
-		if _, err := proof.Record(ctx, rdb, c.keys(), rep, meta); err != nil {
-			fmt.Fprintf(c.env.stderr, "quantum %s: ledger: %v\n", c.cmd.name, err)
+		if _, err := proof.Record(ctx, rdb, c.Keys(), rep, meta); err != nil {
+			fmt.Fprintf(c.Env.Stderr, "quantum %s: ledger: %v\n", c.Cmd.Name, err)
 			code = exitFail
 		}
 	}
-	proof.WriteReports(c.env.stdout, *format, reports)
+	proof.WriteReports(c.Env.Stdout, *format, reports)
 	return code
 }
 
@@ -175,18 +175,18 @@ func proofMeta() proof.Meta {
 }
 
 func runProofLedger(ctx context.Context, c *invocation) int {
-	count := c.fs.Int("count", 0, "list the newest `N` runs instead of the Markdown ledger")
-	asJSON := c.fs.Bool("json", false, "print the newest runs (--count, default 20) as JSON")
-	if code, ok := c.parse(0); !ok {
+	count := c.FS.Int("count", 0, "list the newest `N` runs instead of the Markdown ledger")
+	asJSON := c.FS.Bool("json", false, "print the newest runs (--count, default 20) as JSON")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *count < 0 {
-		fmt.Fprintf(c.env.stderr, "quantum proof ledger: --count %d: want N > 0\n", *count)
+		fmt.Fprintf(c.Env.Stderr, "quantum proof ledger: --count %d: want N > 0\n", *count)
 		return exitUsage
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
 	n := int64(*count)
@@ -194,25 +194,25 @@ func runProofLedger(ctx context.Context, c *invocation) int {
 		n = 20
 	}
 	if n == 0 {
-		entries, err := proof.Entries(ctx, rdb, c.keys(), 1000)
+		entries, err := proof.Entries(ctx, rdb, c.Keys(), 1000)
 		if err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
-		proof.WriteMarkdown(c.env.stdout, proof.Latest(entries))
+		proof.WriteMarkdown(c.Env.Stdout, proof.Latest(entries))
 		return exitOK
 	}
-	entries, err := proof.Entries(ctx, rdb, c.keys(), n)
+	entries, err := proof.Entries(ctx, rdb, c.Keys(), n)
 	if err != nil {
-		return c.errorf("%v", err)
+		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		return writeJSON(c.env.stdout, entries)
+		return writeJSON(c.Env.Stdout, entries)
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(c.env.stdout, "no proof runs on %s\n", c.keys().ProofRuns())
+		fmt.Fprintf(c.Env.Stdout, "no proof runs on %s\n", c.Keys().ProofRuns())
 		return exitOK
 	}
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	fmt.Fprintln(tw, "TIME\tPROOF\tRESULT\tPASSED\tFAILED\tSKIPPED\tHOST\tVERSION\tFAILED TESTS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", time.Unix(e.Timestamp, 0).UTC().Format(time.RFC3339), e.Proof, e.Result,

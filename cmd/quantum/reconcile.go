@@ -16,9 +16,9 @@ import (
 
 func init() {
 	register(&command{
-		name:    "reconcile",
-		summary: "find orders of ours at the venue that no execution record knows; record and alert them (ORPHAN_ORDER), never place",
-		help: `Lists the venue's recent orders whose client order id has our prefix (qt-) in each
+		Name:    "reconcile",
+		Summary: "find orders of ours at the venue that no execution record knows; record and alert them (ORPHAN_ORDER), never place",
+		Help: `Lists the venue's recent orders whose client order id has our prefix (qt-) in each
 of --symbols (default: the live policy's universe), placed in the last --since
 (at most the record TTL: older records have expired), and compares them with
 the apply layer's execution records. An order no record knows (its record lost
@@ -31,23 +31,23 @@ check every 5 minutes by itself.
 Exit 0 when no orphan was found, 1 when there are orphans, 2 when it could not
 check. The venue flags are those of apply-layer (--exchange, --paper-price,
 the Binance ones).`,
-		run: runReconcile,
+		Run: runReconcile,
 	})
 }
 
 func runReconcile(ctx context.Context, c *invocation) int {
 	var a applyFlags
-	a.registerVenue(c.fs, c.env.getenv)
-	since := c.fs.Duration("since", time.Hour, "look at the orders placed this long ago and later (at most --record-ttl of the apply layer)")
-	symbols := c.fs.String("symbols", "", "comma-separated `SYMBOLS` (default: the live policy's universe)")
-	if code, ok := c.parse(0); !ok {
+	a.registerVenue(c.FS, c.Env.Getenv)
+	since := c.FS.Duration("since", time.Hour, "look at the orders placed this long ago and later (at most --record-ttl of the apply layer)")
+	symbols := c.FS.String("symbols", "", "comma-separated `SYMBOLS` (default: the live policy's universe)")
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	fail := func(err error) int {
-		fmt.Fprintf(c.env.stderr, "quantum reconcile: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum reconcile: could not check: %v\n", err)
 		return exitUsage
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
 		return fail(err)
 	}
@@ -76,15 +76,15 @@ func runReconcile(ctx context.Context, c *invocation) int {
 			return fail(errors.New("no universe in the live policy: give --symbols"))
 		}
 	}
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.keys(), Now: c.env.clock()})
+	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: c.Env.Clock()})
 	if err != nil {
 		return fail(err)
 	}
-	orphans, err := applylayer.Reconcile(ctx, rdb, c.keys(), hist, syms, c.env.clock()().Add(-*since), alerts, c.logger())
+	orphans, err := applylayer.Reconcile(ctx, rdb, c.Keys(), hist, syms, c.Env.Clock()().Add(-*since), alerts, c.Logger())
 	if err != nil {
 		return fail(err)
 	}
-	tw := table(c.env.stdout)
+	tw := table(c.Env.Stdout)
 	for _, o := range orphans {
 		state := "recorded before"
 		if o.New {
@@ -96,7 +96,7 @@ func runReconcile(ctx context.Context, c *invocation) int {
 	if len(orphans) > 0 {
 		return exitFail
 	}
-	fmt.Fprintf(c.env.stdout, "no orphan: every order of ours in %d symbol(s) has its record\n", len(syms))
+	fmt.Fprintf(c.Env.Stdout, "no orphan: every order of ours in %d symbol(s) has its record\n", len(syms))
 	return exitOK
 }
 

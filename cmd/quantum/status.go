@@ -25,9 +25,9 @@ const (
 
 func init() {
 	register(&command{
-		name:    "status",
-		summary: "the deployment's health at a glance: policy, apply layer, results, alerts, watch, last proof",
-		help: `Reads, never writes:
+		Name:    "status",
+		Summary: "the deployment's health at a glance: policy, apply layer, results, alerts, watch, last proof",
+		Help: `Reads, never writes:
 
   policy       version, seq, age, remaining validity, signature (verified with
                --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one)
@@ -62,27 +62,27 @@ empty when healthy).
 Exit status: 0 healthy; 1 something needs attention; 2 could not check
 (Redis unreachable, a permission missing, an unreadable public key) and for
 usage errors.`,
-		run: runStatus,
+		Run: runStatus,
 	})
 }
 
 func runStatus(ctx context.Context, c *invocation) int {
 	ef := newEnvFlags(c)
-	asJSON := c.fs.Bool("json", false, "print the report as JSON")
-	pubkeys := c.fs.String("pubkey", c.env.getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
-	window := ef.duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
-	lookback := c.fs.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
-	minLeft := c.fs.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	asJSON := c.FS.Bool("json", false, "print the report as JSON")
+	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
+	window := ef.Duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
+	lookback := c.FS.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
+	minLeft := c.FS.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
 	loadResultKey := resultKeyFlag(c)
-	if code, ok := c.parse(0); !ok {
+	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	resultKey, err := loadResultKey()
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
 		return exitStatusUnknown
 	}
-	if !ef.check(c.env.stderr) {
+	if !ef.Check(c.Env.Stderr) {
 		return exitStatusUnknown
 	}
 	var ring *policy.TrustedKeys
@@ -91,32 +91,32 @@ func runStatus(ctx context.Context, c *invocation) int {
 			ring, err = withPolicyEncodings(c, ring)
 		}
 		if err != nil {
-			fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+			fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
 			return exitStatusUnknown
 		}
 	}
-	rdb, err := c.redis()
+	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
 		return exitStatusUnknown
 	}
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
-		Keys: c.keys(), Keyring: ring, Now: c.env.clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
+		Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
 		ResultKey: resultKey,
 	})
 	if err != nil {
-		fmt.Fprintf(c.env.stderr, "quantum status: could not check: %v\n", err)
+		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
 		return exitStatusUnknown
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.env.stdout)
+		enc := json.NewEncoder(c.Env.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			return c.errorf("%v", err)
+			return c.Errorf("%v", err)
 		}
 	} else {
-		printStatus(c.env.stdout, rep)
+		printStatus(c.Env.Stdout, rep)
 	}
 	if len(rep.Attention) > 0 {
 		return exitStatusAttention

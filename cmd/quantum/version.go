@@ -9,24 +9,24 @@ import (
 
 func init() {
 	register(&command{
-		name:    "version",
-		summary: "print the version: module version, VCS revision and Go version",
-		help: `Prints the release (set at build time with -ldflags "-X main.version=..."),
+		Name:    "version",
+		Summary: "print the version: module version, VCS revision and Go version",
+		Help: `Prints the release (set at build time with -ldflags "-X main.version=..."),
 the module version and the VCS revision recorded by 'go build' in a git
 checkout (with "+dirty" when the tree had local changes), and the Go version.
 'go run' and test binaries record no revision: "unknown".`,
-		run: func(ctx context.Context, c *invocation) int {
-			asJSON := c.fs.Bool("json", false, "print the version as JSON")
-			if code, ok := c.parse(0); !ok {
+		Run: func(ctx context.Context, c *invocation) int {
+			asJSON := c.FS.Bool("json", false, "print the version as JSON")
+			if code, ok := c.Parse(0); !ok {
 				return code
 			}
 			bi, _ := debug.ReadBuildInfo()
 			v := versionOf(bi)
 			if *asJSON {
-				writeJSON(c.env.stdout, v)
+				writeJSON(c.Env.Stdout, v)
 				return exitOK
 			}
-			fmt.Fprintln(c.env.stdout, v.String())
+			fmt.Fprintln(c.Env.Stdout, v.String())
 			return exitOK
 		},
 	})

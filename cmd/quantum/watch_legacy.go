@@ -9,9 +9,9 @@ const legacyTestInputVar = "EXIT_OWNER_WATCH_TEST_INPUT"
 
 // legacyTestInput returns why the run is refused, "" when it is not.
 func legacyTestInput(c *invocation) string {
-	if c.env.getenv(legacyTestInputVar) == "" {
+	if c.Env.Getenv(legacyTestInputVar) == "" {
 		return ""
 	}
-	return legacyTestInputVar + " is set: this watch reads quantum:stream:apply.result, not test lines, and would act on the live alerts of prefix " + c.g.prefix +
+	return legacyTestInputVar + " is set: this watch reads quantum:stream:apply.result, not test lines, and would act on the live alerts of prefix " + c.G.Prefix +
 		"; unset it, and test with 'quantum proof run exit-owner-watch' (a scratch namespace) or on a scratch --prefix with plans of your own (docs/watch.md)"
 }
