@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
-	"strconv"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,13 +11,14 @@ import (
 
 	"github.com/quantumtrader/quantum/alertforward"
 	"github.com/quantumtrader/quantum/app"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/redismon"
 	"github.com/quantumtrader/quantum/watch"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "alerts forward",
 		Summary: "deliver quantum:stream:alerts to Alertmanager (v2 API) and webhooks; never drops an alert",
 		Help: `Reads quantum:stream:alerts in a consumer group and sends every entry to each
@@ -48,8 +47,8 @@ docs/alerting.md is the operator guide.`,
 	})
 }
 
-func runAlertsForward(ctx context.Context, c *invocation) int {
-	ef := newEnvFlags(c)
+func runAlertsForward(ctx context.Context, c *cli.Invocation) int {
+	ef := cli.NewEnvFlags(c)
 	var ams, hooks stringList
 	ams = append(ams, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERTMANAGER_URLS"))...)
 	hooks = append(hooks, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
@@ -60,24 +59,16 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 	timeout := ef.Duration("timeout", "QUANTUM_ALERTS_FORWARD_TIMEOUT", alertforward.DefaultRequestTimeout, "time limit of one HTTP request")
 	retryFor := ef.Duration("retry-for", "QUANTUM_ALERTS_FORWARD_RETRY_FOR", alertforward.DefaultRetryFor, "--once: give up on an entry after retrying this long (it stays pending)")
 	claimIdle := ef.Duration("claim-idle", "QUANTUM_ALERTS_FORWARD_CLAIM_IDLE", alertforward.DefaultClaimIdle, "claim entries left pending this long by another consumer")
-	group := c.FS.String("group", envOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_GROUP", alertforward.DefaultGroup), "consumer `group` name (env QUANTUM_ALERTS_FORWARD_GROUP)")
+	group := c.FS.String("group", cli.EnvOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_GROUP", alertforward.DefaultGroup), "consumer `group` name (env QUANTUM_ALERTS_FORWARD_GROUP)")
 	consumer := ef.String("consumer", "QUANTUM_ALERTS_FORWARD_CONSUMER", "consumer `name` (default: the host name, so a restart finds its own pending entries)")
-	metricsAddr := c.FS.String("metrics-addr", envOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
+	metricsAddr := c.FS.String("metrics-addr", cli.EnvOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
 		"`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_ALERTS_FORWARD_METRICS_ADDR)")
-	once := false
-	if s := c.Env.Getenv("QUANTUM_ALERTS_FORWARD_ONCE"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			ef.bad["once"] = errors.New("QUANTUM_ALERTS_FORWARD_ONCE=" + strconv.Quote(s) + ": want true or false")
-		}
-		once = b
-	}
-	c.FS.BoolVar(&once, "once", once, "forward what is pending and new, then exit (env QUANTUM_ALERTS_FORWARD_ONCE)")
+	once := ef.Bool("once", "QUANTUM_ALERTS_FORWARD_ONCE", false, "forward what is pending and new, then exit")
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if !ef.Check(c.Env.Stderr) {
-		return exitUsage
+		return cli.ExitUsage
 	}
 	name := *consumer
 	if name == "" {
@@ -104,13 +95,13 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return c.UsageErr("%v", err)
 	}
-	if once {
+	if *once {
 		n, err := fwd.Drain(ctx)
 		if err != nil {
 			return c.Errorf("%d entr(ies) forwarded, then: %v", n, err)
 		}
 		log.Info(alertforward.Tag+" drained", "forwarded", n)
-		return exitOK
+		return cli.ExitOK
 	}
 	if *metricsAddr != "" {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -129,5 +120,5 @@ func runAlertsForward(ctx context.Context, c *invocation) int {
 		return c.Errorf("%v", err)
 	}
 	app.NotifyStopping()
-	return exitOK
+	return cli.ExitOK
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/canon"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
@@ -25,7 +26,7 @@ import (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "apply-layer",
 		Summary: "run the order gateway: gate every plan, execute exactly once, record one result each",
 		Help: `Consumes quantum:stream:apply.plan in a consumer group (any number of replicas
@@ -82,10 +83,10 @@ type applyFlags struct {
 func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.keyring, "keyring", getenv("QUANTUM_KEYRING"), "producers' keyring `FILE`: one \"SOURCE SECRET\" line each, mode 0600 (env QUANTUM_KEYRING)")
 	fs.StringVar(&a.pubkeys, "pubkey", getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
-	fs.StringVar(&a.exitOwner, "exit-owner", envOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
+	fs.StringVar(&a.exitOwner, "exit-owner", cli.EnvOr(getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the only `source` that may close positions (env QUANTUM_EXIT_OWNER)")
 	fs.StringVar(&a.breakGlass, "break-glass", getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close positions, comma-separated, each with its own key (env QUANTUM_BREAK_GLASS)")
-	fs.StringVar(&a.proofSource, "proof-source", envOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
-	fs.StringVar(&a.planEncodings, "plan-encodings", envOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
+	fs.StringVar(&a.proofSource, "proof-source", cli.EnvOr(getenv, "QUANTUM_PROOF_SOURCE", gate.DefaultProofSource), "the only `source` that may send canary plans, and only canaries (env QUANTUM_PROOF_SOURCE)")
+	fs.StringVar(&a.planEncodings, "plan-encodings", cli.EnvOr(getenv, plan.EncodingsEnv, "v2"), "plan signature `encodings` accepted: v2, or v1,v2 while producers move (docs/producers.md) (env "+plan.EncodingsEnv+")")
 	fs.StringVar(&a.resultKey, "result-key", getenv("QUANTUM_RESULT_KEY"), "`FILE` (mode 0600, one line of hex: openssl rand -hex 32) whose key authenticates every result; the watch, status and proofs verify with it (env QUANTUM_RESULT_KEY)")
 	fs.StringVar(&a.auth, "auth", "required", "`required` or off: off accepts unsigned plans, only to migrate producers")
 	a.registerVenue(fs, getenv)
@@ -94,7 +95,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Int64Var(&a.batch, "batch", applylayer.DefaultBatch, "plans read per batch")
 	fs.DurationVar(&a.claimIdle, "claim-idle", applylayer.DefaultClaimIdle, "claim plans left pending this long by a dead consumer")
 	fs.DurationVar(&a.freshness, "freshness", applylayer.DefaultFreshness, "accept plans whose timestamp is within ± this of now")
-	fs.IntVar(&a.minReplicas, "min-replicas", envInt(getenv, "QUANTUM_MIN_REPLICAS", 0), "execution records must reach this many Redis replicas (WAIT, once per batch) before any order of the batch; a plan whose record does not is FAILED REDIS_NOT_REPLICATED, not sent (env QUANTUM_MIN_REPLICAS)")
+	fs.IntVar(&a.minReplicas, "min-replicas", cli.EnvInt(getenv, "QUANTUM_MIN_REPLICAS", 0), "execution records must reach this many Redis replicas (WAIT, once per batch) before any order of the batch; a plan whose record does not is FAILED REDIS_NOT_REPLICATED, not sent (env QUANTUM_MIN_REPLICAS)")
 	fs.DurationVar(&a.replicaWait, "replica-wait", applylayer.DefaultReplicaWait, "how long a batch waits for --min-replicas")
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
@@ -103,7 +104,7 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 // here, the wiring is app.NewApplyLayer's. reg receives the service's and
 // the venue's metrics; --exchange binance reaches the venue here (Open:
 // time offset, position mode, filters) and refuses to start when it cannot.
-func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (*applylayer.Service, error) {
+func (a *applyFlags) build(ctx context.Context, c *cli.Invocation, rdb cli.RedisClient, reg prometheus.Registerer) (*applylayer.Service, error) {
 	authOff := false
 	switch a.auth {
 	case "required":
@@ -168,12 +169,12 @@ func (a *applyFlags) build(ctx context.Context, c *invocation, rdb redisClient, 
 	})
 }
 
-func runApplyLayer(ctx context.Context, c *invocation) int {
+func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
 	var a applyFlags
 	a.register(c.FS, c.Env.Getenv)
 	var m modeFlags
 	m.register(c.FS, c.Env.Getenv)
-	metricsAddr := c.FS.String("metrics-addr", envOr(c.Env.Getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
+	metricsAddr := c.FS.String("metrics-addr", cli.EnvOr(c.Env.Getenv, "QUANTUM_METRICS_ADDR", "127.0.0.1:9108"), "`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_METRICS_ADDR)")
 	allowUnsafe := c.FS.Bool(redischeck.AllowFlag, redischeck.Allowed(c.Env.Getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 	if code, ok := c.Parse(0); !ok {
 		return code
@@ -198,14 +199,14 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 	svc, err := a.build(ctx, c, rdb, reg)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	// After the local configuration (keys, keyring, venue): those errors
 	// come first, then Redis's own settings.
 	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if *metricsAddr != "" {
 		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
@@ -220,14 +221,14 @@ func runApplyLayer(ctx context.Context, c *invocation) int {
 		return c.Errorf("%v", err)
 	}
 	app.NotifyStopping()
-	return exitOK
+	return cli.ExitOK
 }
 
 // startCheck runs the Redis configuration check before the apply layer
 // starts: an unsafe Redis (no persistence, evicting keys) is refused unless
 // allowed; a Redis that cannot be read yet is waited for, as the consume
 // loop waits out outages. It returns the findings, for /healthz.
-func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logger) ([]string, error) {
+func startCheck(ctx context.Context, rdb cli.RedisClient, allow bool, log *slog.Logger) ([]string, error) {
 	for {
 		rep, err := checkRedisConfig(ctx, rdb, allow, log)
 		switch {
@@ -250,7 +251,7 @@ func startCheck(ctx context.Context, rdb redisClient, allow bool, log *slog.Logg
 }
 
 // openVenue opens the venue of --exchange with the paper and Binance flags.
-func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClient, reg prometheus.Registerer) (exchange.Venue, error) {
+func (a *applyFlags) openVenue(ctx context.Context, c *cli.Invocation, rdb cli.RedisClient, reg prometheus.Registerer) (exchange.Venue, error) {
 	var err error
 	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.Keys(), Registerer: reg, Log: c.Logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
 	switch a.venue {
@@ -285,7 +286,7 @@ func (a *applyFlags) openVenue(ctx context.Context, c *invocation, rdb redisClie
 // registerVenue defines the venue's flags (--exchange, the paper venue's
 // prices and steps, Binance's), shared by apply-layer and reconcile.
 func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string) {
-	fs.StringVar(&a.venue, "exchange", envOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
+	fs.StringVar(&a.venue, "exchange", cli.EnvOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
 	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
 		a.prices = append(a.prices, p)
 	}

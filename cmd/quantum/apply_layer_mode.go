@@ -5,11 +5,13 @@ import (
 
 	"flag"
 	"fmt"
-	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/migrate"
 )
@@ -30,7 +32,7 @@ type modeFlags struct {
 }
 
 func (m *modeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	fs.StringVar(&m.mode, "mode", envOr(getenv, "QUANTUM_APPLY_MODE", modeEnforce), "`mode`: enforce (gate and place) or shadow (gate every plan, write what would have been done to quantum:stream:apply.shadow, never call the venue) (env QUANTUM_APPLY_MODE)")
+	fs.StringVar(&m.mode, "mode", cli.EnvOr(getenv, "QUANTUM_APPLY_MODE", modeEnforce), "`mode`: enforce (gate and place) or shadow (gate every plan, write what would have been done to quantum:stream:apply.shadow, never call the venue) (env QUANTUM_APPLY_MODE)")
 	fs.BoolVar(&m.allowForeign, "allow-foreign-groups", false, "start in enforce mode although another consumer group on the plan stream has live consumers (each plan would be executed there too): logged as an error at start")
 	fs.DurationVar(&m.foreignWithin, "foreign-live-within", migrate.DefaultLiveWithin, "a consumer of another group served within this `DURATION` counts as live")
 	fs.DurationVar(&m.foreignEvery, "foreign-check-interval", time.Minute, "while running, look for other consumer groups with live consumers this often (an ERROR line and quantum_apply_foreign_groups_live)")
@@ -40,7 +42,7 @@ func (m *modeFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 // while the apply layer runs: an executor started after us doubles orders
 // just the same. Each finding is an ERROR line (enforce mode) and the gauge
 // quantum_apply_foreign_groups_live, for an alert.
-func (m *modeFlags) watchForeign(ctx context.Context, rdb redisClient, ks keys.Space, group string, log *slog.Logger, reg prometheus.Registerer) {
+func (m *modeFlags) watchForeign(ctx context.Context, rdb cli.RedisClient, ks keys.Space, group string, log *slog.Logger, reg prometheus.Registerer) {
 	gauge := prometheus.NewGauge(prometheus.GaugeOpts{Name: "quantum_apply_foreign_groups_live",
 		Help: "Other consumer groups on the plan stream with a live consumer (each is delivered every plan)."})
 	reg.MustRegister(gauge)
@@ -76,7 +78,7 @@ func (m *modeFlags) check() error {
 // every plan again), unless --allow-foreign-groups. It returns a message
 // and false when the start must be refused. Shadow mode runs beside them:
 // that is its purpose.
-func (m *modeFlags) checkForeign(ctx context.Context, rdb redisClient, ks keys.Space, group string, log *slog.Logger) (string, bool, error) {
+func (m *modeFlags) checkForeign(ctx context.Context, rdb cli.RedisClient, ks keys.Space, group string, log *slog.Logger) (string, bool, error) {
 	own := append([]string{group}, keys.ApplyShadowGroup)
 	groups, err := migrate.ForeignGroups(ctx, rdb, ks.ApplyPlan(), own, m.foreignWithin)
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
@@ -80,7 +81,7 @@ func TestPlanSendThroughDaemon(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0"), &env{
+		done <- cli.Run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0"), &cli.Env{
 			Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" },
 		})
 	}()
@@ -279,7 +280,7 @@ func TestMetricsHealthAndAuthOff(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0", "--auth", "off"), &env{
+		done <- cli.Run(ctx, append(ae.daemonArgs(), "--metrics-addr", "127.0.0.1:0", "--auth", "off"), &cli.Env{
 			Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" },
 		})
 	}()

@@ -7,10 +7,11 @@ import (
 	"runtime/pprof"
 
 	"github.com/quantumtrader/quantum/bench"
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "bench apply",
 		Summary: "measure plan-to-result latency and throughput through real Redis and an in-process apply layer",
 		Help: `Sends --plans signed plans to the Redis of --redis under a scratch prefix
@@ -27,7 +28,7 @@ machines). Figures and how they were taken: docs/BENCHMARKS.md.`,
 	})
 }
 
-func runBenchApply(ctx context.Context, c *invocation) int {
+func runBenchApply(ctx context.Context, c *cli.Invocation) int {
 	plans := c.FS.Int("plans", 20000, "how many plans")
 	rate := c.FS.Float64("rate", 0, "plans per second, open loop (0: closed loop)")
 	conc := c.FS.Int("concurrency", 64, "closed loop: plans in flight")
@@ -62,7 +63,7 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	if *asJSON {
 		return writeJSON(c.Env.Stdout, rep)
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	fmt.Fprintf(tw, "mode\t%s\n", rep.Mode)
 	fmt.Fprintf(tw, "replicas\t%d\n", rep.Replicas)
 	if rep.Baseline {
@@ -77,5 +78,5 @@ func runBenchApply(ctx context.Context, c *invocation) int {
 	fmt.Fprintf(tw, "ceiling_per_s\t%.0f\n", rep.CeilingPerS)
 	fmt.Fprintf(tw, "throughput/ceiling\t%.2f\n", rep.ThroughputPerS/rep.CeilingPerS)
 	tw.Flush()
-	return exitOK
+	return cli.ExitOK
 }

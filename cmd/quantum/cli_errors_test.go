@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -60,18 +59,6 @@ func TestBadEnvValuesNameThemselves(t *testing.T) {
 	} {
 		h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": "redis://127.0.0.1:1/0", variable: "two hours"})
 		h.run(args...).want(t, 2, variable+`="two hours"`)
-	}
-}
-
-func TestNearestFlag(t *testing.T) {
-	fs := flag.NewFlagSet("x", flag.ContinueOnError)
-	for _, n := range []string{"pubkey", "keyring", "key", "json"} {
-		fs.String(n, "", "")
-	}
-	for _, tc := range []struct{ typed, want string }{{"pubky", "pubkey"}, {"keyrng", "keyring"}, {"xyzzy", ""}, {"pub", "pubkey"}, {"jsn", "json"}, {"ky", "key"}} {
-		if got := nearestFlag(fs, tc.typed); got != tc.want {
-			t.Errorf("nearestFlag(%q) = %q, want %q", tc.typed, got, tc.want)
-		}
 	}
 }
 

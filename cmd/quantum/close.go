@@ -16,6 +16,7 @@ import (
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
@@ -34,7 +35,7 @@ const (
 const alertManualExit = "MANUAL_EXIT"
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "close",
 		Args:    "SYMBOL",
 		Summary: "close a position by hand: a signed reduce-only plan from break-glass source manual_close",
@@ -53,9 +54,9 @@ quantum:stream:alerts.
 
 Exit status: 0 executed; 1 not executed (the result says why), no position;
 2 usage; 3 no result within --wait.`,
-		Run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, false) },
+		Run: func(ctx context.Context, c *cli.Invocation) int { return runClose(ctx, c, false) },
 	})
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "flatten",
 		Args:    "[SYMBOL...]",
 		Summary: "the kill switch: close every position (--all) or those of SYMBOLs, as break-glass source emergency_stop",
@@ -71,7 +72,7 @@ REDUCING (docs/policy.md) before or after flattening.
 
 Exit status: 0 every close executed (or nothing to close); 1 some did not;
 2 usage; 3 some result did not arrive within --wait.`,
-		Run: func(ctx context.Context, c *invocation) int { return runClose(ctx, c, true) },
+		Run: func(ctx context.Context, c *cli.Invocation) int { return runClose(ctx, c, true) },
 	})
 }
 
@@ -80,7 +81,7 @@ type closeOrder struct {
 	symbol, side, qty string
 }
 
-func runClose(ctx context.Context, c *invocation, flatten bool) int {
+func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 	source, envKey := sourceManualClose, "QUANTUM_MANUAL_CLOSE_KEY_FILE"
 	if flatten {
 		source, envKey = sourceEmergencyStop, "QUANTUM_EMERGENCY_STOP_KEY_FILE"
@@ -144,7 +145,7 @@ func runClose(ctx context.Context, c *invocation, flatten bool) int {
 			}
 			if len(found) == 0 {
 				fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", sym)
-				return exitFail
+				return cli.ExitFail
 			}
 			o.side = cmpOr(o.side, found[0].side)
 			o.qty = cmpOr(o.qty, found[0].qty)
@@ -153,7 +154,7 @@ func runClose(ctx context.Context, c *invocation, flatten bool) int {
 	}
 	if len(orders) == 0 {
 		fmt.Fprintln(c.Env.Stdout, "nothing to close: no open position")
-		return exitOK
+		return cli.ExitOK
 	}
 	return sendCloses(ctx, c, rdb, k, producer.Signer{Source: source, Secret: secret}, orders, *wait, flatten)
 }
@@ -195,7 +196,7 @@ func openPositions(ctx context.Context, rdb redis.UniversalClient, k keys.Space,
 	return out, nil
 }
 
-func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k keys.Space, signer producer.Signer, orders []closeOrder, wait time.Duration, flatten bool) int {
+func sendCloses(ctx context.Context, c *cli.Invocation, rdb redis.UniversalClient, k keys.Space, signer producer.Signer, orders []closeOrder, wait time.Duration, flatten bool) int {
 	now := c.Env.Clock()()
 	cursor, err := producer.Cursor(ctx, rdb, k)
 	if err != nil {
@@ -230,8 +231,8 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
-	code := exitOK
-	tw := table(c.Env.Stdout)
+	code := cli.ExitOK
+	tw := cli.Table(c.Env.Stdout)
 	for _, id := range ids {
 		o := sent[id]
 		outcome := "NO_RESULT"
@@ -243,14 +244,14 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 			outcome = string(r.Decision)
 		default:
 			outcome = string(r.Decision) + " " + string(r.Reason)
-			if code == exitOK {
-				code = exitFail
+			if code == cli.ExitOK {
+				code = cli.ExitFail
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s %s %s\t%s\tplan_id=%s filled_qty=%s\n", signer.Source, o.side, o.qty, o.symbol, outcome, id, r.FilledQty)
 		if err := audit(ctx, rdb, k, c, signer.Source, o, id, outcome); err != nil {
 			fmt.Fprintf(c.Env.Stderr, "quantum %s: audit of %s not written: %v\n", c.Cmd.Name, id, err)
-			code = exitFail
+			code = cli.ExitFail
 		}
 		_, err := alerts.Fire(ctx, alert.Alert{
 			Type: alertManualExit, Labels: map[string]string{"plan_id": id}, Severity: severity, Count: 1, Window: time.Minute,
@@ -259,7 +260,7 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 		}, time.Hour) // one incident per plan_id: the repeat never comes
 		if err != nil {
 			fmt.Fprintf(c.Env.Stderr, "quantum %s: MANUAL_EXIT alert for %s not published: %v\n", c.Cmd.Name, id, err)
-			code = exitFail
+			code = cli.ExitFail
 		}
 	}
 	tw.Flush()
@@ -270,7 +271,7 @@ func sendCloses(ctx context.Context, c *invocation, rdb redis.UniversalClient, k
 }
 
 // actor names the operator: $SUDO_USER, else the user.
-func actor(c *invocation) string {
+func actor(c *cli.Invocation) string {
 	if u := c.Env.Getenv("SUDO_USER"); u != "" {
 		return u
 	}
@@ -281,7 +282,7 @@ func actor(c *invocation) string {
 }
 
 // audit appends one operator action to quantum:stream:operator.audit.
-func audit(ctx context.Context, rdb redis.UniversalClient, k keys.Space, c *invocation, source string, o closeOrder, planID, outcome string) error {
+func audit(ctx context.Context, rdb redis.UniversalClient, k keys.Space, c *cli.Invocation, source string, o closeOrder, planID, outcome string) error {
 	return rdb.XAdd(ctx, &redis.XAddArgs{Stream: k.OperatorAudit(), MaxLen: 100000, Approx: true, Values: []string{
 		"actor", actor(c), "command", c.Cmd.Name, "source", source, "symbol", o.symbol, "side", o.side, "qty", o.qty,
 		"plan_id", planID, "result", outcome, "timestamp", strconv.FormatInt(c.Env.Clock()().Unix(), 10),

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redistest"
 )
 
@@ -52,7 +53,7 @@ func TestCloseAndFlatten(t *testing.T) {
 		done := make(chan int, 1)
 		var logs syncBuffer
 		go func() {
-			done <- run(ctx, ae.daemonArgs(), &env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return ae.env[k] }})
+			done <- cli.Run(ctx, ae.daemonArgs(), &cli.Env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return ae.env[k] }})
 		}()
 		waitFor(t, &logs, "apply layer consuming")
 		entry("SOLUSDT", "BUY", "2")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redisconn"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
@@ -123,8 +124,8 @@ func TestClusterFlow(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, d.applyLayerArgs(),
-			&env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" }})
+		done <- cli.Run(ctx, d.applyLayerArgs(),
+			&cli.Env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(string) string { return "" }})
 	}()
 	h.run("plan", "send", "--key-file", keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "2", "--wait", "10s").
 		want(t, 0, "EXECUTED", "filled_qty")

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 // promtoolHint says how to get promtool.
@@ -177,7 +179,7 @@ func runDaemon(t *testing.T, h *harness, args ...string) *syncBuffer {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, args, &env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return h.env[k] }})
+		done <- cli.Run(ctx, args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return h.env[k] }})
 	}()
 	t.Cleanup(func() {
 		cancel()

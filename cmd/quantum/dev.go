@@ -10,12 +10,14 @@ import (
 
 	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/cli"
+	"github.com/quantumtrader/quantum/internal/redisconn"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/watch"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "dev",
 		Summary: "run the system in one process on an embedded Redis, for a first look",
 		Help: `Starts an embedded Redis-protocol server (miniredis) on 127.0.0.1:--port with
@@ -66,7 +68,7 @@ typed from the repository's root) stays on top of every redraw.`,
 	})
 }
 
-func runDev(ctx context.Context, c *invocation) int {
+func runDev(ctx context.Context, c *cli.Invocation) int {
 	port := c.FS.Int("port", 6379, "port of the embedded Redis on 127.0.0.1 (0: any free port)")
 	validity := c.FS.Duration("validity", 2*time.Hour, "validity of the published policy")
 	every := c.FS.Duration("check-interval", time.Second, "how often the live policy is checked")
@@ -79,7 +81,7 @@ func runDev(ctx context.Context, c *invocation) int {
 	}
 	if *rate < 0 || *rate > 1000 || *summaryEvery <= 0 || *every <= 0 {
 		fmt.Fprintln(c.Env.Stderr, "quantum dev: want 0 <= --rate <= 1000, --summary-interval > 0 and --check-interval > 0")
-		return exitUsage
+		return cli.ExitUsage
 	}
 	out := c.Env.Stdout
 	term := isTerminal(out)
@@ -100,7 +102,7 @@ func runDev(ctx context.Context, c *invocation) int {
 		if !c.IsSet("prefix") {
 			c.G.Prefix = "quantum-dev"
 		}
-		opt.Redis, where = rdb, "Redis at "+redactURL(c.G.RedisURL)
+		opt.Redis, where = rdb, "Redis at "+redisconn.Redact(c.G.RedisURL)
 	}
 	opt.Keys = c.Keys()
 	d, err := app.StartDev(ctx, opt)
@@ -127,14 +129,14 @@ func runDev(ctx context.Context, c *invocation) int {
 			*rate, app.SimEntry, gate.DefaultExitOwner, app.SimRogue, gate.DefaultExitOwner)
 	}
 
-	cli := "redis-cli -u " + c.G.RedisURL
+	redisCLI := "redis-cli -u " + c.G.RedisURL
 	redisURL := c.G.RedisURL
 	if !c.IsSet("redis") {
 		addr := d.Addr
 		redisURL = "redis://" + addr + "/0"
-		cli = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
+		redisCLI = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
 	}
-	header := devHeader{where: where, redisURL: redisURL, cli: cli, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.IsSet("redis")}.String()
+	header := devHeader{where: where, redisURL: redisURL, cli: redisCLI, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.IsSet("redis")}.String()
 	fmt.Fprintf(out, `%s
 signing key  %s
 published    policy_version=%s policy_seq=%d policy_hash=%s
@@ -163,7 +165,7 @@ Live policy verdict, as the apply layer would see it:
 		select {
 		case <-ctx.Done():
 			fmt.Fprintln(out, "quantum dev: stopped")
-			return exitOK
+			return cli.ExitOK
 		case <-tick.C:
 		case <-sumTick.C:
 			var b bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/status"
@@ -38,7 +39,7 @@ func (d *devSummary) render(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tw := table(w)
+	tw := cli.Table(w)
 	fmt.Fprintf(tw, "=== quantum dev summary %s\n", now.UTC().Format("15:04:05"))
 	fmt.Fprintf(tw, "verdict\t%s\n", verdictLine(ctx, d.store, now))
 	p := rep.Policy

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/keys"
 )
 
@@ -42,7 +43,7 @@ func startDev(t *testing.T, args ...string) *devRun {
 	d := &devRun{t: t, done: make(chan int, 1), cancel: cancel}
 	t.Cleanup(cancel)
 	go func() {
-		d.done <- run(ctx, append([]string{"dev"}, args...), &env{
+		d.done <- cli.Run(ctx, append([]string{"dev"}, args...), &cli.Env{
 			Stdin: strings.NewReader(""), Stdout: &d.out, Stderr: &d.errb, Getenv: func(string) string { return "" },
 		})
 	}()

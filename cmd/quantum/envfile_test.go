@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 // TestEnvFileForOperatorCommands: a command in a shell reads the units'
@@ -38,12 +40,12 @@ func TestEnvFileForOperatorCommands(t *testing.T) {
 
 	// The default path, when it exists (the binary's is /etc/quantum/quantum.env).
 	var out, errb syncBuffer
-	code := run(t.Context(), []string{"policy", "verify"}, &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+	code := cli.Run(t.Context(), []string{"policy", "verify"}, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Getenv: func(string) string { return "" }, EnvFile: file})
 	if code != 0 {
 		t.Fatalf("the default env file was not read: %d %s %s", code, out.String(), errb.String())
 	}
-	code = run(t.Context(), []string{"policy", "verify"}, &env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+	code = cli.Run(t.Context(), []string{"policy", "verify"}, &cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Getenv: func(string) string { return "" }, EnvFile: filepath.Join(dir, "absent.env")})
 	if code != 1 || strings.Contains(errb.String(), "absent.env") {
 		t.Fatalf("an absent default env file: exit %d, stderr %s", code, errb.String())

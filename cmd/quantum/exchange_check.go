@@ -12,12 +12,13 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "exchange check",
 		Summary: "go-live checklist of the Binance USD-M account: clock, key, position mode, locks, symbols, leverage brackets",
 		Help: `Runs the checks a trading process depends on, against --binance-url with the
@@ -52,7 +53,7 @@ type binanceFlags struct {
 }
 
 func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
-	fs.StringVar(&b.url, "binance-url", envOr(getenv, "QUANTUM_BINANCE_URL", binance.TestnetURL),
+	fs.StringVar(&b.url, "binance-url", cli.EnvOr(getenv, "QUANTUM_BINANCE_URL", binance.TestnetURL),
 		"Binance USD-M base `URL`, or an environment name: testnet ("+binance.TestnetURL+", the default), demo ("+
 			binance.DemoURL+", keys from Binance demo trading) or live ("+binance.LiveURL+", real orders); an empty value is refused (env QUANTUM_BINANCE_URL)")
 	fs.StringVar(&b.keyFile, "binance-key-file", "", "`file` (mode 0600) holding the API key (env "+binance.EnvAPIKeyFile+"; or the key itself in "+binance.EnvAPIKey+")")
@@ -60,7 +61,7 @@ func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&b.timeout, "binance-timeout", binance.DefaultTimeout, "timeout of each Binance request")
 }
 
-func (b *binanceFlags) config(c *invocation) (binance.Config, error) {
+func (b *binanceFlags) config(c *cli.Invocation) (binance.Config, error) {
 	creds, err := binance.LoadCredentials(c.Env.Getenv, b.keyFile, b.secretFile)
 	if err != nil {
 		return binance.Config{}, err
@@ -82,7 +83,7 @@ type checkLine struct {
 	Detail string `json:"detail"`
 }
 
-func runExchangeCheck(ctx context.Context, c *invocation) int {
+func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
 	var b binanceFlags
 	b.register(c.FS, c.Env.Getenv)
 	asJSON := c.FS.Bool("json", false, "print the checklist as JSON")
@@ -95,12 +96,12 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 	cfg, err := b.config(c)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	client, err := binance.New(cfg)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var lines []checkLine
 	add := func(name string, ok bool, format string, a ...any) {
@@ -193,7 +194,7 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 	if *asJSON {
 		writeJSON(c.Env.Stdout, map[string]any{"ok": ok, "base_url": cfg.BaseURL, "environment": env, "checks": lines})
 	} else {
-		tw := table(c.Env.Stdout)
+		tw := cli.Table(c.Env.Stdout)
 		for _, l := range lines {
 			verdict := "PASS"
 			if !l.OK {
@@ -204,9 +205,9 @@ func runExchangeCheck(ctx context.Context, c *invocation) int {
 		tw.Flush()
 	}
 	if !ok {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 func orNone(s []string) string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/binance/binancefake"
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 const (
@@ -90,7 +91,7 @@ func TestApplyLayerOnBinance(t *testing.T) {
 
 	f.SetHedgeMode(true)
 	var refused syncBuffer
-	if code := run(context.Background(), args, &env{Stdin: strings.NewReader(""), Stdout: &refused, Stderr: &refused, Getenv: getenv}); code != exitUsage ||
+	if code := cli.Run(context.Background(), args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &refused, Stderr: &refused, Getenv: getenv}); code != cli.ExitUsage ||
 		!strings.Contains(refused.String(), "hedge mode") {
 		t.Fatalf("hedge mode: exit %d\n%s", code, refused.String())
 	}
@@ -100,7 +101,7 @@ func TestApplyLayerOnBinance(t *testing.T) {
 	var logs syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, args, &env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: getenv})
+		done <- cli.Run(ctx, args, &cli.Env{Stdin: strings.NewReader(""), Stdout: &logs, Stderr: &logs, Getenv: getenv})
 	}()
 	r := ae.run("plan", "send", "--key-file", ae.keyFiles["intent_bridge"], "--symbol", "SOLUSDT", "--side", "BUY", "--qty", "2.019", "--wait", "10s", "--json")
 	r.want(t, 0, `"decision": "EXECUTED"`, `"filled_qty": "2.01"`)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/watch"
 )
 
@@ -19,7 +20,7 @@ const (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "exit-owner watch",
 		Summary: "count DENY_NOT_EXIT_OWNER results in the window and raise EXIT_OWNER_VIOLATION (the 5-minute timer's job)",
 		Help: `Counts the results on quantum:stream:apply.result with reason DENY_NOT_EXIT_OWNER
@@ -51,8 +52,8 @@ or the alert or heartbeat could not be written, and for usage errors.`,
 	})
 }
 
-func runExitOwnerWatch(ctx context.Context, c *invocation) int {
-	ef := newEnvFlags(c)
+func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
+	ef := cli.NewEnvFlags(c)
 	window := ef.Duration("window", "QUANTUM_WATCH_WINDOW", watch.DefaultWindow, "count the denials of this last `DURATION`")
 	repeat := ef.Duration("repeat-interval", "QUANTUM_ALERT_REPEAT_INTERVAL", watch.DefaultRepeatInterval, "re-notify a still-firing alert after this long")
 	interval := ef.Duration("interval", "QUANTUM_WATCH_INTERVAL", watch.DefaultInterval,

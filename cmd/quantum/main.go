@@ -11,13 +11,18 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], &env{
-		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, EnvFile: defaultEnvFile,
+	code := cli.Run(ctx, os.Args[1:], &cli.Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, EnvFile: cli.DefaultEnvFile,
 	})
 	stop()
 	os.Exit(code)
 }
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/internal/testkit"
 )
@@ -58,7 +59,7 @@ func (h *harness) run(args ...string) result {
 func (h *harness) runIn(ctx context.Context, stdin string, args ...string) result {
 	h.t.Helper()
 	var out, errb syncBuffer
-	code := run(ctx, args, &env{
+	code := cli.Run(ctx, args, &cli.Env{
 		Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string { return h.env[k] }, Now: h.now,
 	})
@@ -93,7 +94,7 @@ func TestHelp(t *testing.T) {
 	h := newHarness(t, nil)
 	r := h.run("help")
 	r.want(t, 0, "policy publish", "policy verify", "policy keygen", "policy show", "policy audit", "dev", "QUANTUM_REDIS_URL")
-	for _, c := range commands {
+	for _, c := range cli.Commands() {
 		args := append(strings.Fields(c.Name), "--help")
 		r := h.run(args...)
 		r.want(t, 0, "Usage: quantum "+c.Name, c.Summary, "-redis")

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/migrate"
 	"github.com/quantumtrader/quantum/policy"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "migrate check",
 		Summary: "read-only preflight of a move from the Python stack: every hazard, with the step that fixes it",
 		Help: `Reads, never writes, the live Redis and lists each hazard of moving the Python
@@ -42,7 +43,7 @@ the whole report.
 Exit status: 0 ready; 1 not ready; 2 could not check, and usage errors.`,
 		Run: runMigrateCheck,
 	})
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "migrate report",
 		Summary: "summarize a shadow period from quantum:stream:apply.shadow",
 		Help: `Reads the results a shadow apply layer (apply-layer --mode shadow) wrote to
@@ -58,10 +59,10 @@ is not ready); 2 could not read, or no shadow result in the period.`,
 	})
 }
 
-func runMigrateCheck(ctx context.Context, c *invocation) int {
+func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 	asJSON := c.FS.Bool("json", false, "print the report as JSON")
 	plans := c.FS.Int64("plans", migrate.DefaultPlanCount, "read the last `N` plans")
-	exitOwner := c.FS.String("exit-owner", envOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the `source` that may close (env QUANTUM_EXIT_OWNER)")
+	exitOwner := c.FS.String("exit-owner", cli.EnvOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the `source` that may close (env QUANTUM_EXIT_OWNER)")
 	breakGlass := c.FS.String("break-glass", c.Env.Getenv("QUANTUM_BREAK_GLASS"), "other `sources` that may close (env QUANTUM_BREAK_GLASS)")
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted policy public key `FILES` (env QUANTUM_POLICY_PUBKEY): the signature is checked too")
 	aclFile := c.FS.String("acl-file", "", "the users.acl `FILE` to be loaded: its users are compared with Redis's")
@@ -74,13 +75,13 @@ func runMigrateCheck(ctx context.Context, c *invocation) int {
 		var err error
 		if trusted, err = policy.LoadTrustedKeys(paths...); err != nil {
 			fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-			return exitUsage
+			return cli.ExitUsage
 		}
 	}
 	rdb, err := c.Redis()
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	defer rdb.Close()
 	rep, err := migrate.Check(ctx, rdb, migrate.CheckOptions{
@@ -89,12 +90,12 @@ func runMigrateCheck(ctx context.Context, c *invocation) int {
 	})
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if *asJSON {
 		writeJSON(c.Env.Stdout, rep)
 	} else {
-		tw := table(c.Env.Stdout)
+		tw := cli.Table(c.Env.Stdout)
 		fmt.Fprintf(tw, "plans read\t%d (last %d of %s)\n", rep.PlansRead, *plans, c.Keys().ApplyPlan())
 		for _, p := range rep.Producers {
 			fmt.Fprintf(tw, "producer\t%s: %d plans, %d signed, %d unsigned, %d closes\n", p.Source, p.Plans, p.Signed, p.Unsigned, p.Closes)
@@ -114,12 +115,12 @@ func runMigrateCheck(ctx context.Context, c *invocation) int {
 		tw.Flush()
 	}
 	if !rep.Ready {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
-func runMigrateReport(ctx context.Context, c *invocation) int {
+func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 	asJSON := c.FS.Bool("json", false, "print the summary as JSON")
 	since := c.FS.Duration("since", 7*24*time.Hour, "summarize the last `DURATION` (0: everything)")
 	if code, ok := c.Parse(0); !ok {
@@ -128,7 +129,7 @@ func runMigrateReport(ctx context.Context, c *invocation) int {
 	rdb, err := c.Redis()
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	defer rdb.Close()
 	var from time.Time
@@ -138,16 +139,16 @@ func runMigrateReport(ctx context.Context, c *invocation) int {
 	s, err := migrate.Summarize(ctx, rdb, c.Keys(), from)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if s.Total == 0 {
 		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: no shadow result on %s in the period: is apply-layer --mode shadow running?\n", c.Keys().ApplyShadow())
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if *asJSON {
 		writeJSON(c.Env.Stdout, s)
 	} else {
-		tw := table(c.Env.Stdout)
+		tw := cli.Table(c.Env.Stdout)
 		fmt.Fprintf(tw, "shadowed plans\t%d (entries %s .. %s)\n", s.Total, s.FirstEntry, s.LastEntry)
 		fmt.Fprintf(tw, "decisions\t%s\n", intCounts(s.ByDecision))
 		for _, code := range slices.Sorted(maps.Keys(s.WouldDeny)) {
@@ -165,9 +166,9 @@ func runMigrateReport(ctx context.Context, c *invocation) int {
 		tw.Flush()
 	}
 	if len(s.WouldDeny) > 0 || len(s.Failed) > 0 {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
 // intCounts renders "a 1, b 2" in name order.

@@ -9,10 +9,11 @@ import (
 
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange/paper"
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "paper set-price",
 		Args:    "SYMBOL=PRICE ...",
 		Summary: "move the paper venue's mark prices at run time, for every replica",
@@ -32,7 +33,7 @@ marks were set, 1 when Redis refused, 2 for a bad argument.`,
 	})
 }
 
-func runPaperSetPrice(ctx context.Context, c *invocation) int {
+func runPaperSetPrice(ctx context.Context, c *cli.Invocation) int {
 	asJSON := c.FS.Bool("json", false, "print as JSON")
 	if code, ok := c.Parse(-1); !ok {
 		return code
@@ -74,7 +75,7 @@ func runPaperSetPrice(ctx context.Context, c *invocation) int {
 		}
 		return writeJSON(c.Env.Stdout, out)
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	fmt.Fprintln(tw, "SYMBOL\tMARK")
 	for _, sym := range slices.Sorted(maps.Keys(prices)) {
 		fmt.Fprintf(tw, "%s\t%s\n", sym, prices[sym])
@@ -85,5 +86,5 @@ func runPaperSetPrice(ctx context.Context, c *invocation) int {
 	} else {
 		fmt.Fprintf(c.Env.Stdout, "day PnL (%s UTC): %.2f USDT (realized since 00:00 + unrealized now)\n", day.Format(time.DateOnly), pnl)
 	}
-	return exitOK
+	return cli.ExitOK
 }

@@ -12,13 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/producer"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "plan keygen",
 		Summary: "print a new keyring line (SOURCE SECRET) for a producing service",
 		Help: `Prints "SOURCE SECRET": 32 random bytes as hex. Append the line to the apply
@@ -27,7 +28,7 @@ of its own (mode 0600), to the producing service that signs its plans with it.
 docs/producers.md shows how a Python producer signs.`,
 		Run: runPlanKeygen,
 	})
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "plan send",
 		Summary: "sign and send one plan, and optionally wait for its result",
 		Help: `Builds a plan with the fields of SPEC.md, signs it with the keyring line in
@@ -41,7 +42,7 @@ within --wait.`,
 	})
 }
 
-func runPlanKeygen(ctx context.Context, c *invocation) int {
+func runPlanKeygen(ctx context.Context, c *cli.Invocation) int {
 	source := c.FS.String("source", "", "the producing service's `name`, as it writes it in source")
 	if code, ok := c.Parse(0); !ok {
 		return code
@@ -49,10 +50,10 @@ func runPlanKeygen(ctx context.Context, c *invocation) int {
 	line, err := plan.KeygenLine(*source)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum plan keygen: --source: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	fmt.Fprintln(c.Env.Stdout, line)
-	return exitOK
+	return cli.ExitOK
 }
 
 // loadKeyLine reads a file holding one keyring line (permissions checked)
@@ -77,7 +78,7 @@ func loadKeyLine(path string) (string, []byte, error) {
 	return sources[0], secret, nil
 }
 
-func runPlanSend(ctx context.Context, c *invocation) int {
+func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 	keyFile := c.FS.String("key-file", "", "`FILE` holding the sender's keyring line; the source is its")
 	planID := c.FS.String("plan-id", "", "plan_id (default: send-<unix ms>-<random>)")
 	symbol := c.FS.String("symbol", "", "`SYMBOL` such as BTCUSDT")
@@ -91,14 +92,14 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	decision := c.FS.String("decision", "EXECUTE", "EXECUTE, SKIP or BLOCKED")
 	canary := c.FS.Bool("canary", false, "canary=true: gated and recorded, never sent to a venue")
 	wait := c.FS.Duration("wait", 0, "wait this long for the result and print it (0: do not wait)")
-	minReplicas := c.FS.Int("min-replicas", envInt(c.Env.Getenv, "QUANTUM_MIN_REPLICAS", 0), "confirm the plan reached this many Redis replicas (WAIT) before it counts as sent; exit 3 when not (env QUANTUM_MIN_REPLICAS)")
+	minReplicas := c.FS.Int("min-replicas", cli.EnvInt(c.Env.Getenv, "QUANTUM_MIN_REPLICAS", 0), "confirm the plan reached this many Redis replicas (WAIT) before it counts as sent; exit 3 when not (env QUANTUM_MIN_REPLICAS)")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *keyFile == "" {
 		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --key-file FILE is required: plans are signed")
-		return exitUsage
+		return cli.ExitUsage
 	}
 	source, secret, err := loadKeyLine(*keyFile)
 	if err != nil {
@@ -125,7 +126,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	}
 	if _, err := plan.Parse(fields); err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	fields = plan.SignFields(fields, secret)
 
@@ -141,7 +142,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	}
 	if *minReplicas < 0 {
 		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
-		return exitUsage
+		return cli.ExitUsage
 	}
 	var id string
 	if *minReplicas == 0 {
@@ -159,7 +160,7 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	}
 	if *wait <= 0 {
 		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
-		return exitOK
+		return cli.ExitOK
 	}
 	got, err := producer.Await(ctx, rdb, k, cursor, *wait, *planID)
 	if err != nil {
@@ -170,14 +171,14 @@ func runPlanSend(ctx context.Context, c *invocation) int {
 	if *asJSON {
 		writeJSON(c.Env.Stdout, res)
 	} else {
-		tw := table(c.Env.Stdout)
+		tw := cli.Table(c.Env.Stdout)
 		for _, name := range slices.Sorted(maps.Keys(res)) {
 			fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
 		}
 		tw.Flush()
 	}
 	if r := got[*planID]; r.Passed() {
-		return exitOK
+		return cli.ExitOK
 	}
-	return exitFail
+	return cli.ExitFail
 }

@@ -6,11 +6,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy audit",
 		Summary: "print the newest entries of the policy audit trail",
 		Help: `Reads quantum:stream:policy.audit, newest first: one line per publish
@@ -19,7 +20,7 @@ func init() {
 	})
 }
 
-func runPolicyAudit(ctx context.Context, c *invocation) int {
+func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 	count := c.FS.Int64("count", 20, "how many entries, newest first")
 	asJSON := c.FS.Bool("json", false, "print as JSON")
 	if code, ok := c.Parse(0); !ok {
@@ -27,9 +28,9 @@ func runPolicyAudit(ctx context.Context, c *invocation) int {
 	}
 	if *count < 1 {
 		fmt.Fprintln(c.Env.Stderr, "quantum policy audit: --count must be at least 1")
-		return exitUsage
+		return cli.ExitUsage
 	}
-	store, closeStore, err := c.policyStore(nil, 0)
+	store, closeStore, err := policyStore(c, nil, 0)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
@@ -46,16 +47,16 @@ func runPolicyAudit(ctx context.Context, c *invocation) int {
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(c.Env.Stdout, "no audit entries at %s\n", c.Keys().PolicyAudit())
-		return exitOK
+		return cli.ExitOK
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tREASON\tDETAIL")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,
 			e.Version, epochText(e.ValidUntil), e.LeverageRange, e.UniverseCount, e.Hash, e.Actor, e.Reason, e.Detail)
 	}
 	tw.Flush()
-	return exitOK
+	return cli.ExitOK
 }
 
 func parseEpoch(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }

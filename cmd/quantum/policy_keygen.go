@@ -4,11 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policy"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy keygen",
 		Summary: "create an Ed25519 policy signing key pair",
 		Help: `Writes DIR/policy.key (mode 0600: the refresh's signing key, QUANTUM_POLICY_KEY)
@@ -19,14 +20,14 @@ key_id, the first 16 hex digits of the SHA-256 of the raw public key.`,
 	})
 }
 
-func runPolicyKeygen(ctx context.Context, c *invocation) int {
+func runPolicyKeygen(ctx context.Context, c *cli.Invocation) int {
 	out := c.FS.String("out", "", "`DIR` to write policy.key and policy.pub into (created 0700 if missing)")
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
 	if *out == "" {
 		fmt.Fprintln(c.Env.Stderr, "quantum policy keygen: --out DIR is required")
-		return exitUsage
+		return cli.ExitUsage
 	}
 	k, err := policy.GenerateKey()
 	if err != nil {
@@ -37,5 +38,5 @@ func runPolicyKeygen(ctx context.Context, c *invocation) int {
 		return c.Errorf("%v", err)
 	}
 	fmt.Fprintf(c.Env.Stdout, "key_id      %s\nprivate key %s (mode 0600: keep it on the refresh host only)\npublic key  %s\n", k.KeyID(), keyPath, pubPath)
-	return exitOK
+	return cli.ExitOK
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -14,7 +15,7 @@ import (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy publish",
 		Args:    "FILE",
 		Summary: "sign a policy and make it live, atomically, with its audit entry",
@@ -47,7 +48,7 @@ Exit status: 0 published, 1 refused or failed (the reason code is printed).`,
 	})
 }
 
-func runPolicyPublish(ctx context.Context, c *invocation) int {
+func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 	keyPath := c.FS.String("key", c.Env.Getenv("QUANTUM_POLICY_KEY"), "signing key `FILE`, mode 0600 (env QUANTUM_POLICY_KEY)")
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated: when set, the signing key must be one of them (env QUANTUM_POLICY_PUBKEY)")
 	validity := c.FS.Duration("validity", 2*time.Hour, "how long the policy stays valid, when FILE has no valid_until_epoch")
@@ -60,7 +61,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	}
 	if *keyPath == "" {
 		fmt.Fprintln(c.Env.Stderr, "quantum policy publish: --key FILE (or QUANTUM_POLICY_KEY) is required")
-		return exitUsage
+		return cli.ExitUsage
 	}
 	key, err := policy.LoadPrivateKey(*keyPath)
 	if err != nil {
@@ -95,7 +96,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 			*seq = next
 		}
 	}
-	store, closeStore, err := c.policyStore(ring, 0)
+	store, closeStore, err := policyStore(c, ring, 0)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
@@ -104,7 +105,7 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 		Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor,
 	})
 	if err != nil {
-		return c.refused(err)
+		return refused(c, err)
 	}
 	c.Logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
 		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.G.Prefix)
@@ -117,19 +118,19 @@ func runPolicyPublish(ctx context.Context, c *invocation) int {
 	}
 	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
 		sp.Version, sp.Seq, sp.Hash, validUntil.Format(time.RFC3339), sp.KeyID)
-	return exitOK
+	return cli.ExitOK
 }
 
 // refused prints a refusal: "refused: CODE: why", so scripts can match the
 // code.
-func (c *invocation) refused(err error) int {
+func refused(c *cli.Invocation, err error) int {
 	if reason.CodeOf(err) == "" {
 		return c.Errorf("%v", err)
 	}
 	return c.Errorf("refused: %v", err)
 }
 
-func defaultActor(e *env) string {
+func defaultActor(e *cli.Env) string {
 	user := e.Getenv("USER")
 	if user == "" {
 		user = "unknown"
@@ -145,7 +146,7 @@ func writeJSON(w interface{ Write([]byte) (int, error) }, v any) int {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
-		return exitFail
+		return cli.ExitFail
 	}
-	return exitOK
+	return cli.ExitOK
 }

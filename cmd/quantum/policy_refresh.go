@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
@@ -20,7 +21,7 @@ import (
 const exitRefreshFailed = 2
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy refresh",
 		Summary: "build, validate and publish the next policy (the 30-minute timer's job)",
 		Help: `Builds the next policy from --template FILE (the JSON that 'policy publish' takes,
@@ -68,8 +69,8 @@ and for usage errors.`,
 	})
 }
 
-func runPolicyRefresh(ctx context.Context, c *invocation) int {
-	ef := newEnvFlags(c)
+func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
+	ef := cli.NewEnvFlags(c)
 	template := ef.String("template", "QUANTUM_POLICY_TEMPLATE", "policy content `FILE` (JSON), read on every run")
 	generator := ef.String("generator", "QUANTUM_POLICY_GENERATOR", "`COMMAND` line that prints the policy content JSON on stdout, run with /bin/sh -c")
 	genTimeout := ef.Duration("generator-timeout", "QUANTUM_POLICY_GENERATOR_TIMEOUT", refresh.DefaultGeneratorTimeout, "how long the generator may run before it is killed")
@@ -78,7 +79,7 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 	validity := ef.Duration("validity", "QUANTUM_POLICY_VALIDITY", refresh.DefaultValidity, "how long each policy stays valid")
 	interval := ef.Duration("interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "how often the refresh runs (the timer's OnUnitActiveSec)")
 	maxLev := ef.Int("max-leverage", "QUANTUM_POLICY_MAX_LEVERAGE", 0, fmt.Sprintf("refuse a policy with any leverage above `N` (1..%d; 0: no cap beyond %d)", policy.MaxLeverage, policy.MaxLeverage))
-	alarm, repeat := ef.alarmFlags()
+	alarm, repeat := alarmFlags(ef)
 	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	if code, ok := c.Parse(0); !ok {
@@ -169,17 +170,17 @@ func runPolicyRefresh(ctx context.Context, c *invocation) int {
 			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
 			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": rep.AuditID,
 		})
-		return exitOK
+		return cli.ExitOK
 	}
 	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
 		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
-	return exitOK
+	return cli.ExitOK
 }
 
 // refreshSource picks the template or the generator. A flag given on the
 // command line wins over both variables; two sources (or none) is a usage
 // error, never a guess.
-func refreshSource(c *invocation, template, generator string, timeout time.Duration, log *slog.Logger) (refresh.Source, error) {
+func refreshSource(c *cli.Invocation, template, generator string, timeout time.Duration, log *slog.Logger) (refresh.Source, error) {
 	switch {
 	case c.IsSet("template") && c.IsSet("generator"):
 		return nil, fmt.Errorf("--template and --generator exclude each other")

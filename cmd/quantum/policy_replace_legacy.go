@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -30,7 +31,7 @@ const resultLegacyReplaced = "legacy_replaced"
 // trail and the update stream have seen, so that a running apply layer
 // never sees a rollback. A valid live policy, or none, is refused: there is
 // nothing legacy to replace, and the flag acts once.
-func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys, actor string) (uint64, error) {
+func replaceLegacy(ctx context.Context, c *cli.Invocation, ring *policy.TrustedKeys, actor string) (uint64, error) {
 	rdb, err := c.Redis()
 	if err != nil {
 		return 0, err
@@ -90,7 +91,7 @@ func replaceLegacy(ctx context.Context, c *invocation, ring *policy.TrustedKeys,
 
 // highestSeq is the highest policy_seq on the audit trail and the update
 // stream (0 when none).
-func highestSeq(ctx context.Context, rdb redis.UniversalClient, c *invocation) (uint64, error) {
+func highestSeq(ctx context.Context, rdb redis.UniversalClient, c *cli.Invocation) (uint64, error) {
 	var hi uint64
 	for _, stream := range []string{c.Keys().PolicyAudit(), c.Keys().PolicyUpdate()} {
 		start := "+"

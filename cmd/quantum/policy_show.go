@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -13,7 +14,7 @@ import (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy show",
 		Summary: "print the live policy's fields and whether it verifies",
 		Help: `Prints every field of quantum:policy:current as stored. When trusted public keys
@@ -26,13 +27,13 @@ Redis cannot be read.`,
 	})
 }
 
-func runPolicyShow(ctx context.Context, c *invocation) int {
+func runPolicyShow(ctx context.Context, c *cli.Invocation) int {
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	asJSON := c.FS.Bool("json", false, "print as JSON")
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	store, closeStore, err := c.policyStore(nil, 0)
+	store, closeStore, err := policyStore(c, nil, 0)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
@@ -60,7 +61,7 @@ func runPolicyShow(ctx context.Context, c *invocation) int {
 	if *asJSON {
 		return writeJSON(c.Env.Stdout, map[string]any{"key": c.Keys().PolicyCurrent(), "fields": fields, "verified": verdict})
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	fmt.Fprintf(tw, "key\t%s\n", c.Keys().PolicyCurrent())
 	for _, name := range sortedFieldNames(fields) {
 		v := fields[name]
@@ -73,7 +74,7 @@ func runPolicyShow(ctx context.Context, c *invocation) int {
 	}
 	fmt.Fprintf(tw, "verified\t%s\n", verdictText)
 	tw.Flush()
-	return exitOK
+	return cli.ExitOK
 }
 
 // sortedFieldNames lists the six original fields first, then the rest in

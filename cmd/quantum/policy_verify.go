@@ -7,6 +7,7 @@ import (
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/internal/canon"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -15,7 +16,7 @@ import (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "policy verify",
 		Summary: "check that a valid, fresh, correctly signed policy is live",
 		Help: `Reads quantum:policy:current exactly as the apply layer does and prints one line.
@@ -43,21 +44,21 @@ been restored over a newer one.`,
 	})
 }
 
-func runPolicyVerify(ctx context.Context, c *invocation) int {
+func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	skew := c.FS.Duration("clock-skew", policystore.DefaultClockSkew, "how far issued_at_epoch may lie ahead of this clock")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
-	ef := newEnvFlags(c)
-	alarm, repeat := ef.alarmFlags()
+	ef := cli.NewEnvFlags(c)
+	alarm, repeat := alarmFlags(ef)
 	if code, ok := c.Parse(0); !ok {
 		// Anything but a verified policy is exit 1 for verify (SPEC.md).
-		if code == exitUsage {
-			return exitFail
+		if code == cli.ExitUsage {
+			return cli.ExitFail
 		}
 		return code
 	}
 	if !ef.Check(c.Env.Stderr) {
-		return exitFail
+		return cli.ExitFail
 	}
 	sp, err := loadVerified(ctx, c, *pubkeys, *skew)
 	now := c.Env.Clock()()
@@ -71,7 +72,7 @@ func runPolicyVerify(ctx context.Context, c *invocation) int {
 		} else {
 			fmt.Fprintf(c.Env.Stdout, "%s %v\n", code, trimCode(err, code))
 		}
-		return exitFail
+		return cli.ExitFail
 	}
 	remaining := int64(sp.Remaining(now) / time.Second)
 	expiry := checkExpiry(ctx, c, sp, now, *alarm, *repeat)
@@ -81,17 +82,17 @@ func runPolicyVerify(ctx context.Context, c *invocation) int {
 			"key_id": sp.KeyID, "trading_state": sp.TradingState, "valid_until_epoch": sp.ValidUntil,
 			"remaining_sec": remaining, "expiring": *alarm > 0 && sp.Remaining(now) < *alarm, "expiry_alert": expiry.Outcome,
 		})
-		return exitOK
+		return cli.ExitOK
 	}
 	fmt.Fprintf(c.Env.Stdout, "OK policy_version=%s policy_seq=%d policy_hash=%s key_id=%s trading_state=%s valid_until=%s remaining_sec=%d\n",
 		sp.Version, sp.Seq, sp.Hash, sp.KeyID, sp.TradingState, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), remaining)
-	return exitOK
+	return cli.ExitOK
 }
 
 // checkExpiry runs the expiry alarm on a verified policy and logs what it
 // did (package refresh, ExpiryAlarm). Its errors are logged, not returned:
 // verify's exit status speaks of the policy.
-func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time.Time, threshold, repeat time.Duration) alert.Result {
+func checkExpiry(ctx context.Context, c *cli.Invocation, sp *policy.Signed, now time.Time, threshold, repeat time.Duration) alert.Result {
 	if threshold <= 0 {
 		return alert.Result{}
 	}
@@ -119,7 +120,7 @@ func checkExpiry(ctx context.Context, c *invocation, sp *policy.Signed, now time
 // loadVerified loads the live policy with the keys of pubkeys and checks it
 // against the audit trail and the rollback memory (POLICY_ROLLBACK). A
 // missing or unreadable key file fails closed like any other refusal.
-func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
+func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
 	paths := secretfile.SplitList(pubkeys)
 	if len(paths) == 0 {
 		return nil, reason.Errorf(reason.PolicyKeyUnavailable, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
@@ -131,7 +132,7 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 	if ring, err = withPolicyEncodings(c, ring); err != nil {
 		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
 	}
-	store, closeStore, err := c.policyStore(ring, skew)
+	store, closeStore, err := policyStore(c, ring, skew)
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
 	}
@@ -150,7 +151,7 @@ func loadVerified(ctx context.Context, c *invocation, pubkeys string, skew time.
 
 // withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
 // default, or "v1,v2") to ring.
-func withPolicyEncodings(c *invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
+func withPolicyEncodings(c *cli.Invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
 	v := c.Env.Getenv(policy.EncodingsEnv)
 	if v == "" {
 		return ring, nil

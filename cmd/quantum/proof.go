@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/proof"
@@ -37,19 +38,19 @@ Exit status: 0 when no test failed (SKIP is not FAIL), 1 otherwise, 2 for usage
 errors. Guide: docs/proofs.md.`
 
 func init() {
-	register(&command{Name: "proof list", Summary: "list the proofs and their tests", Run: runProofList})
-	register(&command{Name: "proof run", Args: "NAME...", Summary: "run the named proofs against the live deployment and record them in the ledger",
-		Help: proofHelp, Run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, false) }})
-	register(&command{Name: "proof all", Summary: "run every proof against the live deployment and record them in the ledger",
-		Help: proofHelp, Run: func(ctx context.Context, c *invocation) int { return runProofs(ctx, c, true) }})
-	register(&command{Name: "proof ledger", Summary: "print the proofs ledger (Markdown) or the newest runs from quantum:stream:proof.runs",
+	cli.Register(&cli.Command{Name: "proof list", Summary: "list the proofs and their tests", Run: runProofList})
+	cli.Register(&cli.Command{Name: "proof run", Args: "NAME...", Summary: "run the named proofs against the live deployment and record them in the ledger",
+		Help: proofHelp, Run: func(ctx context.Context, c *cli.Invocation) int { return runProofs(ctx, c, false) }})
+	cli.Register(&cli.Command{Name: "proof all", Summary: "run every proof against the live deployment and record them in the ledger",
+		Help: proofHelp, Run: func(ctx context.Context, c *cli.Invocation) int { return runProofs(ctx, c, true) }})
+	cli.Register(&cli.Command{Name: "proof ledger", Summary: "print the proofs ledger (Markdown) or the newest runs from quantum:stream:proof.runs",
 		Help: `Without --count, renders the ledger in Markdown: each proof's script, purpose,
 tests and the status of its newest run. --count N lists the newest N runs of any
 proof instead; --json prints them as JSON (the stream's field names).`,
 		Run: runProofLedger})
 }
 
-func runProofList(ctx context.Context, c *invocation) int {
+func runProofList(ctx context.Context, c *cli.Invocation) int {
 	asJSON := c.FS.Bool("json", false, "print as JSON")
 	if code, ok := c.Parse(0); !ok {
 		return code
@@ -68,22 +69,22 @@ func runProofList(ctx context.Context, c *invocation) int {
 	}
 	for _, p := range proof.All() {
 		fmt.Fprintf(c.Env.Stdout, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
-		tw := table(c.Env.Stdout)
+		tw := cli.Table(c.Env.Stdout)
 		for _, t := range p.Tests {
 			fmt.Fprintf(tw, "    %s\t%s\n", t.Name, t.Doc)
 		}
 		tw.Flush()
 	}
-	return exitOK
+	return cli.ExitOK
 }
 
-func runProofs(ctx context.Context, c *invocation, all bool) int {
-	ef := newEnvFlags(c)
+func runProofs(ctx context.Context, c *cli.Invocation, all bool) int {
+	ef := cli.NewEnvFlags(c)
 	pubkeys := ef.String("pubkey", "QUANTUM_POLICY_PUBKEY", "trusted policy public key `FILES`, comma-separated")
 	proofKey := ef.String("proof-key", "QUANTUM_PROOF_KEY_FILE", "`FILE` holding the keyring line of source quantum_proof (mode 0600), which signs canary plans")
 	timeout := ef.Duration("timeout", "QUANTUM_PROOF_TIMEOUT", 10*time.Second, "how long to wait for a canary's result from the apply layer")
 	interval := ef.Duration("refresh-interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "the refresh timer's period, for the audit trail's expected count")
-	owner := c.FS.String("exit-owner", envOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
+	owner := c.FS.String("exit-owner", cli.EnvOr(c.Env.Getenv, "QUANTUM_EXIT_OWNER", gate.DefaultExitOwner), "the apply layer's exit owner (env QUANTUM_EXIT_OWNER)")
 	loadResultKey := resultKeyFlag(c)
 	format := c.FS.String("format", "text", "output `format`: text, tap, junit or json")
 	nargs := -1
@@ -94,11 +95,11 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 		return code
 	}
 	if !ef.Check(c.Env.Stderr) {
-		return exitUsage
+		return cli.ExitUsage
 	}
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(c.Env.Stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.Cmd.Name}, args...), c.Cmd.Name)...)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	if !slices.Contains(proof.Formats, *format) {
 		return usage("--format %q: want text, tap, junit or json", *format)
@@ -145,16 +146,16 @@ func runProofs(ctx context.Context, c *invocation, all bool) int {
 
 	meta := proofMeta()
 	var reports []*proof.Report
-	code := exitOK
+	code := cli.ExitOK
 	for _, p := range proofs {
 		rep := proof.Run(ctx, cfg, p)
 		reports = append(reports, rep)
 		if !rep.OK() {
-			code = exitFail
+			code = cli.ExitFail
 		}
 		if _, err := proof.Record(ctx, rdb, c.Keys(), rep, meta); err != nil {
 			fmt.Fprintf(c.Env.Stderr, "quantum %s: ledger: %v\n", c.Cmd.Name, err)
-			code = exitFail
+			code = cli.ExitFail
 		}
 	}
 	proof.WriteReports(c.Env.Stdout, *format, reports)
@@ -174,7 +175,7 @@ func proofMeta() proof.Meta {
 	return m
 }
 
-func runProofLedger(ctx context.Context, c *invocation) int {
+func runProofLedger(ctx context.Context, c *cli.Invocation) int {
 	count := c.FS.Int("count", 0, "list the newest `N` runs instead of the Markdown ledger")
 	asJSON := c.FS.Bool("json", false, "print the newest runs (--count, default 20) as JSON")
 	if code, ok := c.Parse(0); !ok {
@@ -182,7 +183,7 @@ func runProofLedger(ctx context.Context, c *invocation) int {
 	}
 	if *count < 0 {
 		fmt.Fprintf(c.Env.Stderr, "quantum proof ledger: --count %d: want N > 0\n", *count)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	rdb, err := c.Redis()
 	if err != nil {
@@ -199,7 +200,7 @@ func runProofLedger(ctx context.Context, c *invocation) int {
 			return c.Errorf("%v", err)
 		}
 		proof.WriteMarkdown(c.Env.Stdout, proof.Latest(entries))
-		return exitOK
+		return cli.ExitOK
 	}
 	entries, err := proof.Entries(ctx, rdb, c.Keys(), n)
 	if err != nil {
@@ -210,14 +211,14 @@ func runProofLedger(ctx context.Context, c *invocation) int {
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(c.Env.Stdout, "no proof runs on %s\n", c.Keys().ProofRuns())
-		return exitOK
+		return cli.ExitOK
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	fmt.Fprintln(tw, "TIME\tPROOF\tRESULT\tPASSED\tFAILED\tSKIPPED\tHOST\tVERSION\tFAILED TESTS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", time.Unix(e.Timestamp, 0).UTC().Format(time.RFC3339), e.Proof, e.Result,
 			e.Passed, e.Failed, e.Skipped, e.Host, e.Version, strings.Join(e.FailedTests, ","))
 	}
 	tw.Flush()
-	return exitOK
+	return cli.ExitOK
 }

@@ -10,12 +10,13 @@ import (
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "reconcile",
 		Summary: "find orders of ours at the venue that no execution record knows; record and alert them (ORPHAN_ORDER), never place",
 		Help: `Lists the venue's recent orders whose client order id has our prefix (qt-) in each
@@ -35,7 +36,7 @@ the Binance ones).`,
 	})
 }
 
-func runReconcile(ctx context.Context, c *invocation) int {
+func runReconcile(ctx context.Context, c *cli.Invocation) int {
 	var a applyFlags
 	a.registerVenue(c.FS, c.Env.Getenv)
 	since := c.FS.Duration("since", time.Hour, "look at the orders placed this long ago and later (at most --record-ttl of the apply layer)")
@@ -45,7 +46,7 @@ func runReconcile(ctx context.Context, c *invocation) int {
 	}
 	fail := func(err error) int {
 		fmt.Fprintf(c.Env.Stderr, "quantum reconcile: could not check: %v\n", err)
-		return exitUsage
+		return cli.ExitUsage
 	}
 	rdb, err := c.Redis()
 	if err != nil {
@@ -62,7 +63,7 @@ func runReconcile(ctx context.Context, c *invocation) int {
 	}
 	syms := secretfile.SplitList(*symbols)
 	if len(syms) == 0 {
-		store, closeStore, err := c.policyStore(nil, 0)
+		store, closeStore, err := policyStore(c, nil, 0)
 		if err != nil {
 			return fail(err)
 		}
@@ -84,7 +85,7 @@ func runReconcile(ctx context.Context, c *invocation) int {
 	if err != nil {
 		return fail(err)
 	}
-	tw := table(c.Env.Stdout)
+	tw := cli.Table(c.Env.Stdout)
 	for _, o := range orphans {
 		state := "recorded before"
 		if o.New {
@@ -94,10 +95,10 @@ func runReconcile(ctx context.Context, c *invocation) int {
 	}
 	tw.Flush()
 	if len(orphans) > 0 {
-		return exitFail
+		return cli.ExitFail
 	}
 	fmt.Fprintf(c.Env.Stdout, "no orphan: every order of ours in %d symbol(s) has its record\n", len(syms))
-	return exitOK
+	return cli.ExitOK
 }
 
 // universeOf reads universe_symbols of a policy hash as read (not

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
 )
 
@@ -16,7 +17,7 @@ import (
 // returns the refusal naming each unsafe setting and its fix, unless allow;
 // allowed or not, every finding is logged (warn for a refusal that was
 // allowed). The report is returned for status and metrics.
-func checkRedisConfig(ctx context.Context, rdb redisClient, allow bool, log *slog.Logger) (*redischeck.Report, error) {
+func checkRedisConfig(ctx context.Context, rdb cli.RedisClient, allow bool, log *slog.Logger) (*redischeck.Report, error) {
 	rep, err := redischeck.Check(ctx, rdb)
 	if err != nil {
 		return nil, err

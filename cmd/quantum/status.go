@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/status"
@@ -24,7 +25,7 @@ const (
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "status",
 		Summary: "the deployment's health at a glance: policy, apply layer, results, alerts, watch, last proof",
 		Help: `Reads, never writes:
@@ -66,8 +67,8 @@ usage errors.`,
 	})
 }
 
-func runStatus(ctx context.Context, c *invocation) int {
-	ef := newEnvFlags(c)
+func runStatus(ctx context.Context, c *cli.Invocation) int {
+	ef := cli.NewEnvFlags(c)
 	asJSON := c.FS.Bool("json", false, "print the report as JSON")
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated (env QUANTUM_POLICY_PUBKEY)")
 	window := ef.Duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
@@ -126,7 +127,7 @@ func runStatus(ctx context.Context, c *invocation) int {
 
 // printStatus writes the report as aligned text.
 func printStatus(w io.Writer, r *status.Report) {
-	tw := table(w)
+	tw := cli.Table(w)
 	p := r.Policy
 	if p.Present {
 		fmt.Fprintf(tw, "policy\tversion %s  seq %d  state %s\n", p.Version, p.Seq, p.TradingState)

@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/quantumtrader/quantum/internal/cli"
 )
 
 func init() {
-	register(&command{
+	cli.Register(&cli.Command{
 		Name:    "version",
 		Summary: "print the version: module version, VCS revision and Go version",
 		Help: `Prints the release (set at build time with -ldflags "-X main.version=..."),
 the module version and the VCS revision recorded by 'go build' in a git
 checkout (with "+dirty" when the tree had local changes), and the Go version.
 'go run' and test binaries record no revision: "unknown".`,
-		Run: func(ctx context.Context, c *invocation) int {
+		Run: func(ctx context.Context, c *cli.Invocation) int {
 			asJSON := c.FS.Bool("json", false, "print the version as JSON")
 			if code, ok := c.Parse(0); !ok {
 				return code
@@ -24,10 +26,10 @@ checkout (with "+dirty" when the tree had local changes), and the Go version.
 			v := versionOf(bi)
 			if *asJSON {
 				writeJSON(c.Env.Stdout, v)
-				return exitOK
+				return cli.ExitOK
 			}
 			fmt.Fprintln(c.Env.Stdout, v.String())
-			return exitOK
+			return cli.ExitOK
 		},
 	})
 }

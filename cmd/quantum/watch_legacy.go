@@ -1,5 +1,7 @@
 package main
 
+import "github.com/quantumtrader/quantum/internal/cli"
+
 // legacyTestInputVar is the old watch script's way to feed it test lines
 // instead of the journal (LEGACY.md). The watch reads apply.result, not a
 // journal, so there is nothing to feed: a run with it set is refused
@@ -8,7 +10,7 @@ package main
 const legacyTestInputVar = "EXIT_OWNER_WATCH_TEST_INPUT"
 
 // legacyTestInput returns why the run is refused, "" when it is not.
-func legacyTestInput(c *invocation) string {
+func legacyTestInput(c *cli.Invocation) string {
 	if c.Env.Getenv(legacyTestInputVar) == "" {
 		return ""
 	}

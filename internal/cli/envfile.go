@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bufio"
@@ -10,10 +10,10 @@ import (
 	"strings"
 )
 
-// defaultEnvFile is the environment file every unit reads
+// DefaultEnvFile is the environment file every unit reads
 // (EnvironmentFile=); operator commands in a shell read it too, so that
 // `quantum status` there sees what the units see.
-const defaultEnvFile = "/etc/quantum/quantum.env"
+const DefaultEnvFile = "/etc/quantum/quantum.env"
 
 // envFileArg returns the --env-file given among args (before the command
 // or after it), and whether one was.
@@ -43,7 +43,7 @@ func envFileArg(args []string) (string, bool) {
 // cannot be read is an error; the default one is skipped with a note on
 // stderr when it exists but is unreadable (an operator outside group
 // quantum).
-func withEnvFile(e *env, args []string) (*env, error) {
+func withEnvFile(e *Env, args []string) (*Env, error) {
 	path, explicit := envFileArg(args)
 	if !explicit {
 		if path = e.Getenv("QUANTUM_ENV_FILE"); path != "" {
