@@ -226,6 +226,14 @@ type Config struct {
 	// settled (it can no longer execute) once the venue's clock is past
 	// its timestamp + RecvWindow + SettleMargin. Default DefaultSettleMargin.
 	SettleMargin time.Duration
+	// PnLTTL: DayPnL reuses its figure this long (default DefaultPnLTTL),
+	// so that a busy batch of entries does not spend the weight limit on it.
+	PnLTTL time.Duration
+	// IncomePageSize is the rows asked per GET /fapi/v1/income (default
+	// and at most 1000); IncomeMaxPages bounds the pages of one DayPnL
+	// (default DefaultIncomeMaxPages): beyond them DayPnL fails.
+	IncomePageSize int
+	IncomeMaxPages int
 }
 
 // Client is the Binance USD-M adapter. It is safe for concurrent use.
@@ -242,6 +250,8 @@ type Client struct {
 	filtersAt time.Time
 	marks     map[string]markEntry
 	sent      sentIDs
+
+	pnl pnlCache // DayPnL's last figure (pnl.go)
 }
 
 type markEntry struct {
@@ -283,6 +293,15 @@ func New(cfg Config) (*Client, error) {
 	if cfg.SettleMargin <= 0 {
 		cfg.SettleMargin = DefaultSettleMargin
 	}
+	if cfg.PnLTTL <= 0 {
+		cfg.PnLTTL = DefaultPnLTTL
+	}
+	if cfg.IncomePageSize <= 0 || cfg.IncomePageSize > maxIncomePage {
+		cfg.IncomePageSize = maxIncomePage
+	}
+	if cfg.IncomeMaxPages <= 0 {
+		cfg.IncomeMaxPages = DefaultIncomeMaxPages
+	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewLocalLimiter()
 	}
@@ -296,7 +315,7 @@ func New(cfg Config) (*Client, error) {
 	if hc == nil {
 		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
-	return &Client{cfg: cfg, base: u, http: hc, marks: map[string]markEntry{}, sent: newSentIDs(4096)}, nil
+	return &Client{cfg: cfg, base: u, http: hc, marks: map[string]markEntry{}, sent: newSentIDs(4096), pnl: newPnLCache()}, nil
 }
 
 // Environment is the environment the client trades in.

@@ -65,6 +65,7 @@ var weights = map[string]int{
 	"GET /fapi/v1/positionSide/dual": 30, "POST /fapi/v1/order": 0, "GET /fapi/v1/order": 1,
 	"POST /fapi/v1/leverage": 1, "GET /fapi/v3/positionRisk": 5, "GET /fapi/v2/account": 5,
 	"GET /fapi/v1/apiTradingStatus": 10, "GET /fapi/v1/leverageBracket": 1, "GET /fapi/v1/allOrders": 5,
+	"GET /fapi/v1/income": 30,
 }
 
 // cost is a request's weight and orders.

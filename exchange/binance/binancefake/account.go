@@ -41,14 +41,22 @@ func (f *Fake) positionRisk(p url.Values) (any, *venueError) {
 			out = append(out, map[string]any{"symbol": name, "positionSide": side, "positionAmt": dec(amt)})
 			continue
 		}
+		entry, unrealized := "0", "0"
+		if e := f.entries[name]; e != nil {
+			entry = dec(e)
+		}
+		if u := f.unrealized(name); u != nil {
+			unrealized = u.FloatString(8)
+		}
 		out = append(out, map[string]any{"symbol": name, "positionSide": "BOTH", "positionAmt": dec(amt),
-			"markPrice": f.symbols[name].Mark})
+			"entryPrice": entry, "markPrice": f.symbols[name].Mark, "unRealizedProfit": unrealized, "marginAsset": "USDT"})
 	}
 	return out, nil
 }
 
 func (f *Fake) account(url.Values) (any, *venueError) {
-	return map[string]any{"canTrade": f.canTrade, "canDeposit": true, "canWithdraw": false, "totalWalletBalance": "1000"}, nil
+	return map[string]any{"canTrade": f.canTrade, "canDeposit": true, "canWithdraw": false, "totalWalletBalance": "1000",
+		"totalUnrealizedProfit": f.totalUnrealized().FloatString(8)}, nil
 }
 
 func (f *Fake) tradingStatus(url.Values) (any, *venueError) {

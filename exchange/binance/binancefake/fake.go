@@ -28,6 +28,11 @@
 // order that ended CANCELED or EXPIRED without a fill once it is 3 days
 // old (GET /fapi/v1/order answers -2013, allOrders leaves it out).
 //
+// It tracks each position's entry price and realizes PnL per fill as
+// Binance's one-way mode does, with an optional commission (SetCommission),
+// into an income history served by GET /fapi/v1/income; positionRisk and
+// account report the unrealized PnL at the mark (pnl.go).
+//
 // It meters requests as the docs do (ratelimit.go): every endpoint has its
 // weight, orders count in the ORDERS windows, the windows and limits are
 // the rateLimits exchangeInfo lists (SetRateLimits), and every answer
@@ -126,6 +131,10 @@ type Fake struct {
 	symbols   map[string]Symbol
 	orders    []*Order
 	positions map[string]*big.Rat
+	entries   map[string]*big.Rat // entry price of each open position (pnl.go)
+	income    []incomeRow         // GET /fapi/v1/income, oldest first (pnl.go)
+	feeRate   *big.Rat            // taker commission rate; nil charges none (pnl.go)
+	tranSeq   int64
 	leverage  map[string]int
 	faults    map[string][]Fault
 	requests  map[string]int
@@ -139,7 +148,7 @@ type Fake struct {
 // lists. Close it when done.
 func New(apiKey, secret string, symbols ...Symbol) *Fake {
 	f := &Fake{apiKey: apiKey, secret: []byte(secret), now: time.Now, canTrade: true,
-		locked: map[string]bool{}, symbols: map[string]Symbol{}, positions: map[string]*big.Rat{},
+		locked: map[string]bool{}, symbols: map[string]Symbol{}, positions: map[string]*big.Rat{}, entries: map[string]*big.Rat{},
 		leverage: map[string]int{}, faults: map[string][]Fault{}, requests: map[string]int{},
 		meter: newMeter(DefaultRateLimits)}
 	for _, s := range symbols {
@@ -236,11 +245,16 @@ func (f *Fake) Lock(symbol string) { f.mu.Lock(); f.locked[symbol] = true; f.mu.
 // (apiTradingStatus lists it under the key "ACCOUNT").
 func (f *Fake) LockAccount() { f.mu.Lock(); f.acctLock = true; f.mu.Unlock() }
 
-// SetPosition sets a one-way position amount.
+// SetPosition sets a one-way position amount, entered at the symbol's
+// mark (so its unrealized PnL starts at 0); nothing is realized.
 func (f *Fake) SetPosition(symbol, amount string) {
 	r, _ := new(big.Rat).SetString(amount)
 	f.mu.Lock()
 	f.positions[symbol] = r
+	f.entries[symbol], _ = rat(f.symbols[symbol].Mark)
+	if f.entries[symbol] == nil {
+		f.entries[symbol] = new(big.Rat)
+	}
 	f.mu.Unlock()
 }
 

@@ -225,7 +225,7 @@ func (f *Fake) take(o *Order, s Symbol) {
 	if o.Side == "SELL" {
 		q.Neg(q)
 	}
-	f.positions[s.Name] = new(big.Rat).Add(pos, q)
+	f.fill(s.Name, q, mark)
 }
 
 // matchResting fills the symbol's resting LIMIT orders the mark crosses.

@@ -59,6 +59,8 @@ var endpoints = map[string]endpoint{
 	"/fapi/v1/leverageBracket":  {method: "GET", signed: true, params: []string{"symbol"}, run: (*Fake).leverageBracket},
 	"/fapi/v1/allOrders": {method: "GET", signed: true, params: []string{"symbol", "orderId", "startTime", "endTime", "limit"},
 		run: (*Fake).allOrders},
+	"/fapi/v1/income": {method: "GET", signed: true, params: []string{"symbol", "incomeType", "startTime", "endTime", "page", "limit"},
+		run: (*Fake).incomeHistory},
 }
 
 func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
