@@ -105,7 +105,7 @@ func (c *Client) DayPnL(ctx context.Context, since time.Time) (float64, error) {
 		return 0, fmt.Errorf("binance: day PnL: %w", err)
 	}
 	v, _ := new(big.Rat).Add(realized, unrealized).Float64()
-	c.pnl = pnlCache{sem: c.pnl.sem, since: since, at: now, value: v, ok: true}
+	c.pnl.since, c.pnl.at, c.pnl.value, c.pnl.ok = since, now, v, true // sem is never written: waiters read it
 	return v, nil
 }
 
