@@ -5,7 +5,9 @@ package binance_test
 
 import (
 	"context"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,11 +41,15 @@ func (a *applyRig) want(id, decision, code string) map[string]string {
 // exitbrain_v3_5 close executes (and realizes the loss at the venue, which
 // keeps the stop on); DAILY_LOSS_LIMIT is in the alert stream exactly once.
 func TestDailyLossStopOnBinance(t *testing.T) {
+	var reads [2]atomic.Int64 // income requests by replica
 	a := newApplyRigPolicy(t, func(cfg *binance.Config, f *binancefake.Fake) {
 		cfg.PnLTTL = pnlTTL
+		cfg.HTTPClient = countIncome(&reads[0])
 		f.SetCommission("0.0004")
 	}, lossPolicy)
-	second, err := binance.Open(context.Background(), a.cfg)
+	cfg2 := a.cfg
+	cfg2.HTTPClient = countIncome(&reads[1])
+	second, err := binance.Open(context.Background(), cfg2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +91,25 @@ func TestDailyLossStopOnBinance(t *testing.T) {
 	if alerts != 1 {
 		t.Fatalf("%d DAILY_LOSS_LIMIT alerts after 9 denials, want 1", alerts)
 	}
+	if reads[0].Load() == 0 || reads[1].Load() == 0 {
+		t.Fatalf("income read by the replicas %d and %d times: both should have decided entries", reads[0].Load(), reads[1].Load())
+	}
 }
+
+// countIncome is an HTTP client counting its GET /fapi/v1/income requests.
+func countIncome(n *atomic.Int64) *http.Client {
+	next := http.DefaultTransport.(*http.Transport).Clone()
+	return &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path == "/fapi/v1/income" {
+			n.Add(1)
+		}
+		return next.RoundTrip(r)
+	})}
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestIncomeOutageDeniesEntries: the income endpoint fails once (HTTP
 // 503): the entry decided then is denied EXCHANGE_UNAVAILABLE (the loss

@@ -224,7 +224,7 @@ func TestDayPnLRefusesWhatItCannotValue(t *testing.T) {
 // TestDayPnLCache: a second read within PnLTTL makes no request (and
 // answers the figure read, though the venue's moved); at PnLTTL it reads
 // again; another since reads again; 20 callers at once past the TTL make
-// one read between them. Requests are counted at the fake, on a clock the
+// one read between them (200 trials). Requests are counted at the fake, on a clock the
 // test moves.
 func TestDayPnLCache(t *testing.T) {
 	var offset atomic.Int64
@@ -267,17 +267,23 @@ func TestDayPnLCache(t *testing.T) {
 	if i, _ := reads(); i != 3 {
 		t.Fatalf("another since: %d income requests, want 3", i)
 	}
-	offset.Store(int64(3 * ttl))
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if _, err := r.c.DayPnL(context.Background(), since); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	wg.Wait()
-	if i, _ := reads(); i != 4 {
-		t.Fatalf("20 concurrent reads past the TTL: %d income requests in all, want 4 (one more)", i)
+	// 200 trials: each moves the clock past the TTL and starts 20 callers
+	// at once; exactly one of them reads.
+	const trials = 200
+	for trial := range trials {
+		offset.Store(int64(time.Duration(trial+3) * ttl))
+		before, _ := reads()
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if _, err := r.c.DayPnL(context.Background(), since); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if i, _ := reads(); i != before+1 {
+			t.Fatalf("trial %d: 20 concurrent reads past the TTL made %d income requests, want 1", trial, i-before)
+		}
 	}
 }
