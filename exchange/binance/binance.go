@@ -6,7 +6,7 @@
 // github.com/adshao/go-binance/v2 (the usual Go client, which would have
 // to be pinned at v2.8.11) was weighed and not taken:
 //
-//   - the adapter needs seven REST endpoints; the library brings the whole
+//   - the adapter needs a dozen REST endpoints; the library brings the whole
 //     API surface, websockets and their dependencies into a binary whose
 //     job is to be small and auditable;
 //   - exactly-once needs to know whether a request left the process (sent
@@ -89,6 +89,14 @@
 // headers; exits (reduce-only orders, calls marked exchange.Urgent) keep a
 // reserved share. NewRedisLimiter shares the windows and the back-off
 // between replicas.
+//
+// # The day's PnL
+//
+// DayPnL (pnl.go) answers the apply layer's daily loss stop: the income
+// history since 00:00 UTC that counts as trading (realized PnL,
+// commission, funding, liquidation and settlement) plus the positions'
+// unrealized PnL, exact in decimal, cached for Config.PnLTTL; any doubt
+// is an error, never a partial figure.
 //
 // The API secret and key never appear in errors or logs: Credentials
 // formats as "[redacted]", and transport errors are rebuilt from the
