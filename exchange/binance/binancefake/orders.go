@@ -296,6 +296,27 @@ func (f *Fake) queryOrder(p url.Values) (any, *venueError) {
 	return nil, bad(-2013, "Order does not exist.")
 }
 
+// numParam reads a non-negative integer parameter, def when not sent.
+func numParam(p url.Values, k string, def int64) (int64, *venueError) {
+	if !p.Has(k) {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(p.Get(k), 10, 64)
+	if err != nil || n < 0 {
+		return 0, bad(-1102, "Parameter '%s' is malformed.", k)
+	}
+	return n, nil
+}
+
+// limitParam reads limit: def when not sent, 1 to 1000.
+func limitParam(p url.Values, def int64) (int64, *venueError) {
+	limit, verr := numParam(p, "limit", def)
+	if verr == nil && (limit < 1 || limit > 1000) {
+		verr = bad(-1130, "Invalid data sent for a parameter: limit.")
+	}
+	return limit, verr
+}
+
 // allOrders is GET /fapi/v1/allOrders: the symbol's orders from orderId
 // on, or within [startTime, endTime] (at most 7 days apart), oldest first,
 // at most limit (default 500, at most 1000) of them: the most recent ones
@@ -305,22 +326,10 @@ func (f *Fake) allOrders(p url.Values) (any, *venueError) {
 	if sym == "" {
 		return nil, bad(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
 	}
-	num := func(k string, def int64) (int64, *venueError) {
-		if !p.Has(k) {
-			return def, nil
-		}
-		n, err := strconv.ParseInt(p.Get(k), 10, 64)
-		if err != nil || n < 0 {
-			return 0, bad(-1102, "Parameter '%s' is malformed.", k)
-		}
-		return n, nil
-	}
-	limit, verr := num("limit", 500)
+	num := func(k string, def int64) (int64, *venueError) { return numParam(p, k, def) }
+	limit, verr := limitParam(p, 500)
 	if verr != nil {
 		return nil, verr
-	}
-	if limit < 1 || limit > 1000 {
-		return nil, bad(-1130, "Invalid data sent for a parameter: limit.")
 	}
 	fromID, verr := num("orderId", 0)
 	if verr != nil {

@@ -200,22 +200,10 @@ var incomeTypes = []string{"TRANSFER", "WELCOME_BONUS", "REALIZED_PNL", "FUNDING
 // pages); with neither startTime nor endTime, the last 7 days' most
 // recent limit rows.
 func (f *Fake) incomeHistory(p url.Values) (any, *venueError) {
-	num := func(k string, def int64) (int64, *venueError) {
-		if !p.Has(k) {
-			return def, nil
-		}
-		n, err := strconv.ParseInt(p.Get(k), 10, 64)
-		if err != nil || n < 0 {
-			return 0, bad(-1102, "Parameter '%s' is malformed.", k)
-		}
-		return n, nil
-	}
-	limit, verr := num("limit", 100)
+	num := func(k string, def int64) (int64, *venueError) { return numParam(p, k, def) }
+	limit, verr := limitParam(p, 100)
 	if verr != nil {
 		return nil, verr
-	}
-	if limit < 1 || limit > 1000 {
-		return nil, bad(-1130, "Invalid data sent for a parameter: limit.")
 	}
 	page, verr := num("page", 1)
 	if verr != nil {
