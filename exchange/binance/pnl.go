@@ -176,7 +176,7 @@ func (c *Client) realizedSince(ctx context.Context, since time.Time) (*big.Rat, 
 		// start, those at start from the pages before).
 		start = last
 	}
-	return nil, fmt.Errorf("more than %d pages of %d income rows since %s: the day's PnL is not read (raise IncomeMaxPages)",
+	return nil, fmt.Errorf("more than %d pages of %d income rows since %s (the bound of one read): the day's PnL is not read",
 		c.cfg.IncomeMaxPages, size, since.UTC().Format(time.RFC3339))
 }
 
