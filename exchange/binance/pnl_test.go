@@ -2,8 +2,15 @@ package binance_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -284,6 +291,91 @@ func TestDayPnLCache(t *testing.T) {
 		wg.Wait()
 		if i, _ := reads(); i != before+1 {
 			t.Fatalf("trial %d: 20 concurrent reads past the TTL made %d income requests, want 1", trial, i-before)
+		}
+	}
+}
+
+// TestFakeIncomeEndpoint: the fake's GET /fapi/v1/income as the docs
+// define it, requested by hand: signed (no signature -1102, another key
+// -2015), limit at most 1000 and a known incomeType (-1130), symbol and
+// incomeType filters, startTime and endTime inclusive, oldest first, the
+// first `limit` from startTime, and without either time the last 7 days'
+// most recent rows.
+func TestFakeIncomeEndpoint(t *testing.T) {
+	f := binancefake.New(apiKey, apiSecret, binancefake.BTC)
+	defer f.Close()
+	now := time.Now()
+	t0 := now.Add(-time.Hour).Truncate(time.Millisecond)
+	f.AddIncome(
+		binancefake.Income{Symbol: "BTCUSDT", Type: "COMMISSION", Amount: "-1", Time: t0.Add(2 * time.Millisecond)},
+		binancefake.Income{Symbol: "ETHUSDT", Type: "FUNDING_FEE", Amount: "-2", Time: t0},
+		binancefake.Income{Symbol: "BTCUSDT", Type: "REALIZED_PNL", Amount: "3.5", Time: t0.Add(time.Millisecond)},
+		binancefake.Income{Type: "TRANSFER", Amount: "100", Time: now.Add(-8 * 24 * time.Hour)},
+	)
+	get := func(params, key string, sign bool) (int, []map[string]any) {
+		t.Helper()
+		params += "&timestamp=" + strconv.FormatInt(time.Now().UnixMilli(), 10)
+		if sign {
+			m := hmac.New(sha256.New, []byte(apiSecret))
+			m.Write([]byte(params))
+			params += "&signature=" + hex.EncodeToString(m.Sum(nil))
+		}
+		req, _ := http.NewRequest(http.MethodGet, f.URL()+"/fapi/v1/income?"+params, nil)
+		req.Header.Set("X-MBX-APIKEY", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var e struct {
+			Code int `json:"code"`
+		}
+		if json.Unmarshal(data, &e) == nil && e.Code != 0 {
+			return e.Code, nil
+		}
+		var rows []map[string]any
+		if err := json.Unmarshal(data, &rows); err != nil {
+			t.Fatalf("answer %s: %v", data, err)
+		}
+		return 0, rows
+	}
+	ms := func(tm time.Time) string { return strconv.FormatInt(tm.UnixMilli(), 10) }
+	for _, tc := range []struct {
+		params, key string
+		sign        bool
+		code        int
+	}{
+		{"limit=10", apiKey, false, -1102},
+		{"limit=10", "another-key", true, -2015},
+		{"limit=1001", apiKey, true, -1130},
+		{"limit=0", apiKey, true, -1130},
+		{"incomeType=PROFIT", apiKey, true, -1130},
+		{"fromId=3", apiKey, true, -1104},
+	} {
+		if code, _ := get(tc.params, tc.key, tc.sign); code != tc.code {
+			t.Errorf("%s: code %d, want %d", tc.params, code, tc.code)
+		}
+	}
+	incomes := func(rows []map[string]any) string {
+		var out []string
+		for _, r := range rows {
+			out = append(out, r["income"].(string))
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct{ params, want string }{
+		{"startTime=" + ms(t0), "-2.00000000 3.50000000 -1.00000000"},
+		{"startTime=" + ms(t0) + "&limit=2", "-2.00000000 3.50000000"},
+		{"startTime=" + ms(t0.Add(time.Millisecond)) + "&endTime=" + ms(t0.Add(time.Millisecond)), "3.50000000"},
+		{"startTime=" + ms(t0) + "&symbol=BTCUSDT", "3.50000000 -1.00000000"},
+		{"startTime=" + ms(t0) + "&incomeType=COMMISSION", "-1.00000000"},
+		{"startTime=" + ms(now.Add(-9*24*time.Hour)) + "&incomeType=TRANSFER", "100.00000000"},
+		{"limit=2", "3.50000000 -1.00000000"}, // no times: the last 7 days, most recent 2, oldest first
+	} {
+		code, rows := get(tc.params, apiKey, true)
+		if code != 0 || incomes(rows) != tc.want {
+			t.Errorf("%s: code %d, incomes %q, want %q", tc.params, code, incomes(rows), tc.want)
 		}
 	}
 }
