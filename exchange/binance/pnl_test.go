@@ -2,12 +2,8 @@ package binance_test
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -316,23 +312,12 @@ func TestFakeIncomeEndpoint(t *testing.T) {
 		t.Helper()
 		params += "&timestamp=" + strconv.FormatInt(time.Now().UnixMilli(), 10)
 		if sign {
-			m := hmac.New(sha256.New, []byte(apiSecret))
-			m.Write([]byte(params))
-			params += "&signature=" + hex.EncodeToString(m.Sum(nil))
+			params = signedParams(params, apiSecret)
 		}
 		req, _ := http.NewRequest(http.MethodGet, f.URL()+"/fapi/v1/income?"+params, nil)
-		req.Header.Set("X-MBX-APIKEY", key)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		data, _ := io.ReadAll(resp.Body)
-		var e struct {
-			Code int `json:"code"`
-		}
-		if json.Unmarshal(data, &e) == nil && e.Code != 0 {
-			return e.Code, nil
+		code, data := rawDo(t, req, key)
+		if code != 0 {
+			return code, nil
 		}
 		var rows []map[string]any
 		if err := json.Unmarshal(data, &rows); err != nil {
