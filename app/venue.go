@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
@@ -35,6 +36,13 @@ type VenueOptions struct {
 	Registerer prometheus.Registerer // optional: the Binance adapter's metrics
 	Log        *slog.Logger
 }
+
+// Both venues give the apply layer the day's PnL, so the daily loss stop
+// (max_daily_loss_usdt) decides entries on the venue's figure.
+var (
+	_ applylayer.PnLReader = (*paper.Venue)(nil)
+	_ applylayer.PnLReader = (*binance.Client)(nil)
+)
 
 // OpenVenue opens the venue of opt.Kind. Binance is reached here (time
 // offset, position mode, filters), and an error is returned when it cannot

@@ -90,6 +90,10 @@ type accountView struct {
 	pending float64 // the symbol's own entries reserved and not filled (other plans)
 	acct    gate.Account
 	others  map[string]float64 // |position + reserved| x mark of the other open symbols, when read
+	// pnlSkipped: the plan is reducing, so the day's PnL was not read
+	// (the gate does not check it); the view is not recorded as the
+	// account's snapshot, which would show the PnL unread.
+	pnlSkipped bool
 }
 
 // Reserved is one entry reserved and not yet filled.
@@ -136,8 +140,10 @@ func ParseReservations(h map[string]string, now time.Time, maxAge time.Duration)
 // readAccount reads what the exposure limits of pol need to decide p: the
 // reservation hash first, then the venue. A part the venue cannot give is
 // left unread in the view (the gate denies with EXCHANGE_UNAVAILABLE); a
-// Redis error is returned (the plan stays pending).
-func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.Plan) (accountView, error) {
+// Redis error is returned (the plan stays pending). A reducing plan does
+// not read the day's PnL: exits never wait on it (nor spend the rate
+// limit's exit share on it), and the gate does not check it for them.
+func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.Plan, reducing bool) (accountView, error) {
 	var view accountView
 	h, err := s.rdb.HGetAll(ctx, s.cfg.Keys.ApplyExposure()).Result()
 	if err != nil {
@@ -164,7 +170,9 @@ func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.P
 			view.acct.OtherOpen = len(view.others)
 		}
 	}
-	if pol.MaxDailyLossUSDT > 0 {
+	if pol.MaxDailyLossUSDT > 0 && reducing {
+		view.pnlSkipped = true
+	} else if pol.MaxDailyLossUSDT > 0 {
 		if r, ok := s.venue.(PnLReader); ok {
 			pnl, err := r.DayPnL(ctx, DayStart(s.cfg.Now()))
 			if err == nil && !math.IsNaN(pnl) && !math.IsInf(pnl, 0) {

@@ -163,9 +163,7 @@ func Check(in Input, cfg Config) Decision {
 		return deny(reason.PolicyStale, "policy %d expired at %d", pol.Seq, pol.ValidUntil)
 	}
 
-	opposite := (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
-	exit := p.ReduceOnly || opposite
-	reducing := opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
+	opposite, exit, reducing := classify(in)
 	d := Decision{Exit: exit, Reducing: reducing}
 
 	switch pol.TradingState {
@@ -221,6 +219,24 @@ func Check(in Input, cfg Config) Decision {
 	}
 	d.Allow = true
 	return d
+}
+
+// classify tells whether the plan's side is against the position, whether
+// it is an exit (reduce-only, or against the position) and whether it is
+// reducing (it cannot grow the position).
+func classify(in Input) (opposite, exit, reducing bool) {
+	p := in.Plan
+	opposite = (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
+	return opposite, p.ReduceOnly || opposite, opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
+}
+
+// Reducing reports whether in's plan cannot grow the position it is
+// decided against (Decision.Reducing): such a plan is never checked
+// against the exposure limits or the loss stop, so a caller need not read
+// what they need.
+func Reducing(in Input) bool {
+	_, _, reducing := classify(in)
+	return reducing
 }
 
 // qtyAtMost reports whether the decimal quantity q is at most |pos|,
