@@ -6,8 +6,10 @@
 //
 // A Report says what needs attention (Attention): no valid policy or too
 // little validity left, a firing alert, a stale watch heartbeat, plans
-// pending with no consumer or a growing backlog, a failed last proof. A
-// Redis error is returned, never reported as healthy.
+// pending with no consumer or a growing backlog, a failed last proof, a
+// Redis without persistence or with an evicting maxmemory-policy, at or
+// over MemoryWarnFraction of its maxmemory, or with fewer replicas than
+// --min-replicas. A Redis error is returned, never reported as healthy.
 package status
 
 import (
@@ -56,6 +58,15 @@ type Options struct {
 	// ResultKey, when set, authenticates results: entries whose result_mac
 	// does not verify are counted as forged, not by decision.
 	ResultKey []byte
+	// AllowUnsafeRedis reports the Redis settings that break a promise (no
+	// persistence, an evicting maxmemory-policy) without counting them as
+	// needing attention, and goes on when they cannot be read: for quantum
+	// dev and tests (--allow-unsafe-redis, QUANTUM_ALLOW_UNSAFE_REDIS), as
+	// for the apply layer.
+	AllowUnsafeRedis bool
+	// MinReplicas is the apply layer's --min-replicas: fewer connected
+	// replicas need attention (0: not checked).
+	MinReplicas int
 }
 
 // Policy is the live policy as a reader sees it.
@@ -149,6 +160,8 @@ type Report struct {
 	// ForeignGroups are the other consumer groups on the plan stream
 	// (foreign.go): each one is delivered every plan.
 	ForeignGroups []migrate.Group `json:"foreign_groups"`
+	// Redis is the Redis configuration (redis.go).
+	Redis *Redis `json:"redis"`
 	// Attention lists, in words, what needs an operator; empty when healthy.
 	Attention []string `json:"attention"`
 }
@@ -180,7 +193,7 @@ func Collect(ctx context.Context, rdb redis.Cmdable, opt Options) (*Report, erro
 	now := opt.Now()
 	r := &Report{CheckedAt: now.Unix(), Prefix: opt.Keys.Prefix(), Alerts: []Alert{}, Attention: []string{}}
 	steps := []func(context.Context, redis.Cmdable, Options, time.Time, *Report) error{
-		readPolicy, readGroup, readStream, readForeign, readResults, readAlerts, readWatch, readProof, readExposure,
+		readRedis, readPolicy, readGroup, readStream, readForeign, readResults, readAlerts, readWatch, readProof, readExposure,
 	}
 	for _, step := range steps {
 		if err := step(ctx, rdb, opt, now, r); err != nil {
