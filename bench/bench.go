@@ -263,42 +263,23 @@ func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Op
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	readerErr := make(chan error, 1)
-	go func() { // the result reader
-		last := "0-0"
-		for rctx.Err() == nil {
-			res, err := rdb.XRead(rctx, &redis.XReadArgs{Streams: []string{ks.ApplyResult(), last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
-			now := time.Now()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				if rctx.Err() == nil {
-					readerErr <- err
-				}
-				return
-			}
-			for _, m := range res[0].Messages {
-				last = m.ID
-				r := plan.ParseResult(m.Values)
-				i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
-				if err != nil || i < 0 || i >= n {
-					continue
-				}
-				sentMu.Lock()
-				lat[i] = now.Sub(sentAt[i])
-				sentMu.Unlock()
-				counts[string(r.Decision)]++
-				close(waiters[i])
-				if got.Add(1) == int64(n) {
-					close(done)
-				}
-			}
+	go tailResults(rctx, rdb, ks.ApplyResult(), readerErr, func(m redis.XMessage, now time.Time) {
+		r := plan.ParseResult(m.Values)
+		i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
+		if err != nil || i < 0 || i >= n {
+			return
 		}
-	}()
+		sentMu.Lock()
+		lat[i] = now.Sub(sentAt[i])
+		sentMu.Unlock()
+		counts[string(r.Decision)]++
+		close(waiters[i])
+		if got.Add(1) == int64(n) {
+			close(done)
+		}
+	})
 	send := func(i int, at time.Time) error {
-		f := mk(i)
-		f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
-		f = plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
+		f := signed(mk(i))
 		sentMu.Lock()
 		sentAt[i] = at
 		sentMu.Unlock()
@@ -376,6 +357,37 @@ func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Op
 	elapsed := time.Since(start)
 	stopReader()
 	return lat, elapsed, counts, nil
+}
+
+// tailResults reads stream from its start until ctx is done, calling each
+// for every entry with the time it was read; a read error before ctx is
+// done is sent to errc.
+func tailResults(ctx context.Context, rdb redis.UniversalClient, stream string, errc chan<- error, each func(m redis.XMessage, at time.Time)) {
+	last := "0-0"
+	for ctx.Err() == nil {
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
+		now := time.Now()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				errc <- err
+			}
+			return
+		}
+		for _, m := range res[0].Messages {
+			last = m.ID
+			each(m, now)
+		}
+	}
+}
+
+// signed stamps f with the current time and signs it with its source's
+// bench secret.
+func signed(f map[string]string) map[string]string {
+	f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
+	return plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
 }
 
 func pct(lat []time.Duration, q float64) float64 {

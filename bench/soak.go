@@ -161,31 +161,15 @@ func Soak(ctx context.Context, rdb redis.UniversalClient, opt SoakOptions) (*Soa
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	readerErr := make(chan error, 1)
-	go func() {
-		last := "0-0"
-		for rctx.Err() == nil {
-			res, err := rdb.XRead(rctx, &redis.XReadArgs{Streams: []string{ks.ApplyResult(), last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				if rctx.Err() == nil {
-					readerErr <- err
-				}
-				return
-			}
-			for _, m := range res[0].Messages {
-				last = m.ID
-				read.Add(1)
-				switch plan.ParseResult(m.Values).Decision {
-				case plan.Executed:
-					executed.Add(1)
-				case plan.Denied:
-					denied.Add(1)
-				}
-			}
+	go tailResults(rctx, rdb, ks.ApplyResult(), readerErr, func(m redis.XMessage, _ time.Time) {
+		read.Add(1)
+		switch plan.ParseResult(m.Values).Decision {
+		case plan.Executed:
+			executed.Add(1)
+		case plan.Denied:
+			denied.Add(1)
 		}
-	}()
+	})
 
 	start := time.Now()
 	sample := func() (Sample, error) {
@@ -231,10 +215,7 @@ func Soak(ctx context.Context, rdb redis.UniversalClient, opt SoakOptions) (*Soa
 					return
 				}
 			}
-			f := benchPlan(i)
-			f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
-			f = plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
-			if _, err := producer.Send(sendCtx, rdb, ks, f); err != nil {
+			if _, err := producer.Send(sendCtx, rdb, ks, signed(benchPlan(i))); err != nil {
 				if sendCtx.Err() == nil {
 					sendErr <- err
 				}
