@@ -16,8 +16,11 @@
 --        {"new", field, value, ...} the order just placed
 --        {"rej", code, message}     refused, nothing written
 --
--- Every check comes before the first write, so a rejection (or a Lua error)
--- leaves nothing behind. Quantities are integers of 1e-8 units, exact in
+-- Every check comes before the first write, so a rejection (or a Lua error
+-- in the checks) leaves nothing behind. A command the caller's Redis user
+-- may not run fails the script where it stands, after earlier writes:
+-- deploy/redis/users.acl grants the apply-layer user every command here
+-- (cmd/quantum TestACLUsers runs this script as that user). Quantities are integers of 1e-8 units, exact in
 -- Lua's doubles up to 2^53-1 (MAX; Go's MaxUnits).
 
 local MAX = 9007199254740991
