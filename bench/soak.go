@@ -88,6 +88,12 @@ type SoakReport struct {
 	// sample), which a deployment on Binance does not keep.
 	BytesPerPlan      float64 `json:"bytes_per_plan"`
 	PaperBytesPerPlan float64 `json:"paper_bytes_per_plan"`
+	// PlanStreamBytesPerPlan and ResultStreamBytesPerPlan are the plan and
+	// result streams' MEMORY USAGE (SAMPLES 0: every entry) at that sample
+	// over the plans sent; the rest of BytesPerPlan is the execution
+	// records, done markers and client order id index (keys with a TTL).
+	PlanStreamBytesPerPlan   float64 `json:"plan_stream_bytes_per_plan"`
+	ResultStreamBytesPerPlan float64 `json:"result_stream_bytes_per_plan"`
 	// BytesPerPlanFit is the slope of used_memory over plans sent across
 	// the samples before the window ends (a least-squares fit): the same
 	// figure without the fixed cost of the first plans (stream and
@@ -254,10 +260,18 @@ func Soak(ctx context.Context, rdb redis.UniversalClient, opt SoakOptions) (*Soa
 			}
 			if !paperMeasured && s.AtSec+opt.SampleEvery.Seconds() > opt.Window.Seconds() && s.Plans > 0 {
 				paperMeasured = true
+				perPlan := func(b int64) float64 { return float64(b) / float64(s.Plans) }
 				if b, err := paperBytes(ctx, rdb, ks.Key("paper:order:*"), ks.Key("paper:orders")); err == nil {
-					rep.PaperBytesPerPlan = float64(b) / float64(s.Plans)
+					rep.PaperBytesPerPlan = perPlan(b)
 				} else {
 					opt.Log.Warn("bench soak: the paper venue's memory could not be read", "error", err)
+				}
+				pb, perr := rdb.MemoryUsage(ctx, ks.ApplyPlan(), 0).Result()
+				rb, rerr := rdb.MemoryUsage(ctx, ks.ApplyResult(), 0).Result()
+				if err := errors.Join(perr, rerr); err != nil {
+					opt.Log.Warn("bench soak: the streams' memory could not be read", "error", err)
+				} else {
+					rep.PlanStreamBytesPerPlan, rep.ResultStreamBytesPerPlan = perPlan(pb), perPlan(rb)
 				}
 			}
 		}
@@ -375,7 +389,8 @@ func (r *SoakReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "window_s\t%.0f (record TTL, plan trim, result age, paper orders; housekeeping every %.0fs)\n", r.WindowSec, r.HousekeepSec)
 	fmt.Fprintf(tw, "plans\t%d sent, %d results (%d executed, %d denied)\n", r.Plans, r.Results, r.Executed, r.Denied)
 	fmt.Fprintf(tw, "baseline_used_memory\t%d\n", r.BaselineMemory)
-	fmt.Fprintf(tw, "bytes_per_plan\t%.0f (of which the paper venue's orders %.0f)\n", r.BytesPerPlan, r.PaperBytesPerPlan)
+	fmt.Fprintf(tw, "bytes_per_plan\t%.0f (of which the paper venue's orders %.0f, the plan stream %.0f, the result stream %.0f)\n",
+		r.BytesPerPlan, r.PaperBytesPerPlan, r.PlanStreamBytesPerPlan, r.ResultStreamBytesPerPlan)
 	fmt.Fprintf(tw, "bytes_per_plan_fit\t%.0f (slope over the samples before the window ends)\n", r.BytesPerPlanFit)
 	fmt.Fprintf(tw, "steady state from\t%.0fs\n", r.SteadyFromSec)
 	fmt.Fprintf(tw, "steady first third\t%d (%.1f MiB)\n", r.SteadyFirst, float64(r.SteadyFirst)/(1<<20))
