@@ -75,6 +75,7 @@ type applyFlags struct {
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL, replicaWait         time.Duration
+	paperRetention                                       time.Duration
 	minReplicas                                          int
 	binance                                              binanceFlags
 	shadow                                               bool // --mode shadow (apply-layer only)
@@ -270,6 +271,10 @@ func (a *applyFlags) openVenue(ctx context.Context, c *cli.Invocation, rdb cli.R
 			}
 			vo.PaperSteps[sym] = step
 		}
+		if a.recordTTL > 0 && a.paperRetention < a.recordTTL {
+			return nil, fmt.Errorf("--paper-order-retention %s is shorter than --record-ttl %s: the venue would forget orders whose records can still replay them", a.paperRetention, a.recordTTL)
+		}
+		vo.PaperRetention = a.paperRetention
 	case app.VenueBinance:
 		if len(a.prices) > 0 || len(a.steps) > 0 {
 			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
@@ -295,5 +300,6 @@ func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string)
 		a.steps = append(a.steps, p)
 	}
 	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
+	fs.DurationVar(&a.paperRetention, "paper-order-retention", paper.DefaultOrderRetention, "how long the paper venue holds an order and dedupes its client order id, then forgets it (at least --record-ttl)")
 	a.binance.register(fs, getenv)
 }

@@ -11,7 +11,7 @@ import (
 // checkRedisConfig is the start check of a command that must not run on an
 // unsafe Redis (the apply layer): define its flag as
 //
-//	allow := c.fs.Bool(redischeck.AllowFlag, redischeck.Allowed(c.env.getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
+//	allow := c.FS.Bool(redischeck.AllowFlag, redischeck.Allowed(c.Env.Getenv(redischeck.AllowEnv)), redischeck.AllowUsage)
 //
 // checkRedisConfig reads rdb's persistence and eviction settings and
 // returns the refusal naming each unsafe setting and its fix, unless allow;

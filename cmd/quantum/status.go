@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/status"
@@ -44,6 +45,9 @@ func init() {
   watch        age of the exit-owner watch's heartbeat (the timer's or
                --follow's, whichever is fresher)
   last proof   the newest entry of quantum:stream:proof.runs, fields as written
+  redis        persistence (appendonly, save), maxmemory-policy, used_memory
+               against maxmemory, connected replicas against --min-replicas,
+               and the findings of the apply layer's start check
   exposure     when the policy sets exposure limits: exposure per symbol,
                gross, open positions and the day's PnL as the newest entry
                decided under them saw it (and how long ago), against each
@@ -55,7 +59,10 @@ Needs attention (exit 1): no valid policy, a signature not checked, under
 1000; an open alert; a watch
 heartbeat missing or older than 3 of its intervals (+30s); a last proof run
 whose result is not PASS; the day's loss at max_daily_loss_usdt or gross
-exposure above max_gross_exposure_usdt. The output lists each item.
+exposure above max_gross_exposure_usdt; a Redis without persistence
+(appendonly no and no save) or with a maxmemory-policy that can evict keys
+(unless --allow-unsafe-redis), at or over 90% of its maxmemory, or with fewer
+connected replicas than --min-replicas. The output lists each item.
 
 --json prints the same report as one JSON object (the "attention" array is
 empty when healthy).
@@ -74,6 +81,8 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	window := ef.Duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
 	lookback := c.FS.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
 	minLeft := c.FS.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	allowUnsafe := c.FS.Bool(redischeck.AllowFlag, redischeck.Allowed(c.Env.Getenv(redischeck.AllowEnv)), "report a Redis without persistence or with key eviction without counting it as needing attention: for quantum dev and tests only (env "+redischeck.AllowEnv+"=1)")
+	minReplicas := c.FS.Int("min-replicas", cli.EnvInt(c.Env.Getenv, "QUANTUM_MIN_REPLICAS", 0), "the apply layer's --min-replicas: fewer connected Redis replicas need attention (env QUANTUM_MIN_REPLICAS)")
 	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.Parse(0); !ok {
 		return code
@@ -104,7 +113,7 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
 		Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
-		ResultKey: resultKey,
+		ResultKey: resultKey, AllowUnsafeRedis: *allowUnsafe, MinReplicas: *minReplicas,
 	})
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
@@ -180,6 +189,9 @@ func printStatus(w io.Writer, r *status.Report) {
 		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
 	}
 	printExposure(tw, r.Exposure)
+	for i, l := range r.Redis.Lines() {
+		fmt.Fprintf(tw, "%s\t%s\n", map[bool]string{true: "redis"}[i == 0], l)
+	}
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
 	}
