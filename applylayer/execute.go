@@ -143,7 +143,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	start := time.Now()
 	d := gate.Check(in, s.cfg.Gate)
 	s.observeGate(start)
-	if view != nil && !p.Canary && !view.pnlSkipped {
+	if view != nil && !p.Canary && !view.reducing {
 		s.recordAccount(ctx, in, view, exposureCode(d.Code))
 	}
 	if !d.Allow {
