@@ -80,6 +80,9 @@ type Policy struct {
 	// the refusal (POLICY_SIGNATURE_INVALID, POLICY_HASH_MISMATCH, ...).
 	Signature string `json:"signature"`
 	Valid     bool   `json:"valid"` // verified and in force; false when not checked
+	// LegacyWriter names the fields a writer changed outside the publish
+	// when the hash or signature does not match (policystore.Divergence).
+	LegacyWriter *policystore.Divergence `json:"legacy_writer,omitempty"`
 }
 
 // Consumer is one consumer of the apply layer's group.
@@ -252,6 +255,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
+		if p.LegacyWriter = store.IntegrityDivergence(ctx, err); p.LegacyWriter != nil {
+			err = fmt.Errorf("%w; %s", err, p.LegacyWriter)
+		}
 		r.attention("policy not valid: %v", err)
 		return nil
 	}
