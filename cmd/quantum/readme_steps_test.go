@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io/fs"
+	"maps"
 	"net/url"
 	"os"
 	"os/exec"
@@ -253,13 +254,7 @@ func TestReadmeProductionSteps(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range slices.Sorted(func(yield func(string) bool) {
-		for p := range want {
-			if !yield(p) {
-				return
-			}
-		}
-	}) {
+	for _, p := range slices.Sorted(maps.Keys(want)) {
 		if !seen[p] {
 			t.Errorf("%s: not installed", p)
 		}
