@@ -224,7 +224,7 @@ func checkPolicy(ctx context.Context, rdb redis.UniversalClient, opt CheckOption
 	} else if h := policy.Hash(f); h != f[policy.FieldHash] {
 		which := ""
 		if d, err := legacyFields(ctx, rdb, opt, f); err != nil {
-			return err
+			which = fmt.Sprintf("; the fields changed cannot be named (%v)", err)
 		} else if !d.Empty() {
 			which = "; " + d.String()
 		}
