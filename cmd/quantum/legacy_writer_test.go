@@ -79,6 +79,18 @@ func TestVerifyAndStatusNameLegacyWriterFields(t *testing.T) {
 	r.want(t, 1, append([]string{"POLICY_HASH_MISMATCH"}, names...)...)
 	noValue(r.stdout + r.stderr)
 
+	// A copy that cannot be read (a string at its key) leaves the finding
+	// and the refusal without names, never a failed check.
+	if err := pe.rd.Client.Set(ctx, pe.rd.Keys.PolicyPublished(), "junk", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pe.run("migrate", "check", "--pubkey", pe.pub).want(t, 1, "POLICY_HASH_MISMATCH", "the fields changed cannot be named", "NOT READY")
+	r = pe.run("policy", "verify", "--pubkey", pe.pub)
+	r.want(t, 1, "POLICY_HASH_MISMATCH ")
+	if strings.Contains(r.stdout, "outside the signed set") {
+		t.Errorf("names from an unreadable copy: %s", r.stdout)
+	}
+
 	// A publish over it (with --replace-legacy: the live key no longer
 	// verifies) leaves nothing to name.
 	pe.run("policy", "publish", pe.policyFile, "--key", pe.key, "--replace-legacy").want(t, 0, "published")
