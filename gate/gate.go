@@ -188,8 +188,14 @@ func Check(in Input, cfg Config) Decision {
 		if !ok {
 			return with(d, reason.PolicyNoLeverageForSymbol, "the policy has no leverage for %s", p.Symbol)
 		}
-		if p.Leverage > maxLev {
-			return with(d, reason.LeverageExceedsPolicy, "leverage %d exceeds the policy's %d for %s", p.Leverage, maxLev, p.Symbol)
+		// What the plan asked for counts, fraction included: 10.5 exceeds a
+		// policy's 10 though 10 would be sent (plan/qty.go).
+		if p.Leverage > maxLev || p.Leverage == maxLev && p.LeverageFrac {
+			asked := plan.Clip(p.Fields[plan.FieldLeverage])
+			if asked == "" {
+				asked = strconv.Itoa(p.Leverage)
+			}
+			return with(d, reason.LeverageExceedsPolicy, "leverage %s exceeds the policy's %d for %s", asked, maxLev, p.Symbol)
 		}
 	}
 	if exit && !owner {

@@ -58,6 +58,9 @@ func readPolicy(ctx context.Context, rdb redis.Cmdable, opt Options, now time.Ti
 	if err != nil {
 		code := reason.CodeOf(err)
 		p.Signature = string(code)
+		if p.LegacyWriter = store.IntegrityDivergence(ctx, err); p.LegacyWriter != nil {
+			err = fmt.Errorf("%w; %s", err, p.LegacyWriter)
+		}
 		r.attention("policy not valid: %v", err)
 		return nil
 	}

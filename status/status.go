@@ -24,6 +24,7 @@ import (
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/migrate"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
 )
 
 // Defaults of Options.
@@ -84,6 +85,9 @@ type Policy struct {
 	// the refusal (POLICY_SIGNATURE_INVALID, POLICY_HASH_MISMATCH, ...).
 	Signature string `json:"signature"`
 	Valid     bool   `json:"valid"` // verified and in force; false when not checked
+	// LegacyWriter names the fields a writer changed outside the publish
+	// when the hash or signature does not match (policystore.Divergence).
+	LegacyWriter *policystore.Divergence `json:"legacy_writer,omitempty"`
 }
 
 // Consumer is one consumer of the apply layer's group.

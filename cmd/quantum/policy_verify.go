@@ -39,7 +39,13 @@ sets QUANTUM_POLICY_ENCODINGS=v1,v2 (docs/policy.md: moving from v1 to v2).
 POLICY_ROLLBACK: the live policy is older than the newest published one
 (policy.update / policy.audit) or than the apply layer's high-water mark
 (quantum:apply:policy:highwater): an older, still validly signed policy has
-been restored over a newer one.`,
+been restored over a newer one.
+POLICY_HASH_MISMATCH / POLICY_SIGNATURE_INVALID also name the fields a
+writer changed outside the publish (the old generator's save(), an HSET
+of valid_until_epoch): compared with the copy every publish keeps at
+quantum:policy:published, fields outside the signed set, signed fields
+changed or missing, and policy_hash or signature rewritten. Only names are
+printed, never values.`,
 		Run: runPolicyVerify,
 	})
 }
@@ -139,7 +145,7 @@ func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew t
 	defer closeStore()
 	sp, err := store.Load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, store.ExplainIntegrity(ctx, err) // names a legacy writer's fields
 	}
 	// A one-shot reader has no memory: the audit trail and the apply
 	// layer's high-water mark say whether an older policy was restored.

@@ -32,7 +32,9 @@ func init() {
 		Help: `Reads, never writes:
 
   policy       version, seq, age, remaining validity, signature (verified with
-               --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one)
+               --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one);
+               on POLICY_HASH_MISMATCH the fields a legacy writer changed
+               outside the publish (names only; JSON: policy.legacy_writer)
   apply layer  the consumers of group apply_layer on quantum:stream:apply.plan
                (name, pending, idle), the group's pending and lag
   foreign      other consumer groups on the plan stream (intent_executor,
