@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -109,12 +107,12 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 	if *keyFile == "" {
 		return c.UsageErr("--key-file FILE (or %s) is required: closes are signed as %s", envKey, source)
 	}
-	src, secret, err := loadKeyLine(*keyFile)
+	signer, err := producer.LoadSigner(*keyFile)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
-	if src != source {
-		return c.UsageErr("%s holds the key of %s: this command signs as %s only", *keyFile, src, source)
+	if signer.Source != source {
+		return c.UsageErr("%s holds the key of %s: this command signs as %s only", *keyFile, signer.Source, source)
 	}
 	rdb, err := c.RedisBlocking()
 	if err != nil {
@@ -156,7 +154,7 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 		fmt.Fprintln(c.Env.Stdout, "nothing to close: no open position")
 		return cli.ExitOK
 	}
-	return sendCloses(ctx, c, rdb, k, producer.Signer{Source: source, Secret: secret}, orders, *wait, flatten)
+	return sendCloses(ctx, c, rdb, k, signer, orders, *wait, flatten)
 }
 
 // openPositions returns a close for each open paper position (of symbols,
@@ -209,9 +207,7 @@ func sendCloses(ctx context.Context, c *cli.Invocation, rdb redis.UniversalClien
 	var ids []string
 	sent := map[string]closeOrder{}
 	for _, o := range orders {
-		b := make([]byte, 4)
-		rand.Read(b)
-		id := fmt.Sprintf("%s-%d-%s", signer.Source, now.UnixMilli(), hex.EncodeToString(b))
+		id := producer.NewPlanID(signer.Source, now)
 		fields := signer.Sign(map[string]string{
 			plan.FieldPlanID: id, plan.FieldDecision: string(plan.Execute), plan.FieldSymbol: o.symbol,
 			plan.FieldSide: o.side, plan.FieldType: string(market.Market), plan.FieldQty: o.qty,

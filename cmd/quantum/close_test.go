@@ -10,6 +10,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 // addBreakGlassKeys adds manual_close and emergency_stop to the keyring,
@@ -97,4 +98,10 @@ func TestCloseAndFlatten(t *testing.T) {
 	if len(manual) != 4 || manual[3]["severity"] != "critical" || manual[1]["severity"] != "warning" || manual[3]["sources"] != sourceEmergencyStop {
 		t.Errorf("MANUAL_EXIT alerts %v", manual)
 	}
+}
+
+// loadKeyLine reads a keyring line file as the commands do (tests only).
+func loadKeyLine(path string) (string, []byte, error) {
+	s, err := producer.LoadSigner(path)
+	return s.Source, s.Secret, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/producer"
 	"github.com/quantumtrader/quantum/proof"
 	"github.com/quantumtrader/quantum/refresh"
 )
@@ -140,8 +141,10 @@ func runProofs(ctx context.Context, c *cli.Invocation, all bool) int {
 	}
 	if *proofKey == "" {
 		cfg.ProofKeyErr = fmt.Errorf("QUANTUM_PROOF_KEY_FILE / --proof-key is not set")
-	} else if cfg.ProofSource, cfg.ProofSecret, err = loadKeyLine(*proofKey); err != nil {
+	} else if signer, err := producer.LoadSigner(*proofKey); err != nil {
 		cfg.ProofKeyErr = err
+	} else {
+		cfg.ProofSource, cfg.ProofSecret = signer.Source, signer.Secret
 	}
 
 	meta := proofMeta()
