@@ -65,6 +65,7 @@ type Dev struct {
 	Trusted *policy.TrustedKeys
 	Venue   *paper.Venue
 
+	opt     DevOptions
 	closers []func() // run in reverse order by Close
 }
 
@@ -76,7 +77,7 @@ func StartDev(ctx context.Context, opt DevOptions) (_ *Dev, err error) {
 	if opt.Now == nil || opt.Log == nil {
 		return nil, errors.New("dev: a clock and a logger are required")
 	}
-	d := &Dev{Keys: opt.Keys, Redis: opt.Redis}
+	d := &Dev{Keys: opt.Keys, Redis: opt.Redis, opt: opt}
 	defer func() {
 		if err != nil {
 			d.Close()
