@@ -187,11 +187,7 @@ func (d *Dev) startRefresh(ctx context.Context, key *policy.PrivateKey, opt DevO
 // once and then every WatchEvery (shorter than the timer's 5 minutes, so a
 // denial made in the demo shows quickly).
 func (d *Dev) startWatch(ctx context.Context, opt DevOptions) error {
-	alerts, err := alert.New(d.Redis, alert.Options{Keys: d.Keys, Now: opt.Now})
-	if err != nil {
-		return err
-	}
-	w, err := watch.New(watch.Config{Redis: d.Redis, Alerts: alerts, Keys: d.Keys, Log: opt.Log, Now: opt.Now, Interval: opt.WatchEvery})
+	w, err := watch.Open(d.Redis, watch.Config{Keys: d.Keys, Log: opt.Log, Now: opt.Now, Interval: opt.WatchEvery})
 	if err != nil {
 		return err
 	}

@@ -5,13 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/watch"
 )
 
 // Exit codes of the exit-owner watch (SPEC.md). Usage errors share
-// exitWatchFailed: nothing was checked.
+// exitWatchFailed (c.UsageErr's cli.ExitUsage, 2): nothing was checked.
 const (
 	exitWatchClean   = 0
 	exitWatchDenials = 1
@@ -63,25 +62,21 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed check
 	}
-	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.Env.Stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)
-		return exitWatchFailed
-	}
 	if !ef.Check(c.Env.Stderr) {
 		return exitWatchFailed
 	}
 	if msg := watch.LegacyTestInput(c.Env.Getenv, c.G.Prefix); msg != "" {
-		return usage("%s", msg)
+		return c.UsageErr("%s", msg)
 	}
 	switch {
 	case *window < time.Second || *repeat < time.Second || *interval < time.Second:
-		return usage("--window, --repeat-interval and --interval must be at least 1s")
+		return c.UsageErr("--window, --repeat-interval and --interval must be at least 1s")
 	case *follow && *asJSON:
-		return usage("--json prints one run's result: not with --follow")
+		return c.UsageErr("--json prints one run's result: not with --follow")
 	}
 	resultKey, err := loadResultKey()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	connect := c.Redis
 	if *follow {
@@ -89,22 +84,17 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	}
 	rdb, err := connect()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	defer rdb.Close()
-	now := c.Env.Clock()
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: now})
-	if err != nil {
-		return usage("%v", err)
-	}
-	w, err := watch.New(watch.Config{
-		Redis: rdb, Alerts: alerts, Keys: c.Keys(), Log: c.Logger(), Now: now,
+	w, err := watch.Open(rdb, watch.Config{
+		Keys: c.Keys(), Log: c.Logger(), Now: c.Env.Clock(),
 		Window: *window, RepeatInterval: *repeat, Interval: *interval,
 		ProofSource: c.Env.Getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
 		ResultKey:   resultKey,
 	})
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	if *follow {
 		w.Follow(ctx)
