@@ -12,7 +12,9 @@
 package breakglass
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -74,4 +76,28 @@ func Positions(ctx context.Context, rdb redis.Cmdable, k keys.Space, symbols []s
 		out = append(out, Close{Symbol: sym, Side: side, Qty: qty})
 	}
 	return out, nil
+}
+
+// ErrNoPosition is Single's error when the paper venue has no open
+// position of the symbol to take the side or quantity from.
+var ErrNoPosition = errors.New("no open position")
+
+// Single is the close of symbol by side and qty; when either is "", it is
+// taken from the symbol's open paper position (ErrNoPosition when there is
+// none).
+func Single(ctx context.Context, rdb redis.Cmdable, k keys.Space, symbol, side, qty string) (Close, error) {
+	o := Close{Symbol: symbol, Side: side, Qty: qty}
+	if o.Side != "" && o.Qty != "" {
+		return o, nil
+	}
+	found, err := Positions(ctx, rdb, k, []string{symbol})
+	if err != nil {
+		return o, err
+	}
+	if len(found) == 0 {
+		return o, fmt.Errorf("%s: %w", symbol, ErrNoPosition)
+	}
+	o.Side = cmp.Or(o.Side, found[0].Side)
+	o.Qty = cmp.Or(o.Qty, found[0].Qty)
+	return o, nil
 }

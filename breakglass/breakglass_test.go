@@ -160,3 +160,31 @@ func TestSendStopsAtAnInvalidClose(t *testing.T) {
 		t.Fatalf("plans sent %v, want BTCUSDT's only", plans)
 	}
 }
+
+// TestSingle: a side and qty given are taken as they are, position or not;
+// one missing is taken from the open position; with no position to take
+// it from, ErrNoPosition, never a guess.
+func TestSingle(t *testing.T) {
+	env := redistest.New(t)
+	ctx := context.Background()
+	open(t, env, "qt-s1", "ETHUSDT", market.Sell, "2")
+	for _, tc := range []struct {
+		side, qty string
+		want      Close
+	}{
+		{"BUY", "1", Close{"ETHUSDT", "BUY", "1"}},
+		{"", "1", Close{"ETHUSDT", "BUY", "1"}},
+		{"", "", Close{"ETHUSDT", "BUY", "2"}},
+		{"SELL", "", Close{"ETHUSDT", "SELL", "2"}},
+	} {
+		if got, err := Single(ctx, env.Client, env.Keys, "ETHUSDT", tc.side, tc.qty); err != nil || got != tc.want {
+			t.Errorf("Single(%q, %q) = %v, %v; want %v", tc.side, tc.qty, got, err, tc.want)
+		}
+	}
+	if got, err := Single(ctx, env.Client, env.Keys, "BTCUSDT", "SELL", "1"); err != nil || got != (Close{"BTCUSDT", "SELL", "1"}) {
+		t.Errorf("given side and qty, no position: %v, %v", got, err)
+	}
+	if _, err := Single(ctx, env.Client, env.Keys, "BTCUSDT", "", "1"); !errors.Is(err, ErrNoPosition) {
+		t.Errorf("no position: %v, want ErrNoPosition", err)
+	}
+}

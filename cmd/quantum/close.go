@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,28 +106,20 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 		if *all {
 			syms = nil // every symbol
 		}
-		if orders, err = breakglass.Positions(ctx, rdb, k, syms); err != nil {
-			return c.Errorf("%v", err)
-		}
+		orders, err = breakglass.Positions(ctx, rdb, k, syms)
+	case !market.ValidSymbol(c.Args[0]):
+		return c.UsageErr("symbol %q: want 2-20 of A-Z and 0-9", c.Args[0])
 	default:
-		sym := c.Args[0]
-		if !market.ValidSymbol(sym) {
-			return c.UsageErr("symbol %q: want 2-20 of A-Z and 0-9", sym)
-		}
-		o := breakglass.Close{Symbol: sym, Side: strings.ToUpper(*side), Qty: *qty}
-		if o.Side == "" || o.Qty == "" {
-			found, err := breakglass.Positions(ctx, rdb, k, []string{sym})
-			if err != nil {
-				return c.Errorf("%v", err)
-			}
-			if len(found) == 0 {
-				fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", sym)
-				return cli.ExitFail
-			}
-			o.Side = cmp.Or(o.Side, found[0].Side)
-			o.Qty = cmp.Or(o.Qty, found[0].Qty)
-		}
+		var o breakglass.Close
+		o, err = breakglass.Single(ctx, rdb, k, c.Args[0], strings.ToUpper(*side), *qty)
 		orders = []breakglass.Close{o}
+	}
+	if errors.Is(err, breakglass.ErrNoPosition) {
+		fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", c.Args[0])
+		return cli.ExitFail
+	}
+	if err != nil {
+		return c.Errorf("%v", err)
 	}
 	if len(orders) == 0 {
 		fmt.Fprintln(c.Env.Stdout, "nothing to close: no open position")
