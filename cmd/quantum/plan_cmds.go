@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -83,24 +81,12 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 	if *planID == "" {
 		*planID = producer.NewPlanID("send", now)
 	}
-	fields := map[string]string{
-		plan.FieldPlanID: *planID, plan.FieldDecision: strings.ToUpper(*decision), plan.FieldSymbol: *symbol,
-		plan.FieldSide: strings.ToUpper(*side), plan.FieldType: strings.ToUpper(*typ), plan.FieldQty: *qty,
-		plan.FieldReduceOnly: strconv.FormatBool(*reduceOnly), plan.FieldSource: signer.Source,
-		plan.FieldTimestamp: strconv.FormatInt(now.Unix(), 10), plan.FieldAction: *action,
-		plan.FieldCanary: strconv.FormatBool(*canary),
-	}
-	if *price != "" {
-		fields[plan.FieldPrice] = *price
-	}
-	if *leverage > 0 {
-		fields[plan.FieldLeverage] = strconv.Itoa(*leverage)
-	}
-	if _, err := plan.Parse(fields); err != nil {
+	fields, err := producer.Manual{ID: *planID, Decision: *decision, Symbol: *symbol, Side: *side, Type: *typ, Qty: *qty, Price: *price,
+		Action: *action, ReduceOnly: *reduceOnly, Canary: *canary, Leverage: *leverage}.Build(signer, now)
+	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
 		return cli.ExitUsage
 	}
-	fields = plan.SignFields(fields, signer.Secret)
 
 	rdb, err := c.RedisBlocking()
 	if err != nil {
