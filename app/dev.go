@@ -65,6 +65,7 @@ type Dev struct {
 	Trusted *policy.TrustedKeys
 	Venue   *paper.Venue
 
+	opt     DevOptions
 	closers []func() // run in reverse order by Close
 }
 
@@ -76,7 +77,7 @@ func StartDev(ctx context.Context, opt DevOptions) (_ *Dev, err error) {
 	if opt.Now == nil || opt.Log == nil {
 		return nil, errors.New("dev: a clock and a logger are required")
 	}
-	d := &Dev{Keys: opt.Keys, Redis: opt.Redis}
+	d := &Dev{Keys: opt.Keys, Redis: opt.Redis, opt: opt}
 	defer func() {
 		if err != nil {
 			d.Close()
@@ -186,11 +187,7 @@ func (d *Dev) startRefresh(ctx context.Context, key *policy.PrivateKey, opt DevO
 // once and then every WatchEvery (shorter than the timer's 5 minutes, so a
 // denial made in the demo shows quickly).
 func (d *Dev) startWatch(ctx context.Context, opt DevOptions) error {
-	alerts, err := alert.New(d.Redis, alert.Options{Keys: d.Keys, Now: opt.Now})
-	if err != nil {
-		return err
-	}
-	w, err := watch.New(watch.Config{Redis: d.Redis, Alerts: alerts, Keys: d.Keys, Log: opt.Log, Now: opt.Now, Interval: opt.WatchEvery})
+	w, err := watch.Open(d.Redis, watch.Config{Keys: d.Keys, Log: opt.Log, Now: opt.Now, Interval: opt.WatchEvery})
 	if err != nil {
 		return err
 	}

@@ -311,3 +311,15 @@ func parseErr(field, want string, err error) error {
 	}
 	return fmt.Errorf("field %s: want %s", field, want)
 }
+
+// UniverseOf reads universe_symbols of a policy hash as read, not
+// verified: for readers that only look (reconciliation reads the venue, so
+// a wrong list can only miss orphans), never for a gate. Nil when the field
+// is missing or not a JSON list.
+func UniverseOf(fields map[string]string) []string {
+	var syms []string
+	if err := json.Unmarshal([]byte(fields[FieldUniverseSymbols]), &syms); err != nil {
+		return nil
+	}
+	return syms
+}

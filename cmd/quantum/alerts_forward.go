@@ -3,18 +3,11 @@ package main
 import (
 	"context"
 	"net/http"
-	"os"
-
-	"github.com/coreos/go-systemd/v22/daemon"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantumtrader/quantum/alertforward"
 	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
-	"github.com/quantumtrader/quantum/redismon"
-	"github.com/quantumtrader/quantum/watch"
 )
 
 func init() {
@@ -70,55 +63,27 @@ func runAlertsForward(ctx context.Context, c *cli.Invocation) int {
 	if !ef.Check(c.Env.Stderr) {
 		return cli.ExitUsage
 	}
-	name := *consumer
-	if name == "" {
-		host, err := os.Hostname()
-		if err != nil || host == "" {
-			host = "alerts-forward"
-		}
-		name = host
-	}
-	log := c.Logger()
 	rdb, err := c.RedisBlocking()
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	reg := prometheus.NewRegistry()
-	metrics := alertforward.NewMetrics(reg)
-	fwd, err := alertforward.New(alertforward.Config{
-		Redis: rdb, Keys: c.Keys(), Group: *group, Consumer: name,
+	fwd, err := app.NewAlertsForward(rdb, alertforward.Config{
+		Keys: c.Keys(), Group: *group, Consumer: *consumer,
 		Alertmanagers: ams, Webhooks: hooks, HTTP: &http.Client{Timeout: *timeout},
-		Now: c.Env.Clock(), Log: log, Metrics: metrics,
+		Now: c.Env.Clock(), Log: c.Logger(),
 		ResendInterval: *resend, ClaimIdle: *claimIdle, MaxBackoff: *maxBackoff, RetryFor: *retryFor,
 	})
 	if err != nil {
 		return c.UsageErr("%v", err)
 	}
 	if *once {
-		n, err := fwd.Drain(ctx)
-		if err != nil {
-			return c.Errorf("%d entr(ies) forwarded, then: %v", n, err)
-		}
-		log.Info(alertforward.Tag+" drained", "forwarded", n)
-		return cli.ExitOK
+		_, err = fwd.Drain(ctx)
+	} else {
+		err = fwd.Run(ctx, *metricsAddr)
 	}
-	if *metricsAddr != "" {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-			redismon.New(rdb, c.Keys(), []string{watch.JobTimer, watch.JobFollow}))
-		addr, stop, err := app.ServeMetrics(*metricsAddr, reg, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"status":"ok"}` + "\n"))
-		})
-		if err != nil {
-			return c.Errorf("--metrics-addr: %v", err)
-		}
-		defer stop()
-		log.Info("metrics listening", "addr", addr)
-	}
-	if err := fwd.Run(ctx, func() { daemon.SdNotify(false, daemon.SdNotifyReady) }); err != nil {
+	if err != nil {
 		return c.Errorf("%v", err)
 	}
-	app.NotifyStopping()
 	return cli.ExitOK
 }

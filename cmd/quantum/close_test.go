@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/quantumtrader/quantum/breakglass"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/producer"
 )
 
 // addBreakGlassKeys adds manual_close and emergency_stop to the keyring,
@@ -21,7 +23,7 @@ func addBreakGlassKeys(t *testing.T, ae *applyEnv) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for _, src := range []string{sourceManualClose, sourceEmergencyStop} {
+	for _, src := range []string{breakglass.SourceManualClose, breakglass.SourceEmergencyStop} {
 		r := ae.run("plan", "keygen", "--source", src)
 		r.want(t, 0, src+" ")
 		ae.keyFiles[src] = filepath.Join(ae.dir, src+".key")
@@ -57,18 +59,18 @@ func TestCloseAndFlatten(t *testing.T) {
 		}()
 		waitFor(t, &logs, "apply layer consuming")
 		entry("SOLUSDT", "BUY", "2")
-		ae.run("close", "SOLUSDT", "--key-file", ae.keyFiles[sourceManualClose]).want(t, 1, "DENIED DENY_NOT_EXIT_OWNER")
+		ae.run("close", "SOLUSDT", "--key-file", ae.keyFiles[breakglass.SourceManualClose]).want(t, 1, "DENIED DENY_NOT_EXIT_OWNER")
 		cancel()
 		<-done
 	}
 	logs := runDaemon(t, ae.harness, ae.daemonArgs("--break-glass", "manual_close,emergency_stop", "--consumer", "bg")...)
 	waitFor(t, logs, "apply layer consuming")
 	entry("BTCUSDT", "SELL", "0.01")
-	ae.run("close", "SOLUSDT", "--key-file", ae.keyFiles[sourceEmergencyStop]).want(t, 2, "holds the key of emergency_stop")
-	ae.run("close", "SOLUSDT", "--qty", "1", "--key-file", ae.keyFiles[sourceManualClose]).want(t, 0, "manual_close", "SELL 1 SOLUSDT", "EXECUTED")
-	ae.run("close", "ETHUSDT", "--key-file", ae.keyFiles[sourceManualClose]).want(t, 1, "no open ETHUSDT position")
-	ae.run("flatten", "--key-file", ae.keyFiles[sourceEmergencyStop]).want(t, 2, "--all or SYMBOLs")
-	ae.env["QUANTUM_EMERGENCY_STOP_KEY_FILE"] = ae.keyFiles[sourceEmergencyStop]
+	ae.run("close", "SOLUSDT", "--key-file", ae.keyFiles[breakglass.SourceEmergencyStop]).want(t, 2, "holds the key of emergency_stop")
+	ae.run("close", "SOLUSDT", "--qty", "1", "--key-file", ae.keyFiles[breakglass.SourceManualClose]).want(t, 0, "manual_close", "SELL 1 SOLUSDT", "EXECUTED")
+	ae.run("close", "ETHUSDT", "--key-file", ae.keyFiles[breakglass.SourceManualClose]).want(t, 1, "no open ETHUSDT position")
+	ae.run("flatten", "--key-file", ae.keyFiles[breakglass.SourceEmergencyStop]).want(t, 2, "--all or SYMBOLs")
+	ae.env["QUANTUM_EMERGENCY_STOP_KEY_FILE"] = ae.keyFiles[breakglass.SourceEmergencyStop]
 	ae.run("flatten", "--all").want(t, 0, "BUY 0.01 BTCUSDT", "SELL 1 SOLUSDT", "EXECUTED")
 	ae.run("flatten", "--all").want(t, 0, "nothing to close")
 
@@ -85,16 +87,22 @@ func TestCloseAndFlatten(t *testing.T) {
 	if len(audit) != 4 { // the denied close, the partial close, two flatten closes
 		t.Fatalf("audit entries %v, want 4", audit)
 	}
-	if a := audit[1]; a["command"] != "close" || a["source"] != sourceManualClose || a["qty"] != "1" || a["result"] != "EXECUTED" || a["actor"] == "" {
+	if a := audit[1]; a["command"] != "close" || a["source"] != breakglass.SourceManualClose || a["qty"] != "1" || a["result"] != "EXECUTED" || a["actor"] == "" {
 		t.Errorf("audit of the close: %v", a)
 	}
 	var manual []map[string]string
 	for _, a := range redistest.StreamEntries(t, ae.rd.Client, ae.rd.Keys.Alerts()) {
-		if a["alert_type"] == alertManualExit {
+		if a["alert_type"] == breakglass.AlertManualExit {
 			manual = append(manual, a)
 		}
 	}
-	if len(manual) != 4 || manual[3]["severity"] != "critical" || manual[1]["severity"] != "warning" || manual[3]["sources"] != sourceEmergencyStop {
+	if len(manual) != 4 || manual[3]["severity"] != "critical" || manual[1]["severity"] != "warning" || manual[3]["sources"] != breakglass.SourceEmergencyStop {
 		t.Errorf("MANUAL_EXIT alerts %v", manual)
 	}
+}
+
+// loadKeyLine reads a keyring line file as the commands do (tests only).
+func loadKeyLine(path string) (string, []byte, error) {
+	s, err := producer.LoadSigner(path)
+	return s.Source, s.Secret, err
 }

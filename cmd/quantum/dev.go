@@ -1,19 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
-	"strings"
+	"io"
+	"os"
 	"time"
 
 	"github.com/quantumtrader/quantum/app"
-	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/redisconn"
-	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/watch"
 )
 
 func init() {
@@ -92,7 +88,6 @@ func runDev(ctx context.Context, c *cli.Invocation) int {
 	log := c.Logger()
 	opt := app.DevOptions{Port: *port, Validity: *validity, RefreshEvery: *refreshEvery, WatchEvery: *watchEvery,
 		Rate: *rate, Now: c.Env.Clock(), Log: log}
-	var where string
 	if c.IsSet("redis") {
 		rdb, err := c.Redis()
 		if err != nil {
@@ -102,7 +97,7 @@ func runDev(ctx context.Context, c *cli.Invocation) int {
 		if !c.IsSet("prefix") {
 			c.G.Prefix = "quantum-dev"
 		}
-		opt.Redis, where = rdb, "Redis at "+redisconn.Redact(c.G.RedisURL)
+		opt.Redis = rdb
 	}
 	opt.Keys = c.Keys()
 	d, err := app.StartDev(ctx, opt)
@@ -110,88 +105,28 @@ func runDev(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	defer d.Close()
-	if where == "" {
-		where = "embedded Redis (miniredis) on " + d.Addr
+	screen := app.DevScreen{Out: out, Term: term, CheckEvery: *every, SummaryEvery: *summaryEvery}
+	if c.IsSet("redis") {
+		screen.RedisURL = c.G.RedisURL
 	}
-	ks, sp, now, dir, keyPath, pubPath := d.Keys, d.Policy, opt.Now, d.Dir, d.KeyPath, d.PubPath
-	store := d.Store
-	refreshLine := "off (--refresh-interval 0)"
-	if *refreshEvery > 0 {
-		refreshLine = fmt.Sprintf("every %s by the in-process refresh loop (quantum policy audit shows each run)", *refreshEvery)
-	}
-	watchLine := "off (--watch-interval 0)"
-	if *watchEvery > 0 {
-		watchLine = fmt.Sprintf("every %s by the in-process exit-owner watch (heartbeat %s)", *watchEvery, ks.Heartbeat(watch.JobTimer))
-	}
-	trafficLine := "off (--rate 0)"
-	if *rate > 0 {
-		trafficLine = fmt.Sprintf("%g plans/s: %s opens, %s closes, %s tries reduceOnly and opposite-side closes, a spoofed %s and unsigned plans",
-			*rate, app.SimEntry, gate.DefaultExitOwner, app.SimRogue, gate.DefaultExitOwner)
-	}
-
-	redisCLI := "redis-cli -u " + c.G.RedisURL
-	redisURL := c.G.RedisURL
-	if !c.IsSet("redis") {
-		addr := d.Addr
-		redisURL = "redis://" + addr + "/0"
-		redisCLI = "redis-cli -p " + addr[strings.LastIndex(addr, ":")+1:]
-	}
-	header := devHeader{where: where, redisURL: redisURL, cli: redisCLI, ks: ks, dir: dir, pubPath: pubPath, realRedis: c.IsSet("redis")}.String()
-	fmt.Fprintf(out, `%s
-signing key  %s
-published    policy_version=%s policy_seq=%d policy_hash=%s
-refreshed    %s
-watched      %s
-apply layer  consumer "dev" of group apply_layer, paper venue (prices %s)
-traffic      %s
-
-Live policy verdict, as the apply layer would see it:
-`, header, keyPath, sp.Version, sp.Seq, sp.Hash, refreshLine, watchLine, app.PriceList(), trafficLine)
-
-	sum := &devSummary{rdb: d.Redis, store: store, venue: d.Venue, ring: d.Trusted, now: now, started: now()}
-	last := ""
-	tick := time.NewTicker(*every)
-	defer tick.Stop()
-	sumTick := time.NewTicker(*summaryEvery)
-	defer sumTick.Stop()
-	for {
-		if !term {
-			line := verdictLine(ctx, store, now())
-			if line != last {
-				fmt.Fprintf(out, "%s %s\n", now().UTC().Format("15:04:05"), line)
-				last = line
-			}
-		}
-		select {
-		case <-ctx.Done():
-			fmt.Fprintln(out, "quantum dev: stopped")
-			return cli.ExitOK
-		case <-tick.C:
-		case <-sumTick.C:
-			var b bytes.Buffer
-			if err := sum.render(ctx, &b); err != nil {
-				if ctx.Err() != nil {
-					continue
-				}
-				fmt.Fprintf(&b, "summary: could not read: %v\n", err)
-			}
-			if term { // one screen, redrawn, the header kept on top
-				out.Write(redrawScreen(header, b.Bytes()))
-			} else {
-				out.Write(b.Bytes())
-			}
-		}
-	}
+	d.Show(ctx, screen)
+	return cli.ExitOK
 }
 
-func verdictLine(ctx context.Context, store *policystore.Store, now time.Time) string {
-	sp, err := store.Load(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return "stopping"
-		}
-		return fmt.Sprintf("DENY-ALL %s", err)
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	return fmt.Sprintf("OK policy_seq=%d trading_state=%s valid for %s", sp.Seq, sp.TradingState,
-		sp.Remaining(now).Truncate(time.Minute))
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// cmpOr is s, or def when s is empty (the status and migrate commands use it).
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

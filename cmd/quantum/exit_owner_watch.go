@@ -3,16 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/watch"
 )
 
 // Exit codes of the exit-owner watch (SPEC.md). Usage errors share
-// exitWatchFailed: nothing was checked.
+// exitWatchFailed (c.UsageErr's cli.ExitUsage, 2): nothing was checked.
 const (
 	exitWatchClean   = 0
 	exitWatchDenials = 1
@@ -64,25 +62,21 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed check
 	}
-	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.Env.Stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)
-		return exitWatchFailed
-	}
 	if !ef.Check(c.Env.Stderr) {
 		return exitWatchFailed
 	}
-	if msg := legacyTestInput(c); msg != "" {
-		return usage("%s", msg)
+	if msg := watch.LegacyTestInput(c.Env.Getenv, c.G.Prefix); msg != "" {
+		return c.UsageErr("%s", msg)
 	}
 	switch {
 	case *window < time.Second || *repeat < time.Second || *interval < time.Second:
-		return usage("--window, --repeat-interval and --interval must be at least 1s")
+		return c.UsageErr("--window, --repeat-interval and --interval must be at least 1s")
 	case *follow && *asJSON:
-		return usage("--json prints one run's result: not with --follow")
+		return c.UsageErr("--json prints one run's result: not with --follow")
 	}
 	resultKey, err := loadResultKey()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	connect := c.Redis
 	if *follow {
@@ -90,22 +84,17 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	}
 	rdb, err := connect()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	defer rdb.Close()
-	now := c.Env.Clock()
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: now})
-	if err != nil {
-		return usage("%v", err)
-	}
-	w, err := watch.New(watch.Config{
-		Redis: rdb, Alerts: alerts, Keys: c.Keys(), Log: c.Logger(), Now: now,
+	w, err := watch.Open(rdb, watch.Config{
+		Keys: c.Keys(), Log: c.Logger(), Now: c.Env.Clock(),
 		Window: *window, RepeatInterval: *repeat, Interval: *interval,
 		ProofSource: c.Env.Getenv("QUANTUM_PROOF_SOURCE"), // "" is the default, quantum_proof
 		ResultKey:   resultKey,
 	})
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	if *follow {
 		w.Follow(ctx)
@@ -114,7 +103,7 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 
 	rep, err := w.Run(ctx)
 	if *asJSON {
-		writeJSON(c.Env.Stdout, watchJSON(rep, err))
+		writeJSON(c.Env.Stdout, rep.JSON(err))
 	}
 	if err != nil {
 		// Never "deduped", never "clean": the check or its alert failed.
@@ -122,63 +111,10 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 		return exitWatchFailed
 	}
 	if !*asJSON {
-		fmt.Fprintln(c.Env.Stdout, watchSummary(rep))
+		fmt.Fprintln(c.Env.Stdout, rep.Summary())
 	}
 	if rep.Denials > 0 {
 		return exitWatchDenials
 	}
 	return exitWatchClean
-}
-
-// watchSummary is the one line a run prints: what was found, and what the
-// alert did.
-func watchSummary(r *watch.Report) string {
-	window := alert.FormatWindow(r.Window)
-	var b strings.Builder
-	b.WriteString(watch.Tag + " ")
-	if r.Denials == 0 {
-		fmt.Fprintf(&b, "clean: no DENY_NOT_EXIT_OWNER in the last %s (%d results scanned, %d canary denials counted apart)",
-			window, r.Scanned, r.CanaryDenials)
-		if r.StreamMissing {
-			b.WriteString("; no result stream under this prefix")
-		}
-		if r.Alert.Outcome == alert.Resolved {
-			fmt.Fprintf(&b, "; resolved alert published alert_id=%s entry_id=%s", r.Alert.AlertID, r.Alert.EntryID)
-		}
-		return b.String()
-	}
-	fmt.Fprintf(&b, "DENIALS: deny_count=%d window=%s sources=%s symbols=%s first_plan_id=%s last_plan_id=%s canary_deny_count=%d; ",
-		r.Denials, window, strings.Join(r.Sources, ","), strings.Join(r.Symbols, ","), r.FirstPlanID, r.LastPlanID, r.CanaryDenials)
-	switch r.Alert.Outcome {
-	case alert.Held:
-		fmt.Fprintf(&b, "alert held back by the repeat interval: alert_id=%s is firing and was notified already, next notification due %s",
-			r.Alert.AlertID, r.Alert.Next.UTC().Format(time.RFC3339))
-	default:
-		fmt.Fprintf(&b, "alert published (%s) alert_id=%s entry_id=%s", r.Alert.Outcome, r.Alert.AlertID, r.Alert.EntryID)
-	}
-	return b.String()
-}
-
-func watchJSON(r *watch.Report, err error) map[string]any {
-	out := map[string]any{
-		"outcome": r.Outcome(), "deny_count": r.Denials, "canary_deny_count": r.CanaryDenials,
-		"scanned": r.Scanned, "window": alert.FormatWindow(r.Window), "since_id": r.Since,
-		"sources": nonNil(r.Sources), "symbols": nonNil(r.Symbols), "first_plan_id": r.FirstPlanID, "last_plan_id": r.LastPlanID,
-		"stream_missing": r.StreamMissing, "alert": string(r.Alert.Outcome), "alert_id": r.Alert.AlertID,
-		"alert_entry_id": r.Alert.EntryID, "checked_at": r.Checked.Unix(),
-	}
-	if r.Alert.Outcome == alert.Held {
-		out["next_notification"] = r.Alert.Next.Unix()
-	}
-	if err != nil {
-		out["outcome"], out["error"] = watch.OutcomeError, err.Error()
-	}
-	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

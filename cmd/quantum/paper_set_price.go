@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/quantumtrader/quantum/applylayer"
@@ -41,50 +38,22 @@ func runPaperSetPrice(ctx context.Context, c *cli.Invocation) int {
 	if len(c.Args) == 0 {
 		return c.UsageErr("want at least one SYMBOL=PRICE, such as BTCUSDT=65000")
 	}
-	prices := map[string]string{}
-	for _, a := range c.Args {
-		sym, price, err := paper.ParsePrice(a)
-		if err != nil {
-			return c.UsageErr("%v", err)
-		}
-		if _, dup := prices[sym]; dup {
-			return c.UsageErr("%s given twice", sym)
-		}
-		prices[sym] = price
+	prices, err := paper.ParsePrices(c.Args)
+	if err != nil {
+		return c.UsageErr("%v", err)
 	}
 	rdb, err := c.Redis()
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	if err := paper.SetPrices(ctx, rdb, c.Keys(), prices); err != nil {
-		return c.Errorf("%v", err)
-	}
-	v, err := paper.New(rdb, c.Keys(), nil)
+	moved, err := paper.MoveMarks(ctx, rdb, c.Keys(), prices, func() time.Time { return applylayer.DayStart(c.Env.Clock()()) })
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
-	day := applylayer.DayStart(c.Env.Clock()())
-	pnl, pnlErr := v.DayPnL(ctx, day)
 	if *asJSON {
-		out := map[string]any{"marks": prices, "day": day.Format(time.DateOnly)}
-		if pnlErr == nil {
-			out["day_pnl_usdt"] = pnl
-		} else {
-			out["day_pnl_error"] = pnlErr.Error()
-		}
-		return writeJSON(c.Env.Stdout, out)
+		return writeJSON(c.Env.Stdout, moved.JSON())
 	}
-	tw := cli.Table(c.Env.Stdout)
-	fmt.Fprintln(tw, "SYMBOL\tMARK")
-	for _, sym := range slices.Sorted(maps.Keys(prices)) {
-		fmt.Fprintf(tw, "%s\t%s\n", sym, prices[sym])
-	}
-	tw.Flush()
-	if pnlErr != nil {
-		fmt.Fprintf(c.Env.Stdout, "day PnL (%s UTC): unknown: %v\n", day.Format(time.DateOnly), pnlErr)
-	} else {
-		fmt.Fprintf(c.Env.Stdout, "day PnL (%s UTC): %.2f USDT (realized since 00:00 + unrealized now)\n", day.Format(time.DateOnly), pnl)
-	}
+	moved.WriteText(c.Env.Stdout)
 	return cli.ExitOK
 }

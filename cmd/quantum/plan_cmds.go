@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/producer"
 )
@@ -56,28 +50,6 @@ func runPlanKeygen(ctx context.Context, c *cli.Invocation) int {
 	return cli.ExitOK
 }
 
-// loadKeyLine reads a file holding one keyring line (permissions checked)
-// and returns its source and secret.
-func loadKeyLine(path string) (string, []byte, error) {
-	if err := secretfile.Check(path); err != nil {
-		return "", nil, err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", nil, fmt.Errorf("key file: %w", err)
-	}
-	ring, err := plan.ParseSecrets(data)
-	if err != nil {
-		return "", nil, fmt.Errorf("%s: %w", path, err)
-	}
-	sources := ring.Sources()
-	if len(sources) != 1 {
-		return "", nil, fmt.Errorf("%s: want exactly one SOURCE SECRET line, found %d", path, len(sources))
-	}
-	secret, _ := ring.Secret(sources[0])
-	return sources[0], secret, nil
-}
-
 func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 	keyFile := c.FS.String("key-file", "", "`FILE` holding the sender's keyring line; the source is its")
 	planID := c.FS.String("plan-id", "", "plan_id (default: send-<unix ms>-<random>)")
@@ -101,34 +73,20 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --key-file FILE is required: plans are signed")
 		return cli.ExitUsage
 	}
-	source, secret, err := loadKeyLine(*keyFile)
+	signer, err := producer.LoadSigner(*keyFile)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	now := c.Env.Clock()()
 	if *planID == "" {
-		b := make([]byte, 4)
-		rand.Read(b)
-		*planID = fmt.Sprintf("send-%d-%s", now.UnixMilli(), hex.EncodeToString(b))
+		*planID = producer.NewPlanID("send", now)
 	}
-	fields := map[string]string{
-		plan.FieldPlanID: *planID, plan.FieldDecision: strings.ToUpper(*decision), plan.FieldSymbol: *symbol,
-		plan.FieldSide: strings.ToUpper(*side), plan.FieldType: strings.ToUpper(*typ), plan.FieldQty: *qty,
-		plan.FieldReduceOnly: strconv.FormatBool(*reduceOnly), plan.FieldSource: source,
-		plan.FieldTimestamp: strconv.FormatInt(now.Unix(), 10), plan.FieldAction: *action,
-		plan.FieldCanary: strconv.FormatBool(*canary),
-	}
-	if *price != "" {
-		fields[plan.FieldPrice] = *price
-	}
-	if *leverage > 0 {
-		fields[plan.FieldLeverage] = strconv.Itoa(*leverage)
-	}
-	if _, err := plan.Parse(fields); err != nil {
+	fields, err := producer.Manual{ID: *planID, Decision: *decision, Symbol: *symbol, Side: *side, Type: *typ, Qty: *qty, Price: *price,
+		Action: *action, ReduceOnly: *reduceOnly, Canary: *canary, Leverage: *leverage}.Build(signer, now)
+	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
 		return cli.ExitUsage
 	}
-	fields = plan.SignFields(fields, secret)
 
 	rdb, err := c.RedisBlocking()
 	if err != nil {
@@ -159,7 +117,7 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	if *wait <= 0 {
-		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, source, id)
+		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, signer.Source, id)
 		return cli.ExitOK
 	}
 	got, err := producer.Await(ctx, rdb, k, cursor, *wait, *planID)

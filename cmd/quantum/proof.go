@@ -3,16 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/secretfile"
-	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/proof"
 	"github.com/quantumtrader/quantum/refresh"
 )
@@ -56,25 +51,9 @@ func runProofList(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *asJSON {
-		type test struct{ Name, Doc string }
-		var out []map[string]any
-		for _, p := range proof.All() {
-			var ts []test
-			for _, t := range p.Tests {
-				ts = append(ts, test{t.Name, t.Doc})
-			}
-			out = append(out, map[string]any{"name": p.Name, "script": p.Script, "purpose": p.Purpose, "tests": ts})
-		}
-		return writeJSON(c.Env.Stdout, out)
+		return writeJSON(c.Env.Stdout, proof.List())
 	}
-	for _, p := range proof.All() {
-		fmt.Fprintf(c.Env.Stdout, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
-		tw := cli.Table(c.Env.Stdout)
-		for _, t := range p.Tests {
-			fmt.Fprintf(tw, "    %s\t%s\n", t.Name, t.Doc)
-		}
-		tw.Flush()
-	}
+	proof.WriteList(c.Env.Stdout)
 	return cli.ExitOK
 }
 
@@ -97,82 +76,36 @@ func runProofs(ctx context.Context, c *cli.Invocation, all bool) int {
 	if !ef.Check(c.Env.Stderr) {
 		return cli.ExitUsage
 	}
-	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.Env.Stderr, "quantum %s: "+format+"\nRun 'quantum help %s' for usage.\n", append(append([]any{c.Cmd.Name}, args...), c.Cmd.Name)...)
-		return cli.ExitUsage
-	}
 	if !slices.Contains(proof.Formats, *format) {
-		return usage("--format %q: want text, tap, junit or json", *format)
+		return c.UsageErr("--format %q: want text, tap, junit or json", *format)
 	}
 	if *timeout <= 0 || *interval <= 0 {
-		return usage("--timeout and --refresh-interval must be positive")
+		return c.UsageErr("--timeout and --refresh-interval must be positive")
 	}
-	var proofs []*proof.Proof
-	if all {
-		proofs = proof.All()
-	} else {
-		if len(c.Args) == 0 {
-			return usage("name at least one proof: %s", strings.Join(proof.Names(), ", "))
-		}
-		for _, n := range c.Args {
-			p := proof.Lookup(n)
-			if p == nil {
-				return usage("unknown proof %q: want one of %s", n, strings.Join(proof.Names(), ", "))
-			}
-			proofs = append(proofs, p)
-		}
+	proofs, err := proof.Select(all, c.Args)
+	if err != nil {
+		return c.UsageErr("%v", err)
 	}
 	rdb, err := c.Redis()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	defer rdb.Close()
 	resultKey, err := loadResultKey()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	cfg := proof.Config{Redis: rdb, Keys: c.Keys(), ExitOwner: *owner, CanaryTimeout: *timeout, ResultKey: resultKey,
 		RefreshInterval: *interval, Now: c.Env.Clock(), Log: c.Logger()}
-	if paths := secretfile.SplitList(*pubkeys); len(paths) == 0 {
-		cfg.PolicyKeysErr = fmt.Errorf("QUANTUM_POLICY_PUBKEY / --pubkey is not set")
-	} else if cfg.PolicyKeys, err = policy.LoadTrustedKeys(paths...); err != nil {
-		cfg.PolicyKeys, cfg.PolicyKeysErr = nil, err
-	}
-	if *proofKey == "" {
-		cfg.ProofKeyErr = fmt.Errorf("QUANTUM_PROOF_KEY_FILE / --proof-key is not set")
-	} else if cfg.ProofSource, cfg.ProofSecret, err = loadKeyLine(*proofKey); err != nil {
-		cfg.ProofKeyErr = err
-	}
-
-	meta := proofMeta()
-	var reports []*proof.Report
-	code := cli.ExitOK
-	for _, p := range proofs {
-		rep := proof.Run(ctx, cfg, p)
-		reports = append(reports, rep)
-		if !rep.OK() {
-			code = cli.ExitFail
-		}
-		if _, err := proof.Record(ctx, rdb, c.Keys(), rep, meta); err != nil {
-			fmt.Fprintf(c.Env.Stderr, "quantum %s: ledger: %v\n", c.Cmd.Name, err)
-			code = cli.ExitFail
-		}
-	}
+	cfg.LoadKeys(*pubkeys, *proofKey)
+	reports, ok := proof.RunAll(ctx, cfg, proofs, proof.ThisRun(version), func(err error) {
+		fmt.Fprintf(c.Env.Stderr, "quantum %s: ledger: %v\n", c.Cmd.Name, err)
+	})
 	proof.WriteReports(c.Env.Stdout, *format, reports)
-	return code
-}
-
-func proofMeta() proof.Meta {
-	m := proof.Meta{Version: version}
-	m.Host, _ = os.Hostname()
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				m.Commit = s.Value[:12]
-			}
-		}
+	if !ok {
+		return cli.ExitFail
 	}
-	return m
+	return cli.ExitOK
 }
 
 func runProofLedger(ctx context.Context, c *cli.Invocation) int {
@@ -213,12 +146,6 @@ func runProofLedger(ctx context.Context, c *cli.Invocation) int {
 		fmt.Fprintf(c.Env.Stdout, "no proof runs on %s\n", c.Keys().ProofRuns())
 		return cli.ExitOK
 	}
-	tw := cli.Table(c.Env.Stdout)
-	fmt.Fprintln(tw, "TIME\tPROOF\tRESULT\tPASSED\tFAILED\tSKIPPED\tHOST\tVERSION\tFAILED TESTS")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", time.Unix(e.Timestamp, 0).UTC().Format(time.RFC3339), e.Proof, e.Result,
-			e.Passed, e.Failed, e.Skipped, e.Host, e.Version, strings.Join(e.FailedTests, ","))
-	}
-	tw.Flush()
+	proof.WriteRuns(c.Env.Stdout, entries)
 	return cli.ExitOK
 }

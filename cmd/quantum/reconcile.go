@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,7 +71,7 @@ func runReconcile(ctx context.Context, c *cli.Invocation) int {
 		if err != nil {
 			return fail(fmt.Errorf("the live policy's universe: %w (or give --symbols)", err))
 		}
-		syms = universeOf(sp)
+		syms = policy.UniverseOf(sp)
 		if len(syms) == 0 {
 			return fail(errors.New("no universe in the live policy: give --symbols"))
 		}
@@ -99,15 +98,4 @@ func runReconcile(ctx context.Context, c *cli.Invocation) int {
 	}
 	fmt.Fprintf(c.Env.Stdout, "no orphan: every order of ours in %d symbol(s) has its record\n", len(syms))
 	return cli.ExitOK
-}
-
-// universeOf reads universe_symbols of a policy hash as read (not
-// verified: reconciliation only reads the venue, so a wrong list can only
-// miss orphans, which --symbols then covers).
-func universeOf(fields map[string]string) []string {
-	var syms []string
-	if err := json.Unmarshal([]byte(fields[policy.FieldUniverseSymbols]), &syms); err != nil {
-		return nil
-	}
-	return syms
 }

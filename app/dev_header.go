@@ -1,11 +1,10 @@
-package main
+package app
 
 import (
 	"fmt"
 	"path/filepath"
 	"strings"
 
-	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/keys"
 )
@@ -31,7 +30,7 @@ func (h devHeader) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "quantum dev: %s, key prefix %q (Ctrl-C stops)\n", h.where, h.ks.Prefix())
 	fmt.Fprintf(&b, "keys (throwaway, removed on exit): %s\n", h.dir)
-	fmt.Fprintf(&b, "  policy.pub, policy.key; plan keys %s.key, %s.key, %s.key\n", app.SimEntry, gate.DefaultExitOwner, app.SimRogue)
+	fmt.Fprintf(&b, "  policy.pub, policy.key; plan keys %s.key, %s.key, %s.key\n", SimEntry, gate.DefaultExitOwner, SimRogue)
 	if h.realRedis {
 		fmt.Fprintf(&b, "Redis keys under %s:* stay after exit (remove: %s --scan --pattern '%s:*' | xargs -r %s DEL)\n",
 			h.ks.Prefix(), h.cli, h.ks.Prefix(), h.cli)
@@ -42,7 +41,7 @@ func (h devHeader) String() string {
 	fmt.Fprintf(&b, "  %s status %s --pubkey %s\n", quantumCmd, flags, h.pubPath)
 	fmt.Fprintf(&b, "  %s policy verify %s --pubkey %s\n", quantumCmd, flags, h.pubPath)
 	fmt.Fprintf(&b, "  %s plan send %s --key-file %s --symbol BTCUSDT --side BUY --qty 0.01 --wait 5s\n",
-		quantumCmd, flags, filepath.Join(h.dir, app.SimEntry+".key"))
+		quantumCmd, flags, filepath.Join(h.dir, SimEntry+".key"))
 	fmt.Fprintf(&b, "    (EXECUTED; DENY_NOT_EXIT_OWNER while the simulator is short BTCUSDT: a BUY would close it, and only %s may)\n", gate.DefaultExitOwner)
 	fmt.Fprintf(&b, "  %s HSET %s trading_state HALTED   # tamper: every plan is denied until the next refresh\n", h.cli, h.ks.PolicyCurrent())
 	fmt.Fprintf(&b, "  %s paper set-price %s BTCUSDT=200000   # moves the mark: a short's loss past max_daily_loss_usdt 250 denies entries (DAILY_LOSS_LIMIT_REACHED), closes still execute\n", quantumCmd, flags)
