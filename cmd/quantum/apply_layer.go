@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -203,7 +202,7 @@ func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
 	}
 	// After the local configuration (keys, keyring, venue): those errors
 	// come first, then Redis's own settings.
-	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
+	findings, err := redischeck.AwaitSafe(ctx, rdb, *allowUnsafe, log)
 	if err != nil {
 		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
 		return cli.ExitUsage
@@ -222,32 +221,6 @@ func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
 	}
 	app.NotifyStopping()
 	return cli.ExitOK
-}
-
-// startCheck runs the Redis configuration check before the apply layer
-// starts: an unsafe Redis (no persistence, evicting keys) is refused unless
-// allowed; a Redis that cannot be read yet is waited for, as the consume
-// loop waits out outages. It returns the findings, for /healthz.
-func startCheck(ctx context.Context, rdb cli.RedisClient, allow bool, log *slog.Logger) ([]string, error) {
-	for {
-		rep, err := checkRedisConfig(ctx, rdb, allow, log)
-		switch {
-		case err == nil:
-			var out []string
-			for _, f := range rep.Findings {
-				out = append(out, f.Setting+" "+f.Value+": "+f.Problem)
-			}
-			return out, nil
-		case errors.Is(err, redischeck.ErrUnsafe):
-			return nil, err
-		}
-		log.Error("Redis configuration check: cannot read Redis yet, retrying", "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
 }
 
 // openVenue opens the venue of --exchange with the paper and Binance flags.
