@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/quantumtrader/quantum/alert"
-	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
@@ -152,15 +151,7 @@ func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew t
 // withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
 // default, or "v1,v2") to ring.
 func withPolicyEncodings(c *cli.Invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
-	v := c.Env.Getenv(policy.EncodingsEnv)
-	if v == "" {
-		return ring, nil
-	}
-	vs, err := canon.ParseVersions(v)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", policy.EncodingsEnv, err)
-	}
-	return ring.WithEncodings(vs), nil
+	return policystore.WithEncodings(ring, c.Env.Getenv(policy.EncodingsEnv))
 }
 
 // trimCode returns err's text without its leading "CODE: ".
