@@ -129,8 +129,7 @@ func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
 	defer rdb.Close()
 	err = app.RunApplyLayer(ctx, app.DaemonOptions{ApplyLayer: a.config(c, rdb), Guard: m.guard(c, rdb, a.group), MetricsAddr: *metricsAddr, AllowUnsafeRedis: *allowUnsafe})
 	if errors.As(err, new(*app.ConfigError)) {
-		c.Errorf("%v", err)
-		return cli.ExitUsage
+		return configErr(c, err)
 	} else if err != nil {
 		return c.Errorf("%v", err)
 	}

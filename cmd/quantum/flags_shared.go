@@ -46,3 +46,10 @@ func policyStore(c *cli.Invocation, ring *policy.TrustedKeys, skew time.Duration
 	}
 	return store, func() { rdb.Close() }, nil
 }
+
+// configErr reports an error of the command's configuration or input
+// without c.UsageErr's hint: "quantum CMD: ...", exit 2.
+func configErr(c *cli.Invocation, err error) int {
+	c.Errorf("%v", err)
+	return cli.ExitUsage
+}
