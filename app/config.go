@@ -18,7 +18,6 @@ import (
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
-	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
@@ -76,16 +75,11 @@ func (cfg ApplyLayerConfig) Build(ctx context.Context) (*applylayer.Service, err
 	} else if !authOff {
 		return nil, errors.New("--keyring FILE (or QUANTUM_KEYRING) is required unless --auth off")
 	}
-	paths := secretfile.SplitList(cfg.Pubkeys)
-	if len(paths) == 0 {
-		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
-	}
-	trusted, err := policy.LoadTrustedKeys(paths...)
+	trusted, err := policystore.LoadTrusted(cfg.Pubkeys, cfg.PolicyEncodings)
 	if err != nil {
 		return nil, err
-	}
-	if trusted, err = policystore.WithEncodings(trusted, cfg.PolicyEncodings); err != nil {
-		return nil, err
+	} else if trusted == nil {
+		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
 	}
 	planVersions, err := canon.ParseVersions(cfg.PlanEncodings)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -60,8 +61,7 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *keyPath == "" {
-		fmt.Fprintln(c.Env.Stderr, "quantum policy publish: --key FILE (or QUANTUM_POLICY_KEY) is required")
-		return cli.ExitUsage
+		return configErr(c, errors.New("--key FILE (or QUANTUM_POLICY_KEY) is required"))
 	}
 	key, err := policy.LoadPrivateKey(*keyPath)
 	if err != nil {
@@ -87,20 +87,21 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 
-	if *legacy {
-		next, err := replaceLegacy(ctx, c, ring, *actor)
-		if err != nil {
-			return c.Errorf("%v", err)
-		}
-		if *seq == 0 {
-			*seq = next
-		}
-	}
 	store, closeStore, err := policyStore(c, ring, 0)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	defer closeStore()
+	if *legacy {
+		next, detail, err := store.ReplaceLegacy(ctx, *actor)
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		fmt.Fprintf(c.Env.Stderr, "quantum policy publish: %s\n", detail)
+		if *seq == 0 {
+			*seq = next
+		}
+	}
 	sp, pub, err := store.SignAndPublish(ctx, content, key, policystore.Release{
 		Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor,
 	})
@@ -109,15 +110,19 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 	}
 	c.Logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
 		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.G.Prefix)
-	validUntil := time.Unix(sp.ValidUntil, 0).UTC()
-	if *asJSON {
+	return printPublished(c, sp, pub.AuditEntryID, *asJSON)
+}
+
+// printPublished prints a published policy, as publish and refresh do.
+func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON bool) int {
+	if asJSON {
 		return writeJSON(c.Env.Stdout, map[string]any{
 			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": pub.AuditEntryID,
+			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": auditID,
 		})
 	}
 	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
-		sp.Version, sp.Seq, sp.Hash, validUntil.Format(time.RFC3339), sp.KeyID)
+		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
 	return cli.ExitOK
 }
 
