@@ -102,12 +102,6 @@ func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew t
 	return store.LoadChecked(ctx)
 }
 
-// withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
-// default, or "v1,v2") to ring.
-func withPolicyEncodings(c *cli.Invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
-	return policystore.WithEncodings(ring, c.Env.Getenv(policy.EncodingsEnv))
-}
-
 // trimCode returns err's text without its leading "CODE: ".
 func trimCode(err error, code reason.Code) string {
 	s := err.Error()
