@@ -47,16 +47,14 @@ func WriteText(w io.Writer, r *Report) error {
 	res := r.Results
 	fmt.Fprintf(tw, "results (%s)\t%d%s\n", Seconds(res.WindowSec), res.Total, Counts(res.ByDecision))
 	fmt.Fprintf(tw, "denials\t%s\n", cmp.Or(strings.TrimPrefix(Counts(res.Denials), ": "), "none"))
-	if len(r.Alerts) == 0 {
-		fmt.Fprintf(tw, "open alerts\tnone\n")
+	alerts := []string{}
+	for _, a := range r.Alerts {
+		alerts = append(alerts, fmt.Sprintf("%s %s %s %s since %s", a.Type, a.Status, a.Severity, a.AlertID, time.Unix(a.Timestamp, 0).UTC().Format(time.RFC3339)))
 	}
-	for i, a := range r.Alerts {
-		label := ""
-		if i == 0 {
-			label = "open alerts"
-		}
-		fmt.Fprintf(tw, "%s\t%s %s %s %s since %s\n", label, a.Type, a.Status, a.Severity, a.AlertID, time.Unix(a.Timestamp, 0).UTC().Format(time.RFC3339))
+	if len(alerts) == 0 {
+		alerts = []string{"none"}
 	}
+	writeList(tw, "open alerts", alerts)
 	wt := r.Watch
 	switch {
 	case !wt.Present:
@@ -73,14 +71,18 @@ func WriteText(w io.Writer, r *Report) error {
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
 	}
-	for i, a := range r.Attention {
-		label := ""
-		if i == 0 {
-			label = "ATTENTION"
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", label, a)
-	}
+	writeList(tw, "ATTENTION", r.Attention)
 	return tw.Flush()
+}
+
+// writeList writes items one a line, the first under label.
+func writeList(tw io.Writer, label string, items []string) {
+	for i, item := range items {
+		if i > 0 {
+			label = ""
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", label, item)
+	}
 }
 
 // proofVerdict is the last proof run in one line: its verdict and counts,

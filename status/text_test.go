@@ -25,6 +25,7 @@ func TestWriteText(t *testing.T) {
 		LastProof:     &status.Proof{ID: "1-0", Fields: map[string]string{"proof": "canary", "result": "FAIL", "failed": "1", "failed_tests": strings.Repeat("x", 100), "timestamp": "0"}},
 		ForeignGroups: []migrate.Group{{Name: "intent_executor", Consumers: []migrate.Consumer{{Name: "executor-1", Live: true}}}},
 		Attention:     []string{"first thing", "second thing"},
+		Alerts:        []status.Alert{{Type: "POLICY_EXPIRING", Status: "firing", Severity: "critical", AlertID: "a1"}, {Type: "CLOCK_SKEW", Status: "firing", Severity: "warning", AlertID: "a2", Timestamp: 60}},
 	}
 	var b bytes.Buffer
 	if err := status.WriteText(&b, r); err != nil {
@@ -37,7 +38,7 @@ func TestWriteText(t *testing.T) {
 		"foreign group intent_executor: 1 consumer(s), pending 0, LIVE: executor-1 (idle 0s)\n",
 		"results (15m0s) 3: DENY 1, EXECUTE 2",
 		"denials DENY_STALE 1\n",
-		"open alerts none\n",
+		"open alerts POLICY_EXPIRING firing critical a1 since 1970-01-01T00:00:00Z\n CLOCK_SKEW firing warning a2 since 1970-01-01T00:01:00Z\n",
 		"watch watch-timer: last ok 1m0s ago, outcome ok (STALE)\n",
 		"last proof canary FAIL failed=1 failed_tests=" + strings.Repeat("x", 77) + "... at 1970-01-01T00:00:00Z (entry 1-0)\n",
 		"ATTENTION first thing\n second thing\n",
@@ -54,7 +55,7 @@ func TestWriteText(t *testing.T) {
 	if err := status.WriteText(&b, &status.Report{Policy: status.Policy{Signature: "not checked"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"policy none (not checked)\n", "apply layer no group apply_layer\n", "denials none\n", "watch no heartbeat\n", "last proof none recorded\n", "attention none: healthy\n"} {
+	for _, want := range []string{"policy none (not checked)\n", "apply layer no group apply_layer\n", "denials none\n", "open alerts none\n", "watch no heartbeat\n", "last proof none recorded\n", "attention none: healthy\n"} {
 		if !strings.Contains(spaces.ReplaceAllString(b.String(), " "), want) {
 			t.Errorf("empty report: missing %q in:\n%s", want, b.String())
 		}
