@@ -149,13 +149,9 @@ func (a *applyFlags) venueConfig(c *cli.Invocation) app.VenueConfig {
 // prices and steps, Binance's), shared by apply-layer and reconcile.
 func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.venue, "exchange", cli.EnvOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
-		a.prices = append(a.prices, p)
-	}
+	a.prices = append(a.prices, secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES"))...)
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
-		a.steps = append(a.steps, p)
-	}
+	a.steps = append(a.steps, secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS"))...)
 	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
 	a.binance.register(fs, getenv)
 }
