@@ -123,6 +123,11 @@ type VenueConfig struct {
 	Kind   string   // VenuePaper or VenueBinance
 	Prices []string // the paper venue's marks, SYMBOL=PRICE each
 	Steps  []string // the paper venue's quantity steps, SYMBOL=STEP each
+	// Retention is how long the paper venue holds an order
+	// (--paper-order-retention); it may not be shorter than RecordTTL
+	// (--record-ttl, 0: not checked), or the venue would forget orders
+	// whose records can still replay them.
+	Retention, RecordTTL time.Duration
 	// Binance reads the adapter's settings and credentials; it is called
 	// only for VenueBinance, after the paper flags are checked.
 	Binance func() (binance.Config, error)
@@ -148,6 +153,10 @@ func (vc VenueConfig) Open(ctx context.Context, rdb redis.UniversalClient, ks ke
 			}
 			vo.PaperSteps[sym] = step
 		}
+		if vc.RecordTTL > 0 && vc.Retention < vc.RecordTTL {
+			return nil, fmt.Errorf("--paper-order-retention %s is shorter than --record-ttl %s: the venue would forget orders whose records can still replay them", vc.Retention, vc.RecordTTL)
+		}
+		vo.PaperRetention = vc.Retention
 	case VenueBinance:
 		if len(vc.Prices) > 0 || len(vc.Steps) > 0 {
 			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
@@ -29,12 +31,22 @@ type VenueOptions struct {
 	// PaperSteps are quantity steps by symbol over paper.DefaultSteps (any
 	// other symbol: paper.DefaultStep): the paper venue rounds down to them.
 	PaperSteps map[string]string
-	Binance    binance.Config
-	Redis      redis.UniversalClient // the paper venue keeps its state here
-	Keys       keys.Space
-	Registerer prometheus.Registerer // optional: the Binance adapter's metrics
-	Log        *slog.Logger
+	// PaperRetention is how long the paper venue holds an order
+	// (paper.DefaultOrderRetention when 0).
+	PaperRetention time.Duration
+	Binance        binance.Config
+	Redis          redis.UniversalClient // the paper venue keeps its state here
+	Keys           keys.Space
+	Registerer     prometheus.Registerer // optional: the Binance adapter's metrics
+	Log            *slog.Logger
 }
+
+// Both venues give the apply layer the day's PnL, so the daily loss stop
+// (max_daily_loss_usdt) decides entries on the venue's figure.
+var (
+	_ applylayer.PnLReader = (*paper.Venue)(nil)
+	_ applylayer.PnLReader = (*binance.Client)(nil)
+)
 
 // OpenVenue opens the venue of opt.Kind. Binance is reached here (time
 // offset, position mode, filters), and an error is returned when it cannot
@@ -45,6 +57,11 @@ func OpenVenue(ctx context.Context, opt VenueOptions) (exchange.Venue, error) {
 		v, err := paper.New(opt.Redis, opt.Keys, opt.PaperPrices)
 		if err != nil {
 			return nil, err
+		}
+		if opt.PaperRetention > 0 {
+			if v, err = v.WithRetention(opt.PaperRetention); err != nil {
+				return nil, err
+			}
 		}
 		steps := maps.Clone(paper.DefaultSteps)
 		maps.Copy(steps, opt.PaperSteps)

@@ -360,7 +360,7 @@ func TestMalformedPlans(t *testing.T) {
 	}{
 		{func(f map[string]string) { f["side"] = "HOLD" }, "side"},
 		{func(f map[string]string) { f["qty"] = "-1" }, "qty"},
-		{func(f map[string]string) { f["qty"] = "1e3" }, "qty"},
+		{func(f map[string]string) { f["qty"] = "1e999" }, "qty"},
 		{func(f map[string]string) { f["type"] = "STOP" }, "type"},
 		{func(f map[string]string) { f["type"] = "LIMIT" }, "price"},
 		{func(f map[string]string) { delete(f, "symbol") }, "symbol"},

@@ -133,7 +133,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 			in.MarkPrice = mark
 		}
 		if exposureLimited(&in.Policy.Policy) {
-			v, err := s.readAccount(ctx, &in.Policy.Policy, p)
+			v, err := s.readAccount(ctx, &in.Policy.Policy, p, gate.Reducing(in))
 			if err != nil {
 				return outcome{}, err
 			}
@@ -143,7 +143,7 @@ func (s *Service) decideAndExecute(ctx context.Context, it *item) (out outcome, 
 	start := time.Now()
 	d := gate.Check(in, s.cfg.Gate)
 	s.observeGate(start)
-	if view != nil && !p.Canary {
+	if view != nil && !p.Canary && !view.reducing {
 		s.recordAccount(ctx, in, view, exposureCode(d.Code))
 	}
 	if !d.Allow {

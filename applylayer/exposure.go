@@ -90,6 +90,11 @@ type accountView struct {
 	pending float64 // the symbol's own entries reserved and not filled (other plans)
 	acct    gate.Account
 	others  map[string]float64 // |position + reserved| x mark of the other open symbols, when read
+	// reducing: the plan cannot grow its position, so neither the other
+	// symbols nor the day's PnL were read (the gate checks neither for
+	// it); the view is not recorded as the account's snapshot, which would
+	// show them unread.
+	reducing bool
 }
 
 // Reserved is one entry reserved and not yet filled.
@@ -136,8 +141,13 @@ func ParseReservations(h map[string]string, now time.Time, maxAge time.Duration)
 // readAccount reads what the exposure limits of pol need to decide p: the
 // reservation hash first, then the venue. A part the venue cannot give is
 // left unread in the view (the gate denies with EXCHANGE_UNAVAILABLE); a
-// Redis error is returned (the plan stays pending).
-func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.Plan) (accountView, error) {
+// Redis error is returned (the plan stays pending). A reducing plan reads
+// only the reservation hash, never the venue's account (the other symbols'
+// positions and marks, the day's PnL): exits never wait on it (nor spend
+// the rate limit's exit share on it), and the gate checks neither for them.
+// Should the gate find it growing after all (with the reserved entries
+// counted), the unread parts deny it EXCHANGE_UNAVAILABLE: fail closed.
+func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.Plan, reducing bool) (accountView, error) {
 	var view accountView
 	h, err := s.rdb.HGetAll(ctx, s.cfg.Keys.ApplyExposure()).Result()
 	if err != nil {
@@ -156,6 +166,10 @@ func (s *Service) readAccount(ctx context.Context, pol *policy.Policy, p *plan.P
 		}
 	}
 	view.pending = inflight[p.Symbol]
+	view.reducing = reducing
+	if reducing {
+		return view, nil
+	}
 	if gate.NeedsAccount(pol) {
 		if view.others, view.acct.Read = s.otherExposure(ctx, pol, p.Symbol, inflight, traded); view.acct.Read {
 			for _, n := range view.others {

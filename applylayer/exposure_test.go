@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/reason"
@@ -77,4 +78,34 @@ func TestNonOwnerLimitNeverRests(t *testing.T) {
 	if got := reserved(t, w); len(got) != 0 {
 		t.Fatalf("reservations %v after a rejected order, want none", got)
 	}
+}
+
+// TestExitsNeverReadTheAccount: under a gross cap and a loss stop, the
+// owner's close reads its own symbol only: the other symbols' positions and
+// marks are down (they would deny an entry EXCHANGE_UNAVAILABLE) and the
+// close still executes without a single read of them; an entry on the same
+// venue is denied on the unread account.
+func TestExitsNeverReadTheAccount(t *testing.T) {
+	env := redistest.New(t)
+	w := newWorld(t, env.Client, env.Keys)
+	w.publish(func(p *policy.Policy) {
+		p.MaxGrossExposureUSDT = 100000
+		p.UniverseSymbols = []string{"BTCUSDT", "ETHUSDT", "SOLUSDT"}
+	})
+	v := flatVenue()
+	v.PositionFunc = func(_ context.Context, sym string) (float64, error) {
+		if sym == "BTCUSDT" {
+			return 0.01, nil
+		}
+		return 0, exchange.ErrUnavailable
+	}
+	v.PlaceOrderFunc = func(_ context.Context, o exchange.Order) (exchange.OrderState, error) { return filled(o), nil }
+	w.startOn(v, nil)
+	wantResult(t, w.send(sign(w.fields("exitbrain_v3_5", "BTCUSDT", "SELL", "0.01", true))), "EXECUTED", "")
+	for _, c := range v.Calls() {
+		if c.Symbol != "BTCUSDT" {
+			t.Fatalf("the owner's close read %s of %s: exits must not read the account (calls %+v)", c.Method, c.Symbol, v.Calls())
+		}
+	}
+	wantResult(t, w.send(sign(w.fields("intent_bridge", "BTCUSDT", "BUY", "0.01", false))), "DENIED", reason.ExchangeUnavailable)
 }

@@ -117,6 +117,9 @@ func (s *Service) result(entryID string, fields map[string]string, p *plan.Plan,
 	if p != nil {
 		r.PlanID, r.Source, r.Symbol, r.Action, r.Side = p.ID, p.Source, p.Symbol, plan.SafeLabel(p.Action), string(p.Side)
 		r.Canary, r.ReduceOnly, r.Qty = p.Canary, p.ReduceOnly, p.QtyText
+		if p.Leverage > 0 {
+			r.Leverage, r.RequestedLeverage = strconv.Itoa(p.Leverage), plan.Clip(fields[plan.FieldLeverage])
+		}
 		if out.order.OrigQty != "" {
 			r.Qty = out.order.OrigQty // what the venue took (rounded down to its step)
 		}

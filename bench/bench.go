@@ -100,8 +100,10 @@ func Apply(ctx context.Context, rdb redis.UniversalClient, opt Options) (*Report
 	defer stopSvc()
 	if opt.Baseline {
 		go bareConsumer(svcCtx, rdb, ks)
-	} else if err := startApplyLayer(svcCtx, rdb, ks, opt.Replicas, opt.Exposure); err != nil {
+	} else if stop, err := startApplyLayer(svcCtx, rdb, ks, layer{replicas: opt.Replicas, exposure: opt.Exposure}); err != nil {
 		return nil, err
+	} else {
+		defer stop()
 	}
 	rep := &Report{Plans: opt.Plans, Concurrency: opt.Concurrency, Mode: "closed", Baseline: opt.Baseline, Replicas: opt.Replicas, Exposure: opt.Exposure}
 	if opt.Rate > 0 {
@@ -160,48 +162,74 @@ func cleanup(ctx context.Context, rdb redis.UniversalClient, ks keys.Space) {
 	}
 }
 
-// startApplyLayer publishes the bench policy and starts replicas apply
+// layer is what startApplyLayer starts.
+type layer struct {
+	replicas int
+	exposure bool
+	// recordTTL and freshness are the apply layer's (its defaults when 0);
+	// orderRetention is the paper venue's (its default when 0).
+	recordTTL, freshness, orderRetention time.Duration
+}
+
+// startApplyLayer publishes the bench policy and starts l.replicas apply
 // layers sharing the group (each its own consumer and Redis connections
-// from the shared pool), running until ctx is done.
-func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, replicas int, exposure bool) error {
+// from the shared pool), running until ctx is done or stop is called (stop
+// returns when they have stopped).
+func startApplyLayer(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, l layer) (stop func(), err error) {
 	key, err := policy.GenerateKey()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	store, err := policystore.New(rdb, policystore.Options{Keys: ks, Keyring: policy.NewTrustedKeys(key.Public()), Now: time.Now})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	content := &policy.Content{
 		UniverseSymbols: []string{"BTCUSDT"}, LeverageBySymbol: map[string]float64{"BTCUSDT": 10},
 		HarvestParams: map[string]float64{}, KillParams: map[string]float64{},
 		PolicyVersion: "bench", TradingState: policy.StateActive,
 	}
-	if exposure {
+	if l.exposure {
 		content.MaxPositionNotionalUSDTBySymbol = map[string]float64{"BTCUSDT": 1e12}
 		content.MaxGrossExposureUSDT, content.MaxOpenPositions, content.MaxDailyLossUSDT = 1e12, 10, 1e12
 	}
 	if _, _, err := store.SignAndPublish(ctx, content, key, policystore.Release{Validity: time.Hour, Generator: "bench", Actor: "bench"}); err != nil {
-		return fmt.Errorf("bench policy: %w", err)
+		return nil, fmt.Errorf("bench policy: %w", err)
 	}
 	venue, err := paper.New(rdb, ks, map[string]string{"BTCUSDT": "65000"})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for i := range replicas {
+	if l.orderRetention > 0 {
+		if venue, err = venue.WithRetention(l.orderRetention); err != nil {
+			return nil, err
+		}
+	}
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	for i := range l.replicas {
 		svc, err := app.NewApplyLayer(app.ApplyLayerOptions{
 			Redis: rdb, Keys: ks, Venue: venue, Trusted: policy.NewTrustedKeys(key.Public()), Secrets: plan.NewSecrets(benchSecrets),
 			ExitOwner: gate.DefaultExitOwner, Consumer: "bench-" + strconv.Itoa(i), Block: 100 * time.Millisecond, Batch: 64, Now: time.Now,
+			RecordTTL: l.recordTTL, Freshness: l.freshness,
 		})
 		if err != nil {
-			return err
+			stop()
+			return nil, err
 		}
 		// The service runs until ctx, the whole bench run, is done.
-		if _, err := app.Start(ctx, svc, 10*time.Second, nil); err != nil {
-			return err
+		s, err := app.Start(ctx, svc, 10*time.Second, nil)
+		if err != nil {
+			stop()
+			return nil, err
 		}
+		stops = append(stops, s)
 	}
-	return nil
+	return stop, nil
 }
 
 // benchPlan returns plan i, unsigned: mostly entries, every fourth a
@@ -235,42 +263,23 @@ func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Op
 	rctx, stopReader := context.WithCancel(ctx)
 	defer stopReader()
 	readerErr := make(chan error, 1)
-	go func() { // the result reader
-		last := "0-0"
-		for rctx.Err() == nil {
-			res, err := rdb.XRead(rctx, &redis.XReadArgs{Streams: []string{ks.ApplyResult(), last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
-			now := time.Now()
-			if errors.Is(err, redis.Nil) {
-				continue
-			}
-			if err != nil {
-				if rctx.Err() == nil {
-					readerErr <- err
-				}
-				return
-			}
-			for _, m := range res[0].Messages {
-				last = m.ID
-				r := plan.ParseResult(m.Values)
-				i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
-				if err != nil || i < 0 || i >= n {
-					continue
-				}
-				sentMu.Lock()
-				lat[i] = now.Sub(sentAt[i])
-				sentMu.Unlock()
-				counts[string(r.Decision)]++
-				close(waiters[i])
-				if got.Add(1) == int64(n) {
-					close(done)
-				}
-			}
+	go tailResults(rctx, rdb, ks.ApplyResult(), readerErr, func(m redis.XMessage, now time.Time) {
+		r := plan.ParseResult(m.Values)
+		i, err := strconv.Atoi(strings.TrimPrefix(r.PlanID, "b"))
+		if err != nil || i < 0 || i >= n {
+			return
 		}
-	}()
+		sentMu.Lock()
+		lat[i] = now.Sub(sentAt[i])
+		sentMu.Unlock()
+		counts[string(r.Decision)]++
+		close(waiters[i])
+		if got.Add(1) == int64(n) {
+			close(done)
+		}
+	})
 	send := func(i int, at time.Time) error {
-		f := mk(i)
-		f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
-		f = plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
+		f := signed(mk(i))
 		sentMu.Lock()
 		sentAt[i] = at
 		sentMu.Unlock()
@@ -348,6 +357,37 @@ func drive(ctx context.Context, rdb redis.UniversalClient, ks keys.Space, opt Op
 	elapsed := time.Since(start)
 	stopReader()
 	return lat, elapsed, counts, nil
+}
+
+// tailResults reads stream from its start until ctx is done, calling each
+// for every entry with the time it was read; a read error before ctx is
+// done is sent to errc.
+func tailResults(ctx context.Context, rdb redis.UniversalClient, stream string, errc chan<- error, each func(m redis.XMessage, at time.Time)) {
+	last := "0-0"
+	for ctx.Err() == nil {
+		res, err := rdb.XRead(ctx, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1000, Block: 100 * time.Millisecond}).Result()
+		now := time.Now()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				errc <- err
+			}
+			return
+		}
+		for _, m := range res[0].Messages {
+			last = m.ID
+			each(m, now)
+		}
+	}
+}
+
+// signed stamps f with the current time and signs it with its source's
+// bench secret.
+func signed(f map[string]string) map[string]string {
+	f[plan.FieldTimestamp] = strconv.FormatInt(time.Now().Unix(), 10)
+	return plan.SignFields(f, benchSecrets[f[plan.FieldSource]])
 }
 
 func pct(lat []time.Duration, q float64) float64 {

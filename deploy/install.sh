@@ -23,8 +23,12 @@
 #   /etc/systemd/system/<unit>.d/redis-user.conf   root:root     0644  EnvironmentFile= of its Redis user
 #
 # For tests and image builds: ROOT=/scratch installs under a scratch root
-# (no systemctl), QUANTUM_INSTALL_NO_CHOWN=1 leaves owners alone (non-root),
-# QUANTUM_BIN_SRC names the built binary (default ./quantum).
+# (no systemctl): the quantum user goes into $ROOT/etc/passwd and
+# $ROOT/etc/group (useradd --prefix; the host's are never touched, and
+# $ROOT/etc/passwd must exist, with root in it, as in any Debian root) and
+# owners are set by the ids found there. QUANTUM_INSTALL_NO_CHOWN=1 leaves
+# owners alone (non-root), QUANTUM_BIN_SRC names the built binary (default
+# ./quantum).
 set -eu
 
 ROOT=${ROOT:-}
@@ -38,6 +42,15 @@ QUANTUM=$ROOT/usr/local/bin/quantum
 own() { # own USER:GROUP PATH...
 	[ -n "$NO_CHOWN" ] && return 0
 	o=$1; shift
+	if [ -n "$ROOT" ]; then # the names of the scratch root, not the host's
+		u=$(awk -F: -v n="${o%%:*}" '$1 == n { print $3 }' "$ROOT/etc/passwd")
+		g=$(awk -F: -v n="${o#*:}" '$1 == n { print $3 }' "$ROOT/etc/group")
+		if [ -z "$u" ] || [ -z "$g" ]; then
+			echo "install.sh: $o is not in $ROOT/etc/passwd and $ROOT/etc/group" >&2
+			exit 1
+		fi
+		o=$u:$g
+	fi
 	chown "$o" "$@"
 }
 put() { # put MODE USER:GROUP SRC DST: install SRC at DST unless DST exists
@@ -51,7 +64,15 @@ mkd() { # mkd MODE USER:GROUP DIR
 }
 
 # 1. The service user: no login, no home.
-if [ -z "$NO_CHOWN" ] && ! getent passwd quantum >/dev/null; then
+if [ -z "$NO_CHOWN" ] && [ -n "$ROOT" ]; then
+	if [ ! -e "$ROOT/etc/passwd" ]; then
+		echo "install.sh: $ROOT/etc/passwd does not exist: ROOT must be a system root (with root in etc/passwd and etc/group), or set QUANTUM_INSTALL_NO_CHOWN=1" >&2
+		exit 1
+	fi
+	if ! grep -q '^quantum:' "$ROOT/etc/passwd"; then
+		useradd --prefix "$ROOT" --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin quantum
+	fi
+elif [ -z "$NO_CHOWN" ] && ! getent passwd quantum >/dev/null; then
 	useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin quantum
 fi
 

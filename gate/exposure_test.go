@@ -117,13 +117,48 @@ func TestExitsPassEveryLimit(t *testing.T) {
 		for _, b := range breached {
 			for _, e := range exits {
 				t.Run(string(state)+"/"+b.name+"/"+e.name, func(t *testing.T) {
-					d := gate.Check(gate.Input{Plan: parse(t, e.f), Policy: pol, Position: e.position, MarkPrice: b.mark, Account: b.acct, Now: t0}, cfg)
+					in := gate.Input{Plan: parse(t, e.f), Policy: pol, Position: e.position, MarkPrice: b.mark, Account: b.acct, Now: t0}
+					d := gate.Check(in, cfg)
 					if !d.Allow || !d.Reducing {
 						t.Fatalf("exit denied: %+v", d)
+					}
+					if !gate.Reducing(in) { // the apply layer skips the PnL read on it
+						t.Fatal("gate.Reducing is false for an exit Check found reducing")
 					}
 				})
 			}
 		}
+	}
+}
+
+// TestReducingIsCheckReducing: gate.Reducing, on which the apply layer
+// skips the day's PnL read, says what Check's decision says, and is false
+// for every plan that can grow the position: an entry, an add, a flip,
+// a non-owner's order, a reduce-only order on the position's side.
+func TestReducingIsCheckReducing(t *testing.T) {
+	cases := []struct {
+		name     string
+		f        map[string]string
+		position float64
+		want     bool
+	}{
+		{"new position", fields("intent_bridge", "BUY", false), 0, false},
+		{"add", fields("intent_bridge", "BUY", false), 1, false},
+		{"owner flip", fields("exitbrain_v3_5", "SELL", false, "qty", "3"), 1, false},
+		{"owner reduceOnly on the position's side", fields("exitbrain_v3_5", "BUY", true, "qty", "1"), 1, false},
+		{"owner reduceOnly while flat", fields("exitbrain_v3_5", "SELL", true, "qty", "1"), 0, false},
+		{"owner close", fields("exitbrain_v3_5", "SELL", false, "qty", "1"), 1, true},
+		{"owner reduceOnly larger than the position", fields("exitbrain_v3_5", "SELL", true, "qty", "5"), 1, true},
+		{"non-owner close", fields("intent_bridge", "SELL", false, "qty", "0.5"), 1, true},
+	}
+	pol := limited(nil)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := gate.Input{Plan: parse(t, tc.f), Policy: pol, Position: tc.position, MarkPrice: 65000, Now: t0}
+			if got, d := gate.Reducing(in), gate.Check(in, cfg); got != tc.want || got != d.Reducing {
+				t.Fatalf("Reducing %v, Check's %v, want %v", got, d.Reducing, tc.want)
+			}
+		})
 	}
 }
 

@@ -163,9 +163,7 @@ func Check(in Input, cfg Config) Decision {
 		return deny(reason.PolicyStale, "policy %d expired at %d", pol.Seq, pol.ValidUntil)
 	}
 
-	opposite := (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
-	exit := p.ReduceOnly || opposite
-	reducing := opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
+	opposite, exit, reducing := classify(in)
 	d := Decision{Exit: exit, Reducing: reducing}
 
 	switch pol.TradingState {
@@ -190,8 +188,14 @@ func Check(in Input, cfg Config) Decision {
 		if !ok {
 			return with(d, reason.PolicyNoLeverageForSymbol, "the policy has no leverage for %s", p.Symbol)
 		}
-		if p.Leverage > maxLev {
-			return with(d, reason.LeverageExceedsPolicy, "leverage %d exceeds the policy's %d for %s", p.Leverage, maxLev, p.Symbol)
+		// What the plan asked for counts, fraction included: 10.5 exceeds a
+		// policy's 10 though 10 would be sent (plan/qty.go).
+		if p.Leverage > maxLev || p.Leverage == maxLev && p.LeverageFrac {
+			asked := plan.Clip(p.Fields[plan.FieldLeverage])
+			if asked == "" {
+				asked = strconv.Itoa(p.Leverage)
+			}
+			return with(d, reason.LeverageExceedsPolicy, "leverage %s exceeds the policy's %d for %s", asked, maxLev, p.Symbol)
 		}
 	}
 	if exit && !owner {
@@ -221,6 +225,24 @@ func Check(in Input, cfg Config) Decision {
 	}
 	d.Allow = true
 	return d
+}
+
+// classify tells whether the plan's side is against the position, whether
+// it is an exit (reduce-only, or against the position) and whether it is
+// reducing (it cannot grow the position).
+func classify(in Input) (opposite, exit, reducing bool) {
+	p := in.Plan
+	opposite = (in.Position > 0 && p.Side == market.Sell) || (in.Position < 0 && p.Side == market.Buy)
+	return opposite, p.ReduceOnly || opposite, opposite && (p.ReduceOnly || qtyAtMost(p.QtyText, in.Position))
+}
+
+// Reducing reports whether in's plan cannot grow the position it is
+// decided against (Decision.Reducing): such a plan is never checked
+// against the exposure limits or the loss stop, so a caller need not read
+// what they need.
+func Reducing(in Input) bool {
+	_, _, reducing := classify(in)
+	return reducing
 }
 
 // qtyAtMost reports whether the decimal quantity q is at most |pos|,

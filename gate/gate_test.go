@@ -142,6 +142,17 @@ func TestCheck(t *testing.T) {
 		{"no leverage for symbol", fields("intent_bridge", "BUY", false), noLev, nil, 0, 65000, t0, reason.PolicyNoLeverageForSymbol},
 		{"leverage above policy", fields("intent_bridge", "BUY", false, "leverage", "16"), active, nil, 0, 65000, t0, reason.LeverageExceedsPolicy},
 		{"leverage at policy", fields("intent_bridge", "BUY", false, "leverage", "15"), active, nil, 0, 65000, t0, ""},
+		// Python's float(leverage) (issue 13): a fraction is dropped before
+		// sending, but what was asked for is what the policy bounds.
+		{"leverage 15.0 at policy", fields("intent_bridge", "BUY", false, "leverage", "15.0"), active, nil, 0, 65000, t0, ""},
+		{"leverage 14.5 under policy", fields("intent_bridge", "BUY", false, "leverage", "14.5"), active, nil, 0, 65000, t0, ""},
+		{"leverage 15.5 above policy though 15 would be sent", fields("intent_bridge", "BUY", false, "leverage", "15.5"), active, nil, 0, 65000, t0, reason.LeverageExceedsPolicy},
+		{"leverage 15.000000000000000001 above policy", fields("intent_bridge", "BUY", false, "leverage", "15.000000000000000001"), active, nil, 0, 65000, t0, reason.LeverageExceedsPolicy},
+		// Python's str of a small quantity.
+		{"qty 1e-05", fields("intent_bridge", "BUY", false, "qty", "1e-05"), active, nil, 0, 65000, t0, ""},
+		{"qty 1e-01 above the notional cap", fields("intent_bridge", "BUY", false, "qty", "1e-01"), active, nil, 0, 65000, t0, reason.NotionalExceedsMaxPerOrder},
+		{"owner close 1e-02 of a 0.01 position is reducing", fields("exitbrain_v3_5", "SELL", false, "qty", "1e-02"), reducing, nil, 0.01, 65000, t0, ""},
+		{"owner 1.0000000000000001e-02 flips a 0.01 position: not reducing", fields("exitbrain_v3_5", "SELL", false, "qty", "1.0000000000000001e-02"), reducing, nil, 0.01, 65000, t0, reason.TradingStateReducing},
 		{"non-owner reduceOnly", fields("intent_bridge", "SELL", true), active, nil, 0.01, 65000, t0, reason.DenyNotExitOwner},
 		{"non-owner opposite side without the flag", fields("intent_bridge", "SELL", false), active, nil, 0.01, 65000, t0, reason.DenyNotExitOwner},
 		{"non-owner flip of a short", fields("intent_bridge", "BUY", false, "qty", "1"), active, nil, -0.01, 65000, t0, reason.DenyNotExitOwner},

@@ -49,6 +49,13 @@ func (s Space) Key(name string) string { return s.prefix + ":" + name }
 // PolicyCurrent is the live policy hash.
 func (s Space) PolicyCurrent() string { return s.Key("policy:current") }
 
+// PolicyPublished is a copy of the policy hash as the last publish wrote
+// it, written in the same atomic step: what the live policy's signature
+// covers, so that verify and status can name the fields a legacy writer
+// changed in the live hash (policystore.Divergence). Only publishers
+// write it.
+func (s Space) PolicyPublished() string { return s.Key("policy:published") }
+
 // PolicyUpdate is the stream announcing each publish (reload trigger).
 func (s Space) PolicyUpdate() string { return s.Key("stream:policy.update") }
 

@@ -10,6 +10,7 @@ func TestNames(t *testing.T) {
 	s := keys.MustNew(keys.DefaultPrefix)
 	want := map[string]string{
 		s.PolicyCurrent():                "quantum:policy:current",
+		s.PolicyPublished():              "quantum:policy:published",
 		s.PolicyUpdate():                 "quantum:stream:policy.update",
 		s.PolicyAudit():                  "quantum:stream:policy.audit",
 		s.ApplyPlan():                    "quantum:stream:apply.plan",

@@ -18,6 +18,7 @@ import (
 	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
 )
 
@@ -221,7 +222,13 @@ func checkPolicy(ctx context.Context, rdb redis.UniversalClient, opt CheckOption
 	if f[policy.FieldSignature] == "" {
 		r.add("policy", Blocker, StepPolicy, "%s is unsigned (lib/policy_store.py save() or another legacy writer): %s (quantum policy publish --replace-legacy)", key, reason.PolicyUnsigned)
 	} else if h := policy.Hash(f); h != f[policy.FieldHash] {
-		r.add("policy", Blocker, StepPolicy, "%s: policy_hash does not match its fields (%s): a writer changed fields without publishing (an HSET of valid_until_epoch by scripts/policy_refresh_direct.py, of universe_symbols by intent_bridge): stop it, then publish", key, reason.PolicyHashMismatch)
+		which := ""
+		if d, err := legacyFields(ctx, rdb, opt, f); err != nil {
+			which = fmt.Sprintf("; the fields changed cannot be named (%v)", err)
+		} else if !d.Empty() {
+			which = "; " + d.String()
+		}
+		r.add("policy", Blocker, StepPolicy, "%s: policy_hash does not match its fields (%s): a writer changed fields without publishing (an HSET of valid_until_epoch by scripts/policy_refresh_direct.py, of universe_symbols by intent_bridge, lib/policy_store.py save()): stop it, then publish%s", key, reason.PolicyHashMismatch, which)
 	} else if opt.Trusted != nil {
 		if _, err := policy.Verify(f, opt.Trusted, opt.Now(), time.Minute); err != nil {
 			r.add("policy", Blocker, StepPolicy, "%s does not verify: %v", key, err)
@@ -241,6 +248,16 @@ func checkPolicy(ctx context.Context, rdb redis.UniversalClient, opt CheckOption
 		r.add("policy", Blocker, StepPolicy, "the live policy (hash %q) is not in %s: it was written outside the audited publish", clip(f[policy.FieldHash]), opt.Keys.PolicyAudit())
 	}
 	return nil
+}
+
+// legacyFields names the fields of the live policy f that differ from the
+// last publish (policystore.Divergence).
+func legacyFields(ctx context.Context, rdb redis.UniversalClient, opt CheckOptions, f map[string]string) (*policystore.Divergence, error) {
+	store, err := policystore.New(rdb, policystore.Options{Keys: opt.Keys, Keyring: opt.Trusted, Now: opt.Now})
+	if err != nil {
+		return nil, err
+	}
+	return store.Divergence(ctx, f)
 }
 
 // checkUsers compares the Redis users in use with the ACL file.

@@ -9,7 +9,10 @@
 // "_" or "-": reduce_only, Canary) and a number outside the plain decimal
 // grammar are PLAN_INVALID naming the field. It stays lenient about the
 // spellings the existing producers use for legitimate values (reduceOnly
-// "True", "1"; leverage "10.0").
+// "True", "1"; leverage "10.0"), and reads the numbers Python writes
+// (qty.go): a quantity in exponent notation ("1e-05") or with more than 18
+// decimal places, exactly, and a fractional leverage ("10.5"), rounded
+// down to a whole number.
 package plan
 
 import (
@@ -64,17 +67,21 @@ type Plan struct {
 	Side       market.Side
 	Type       market.OrderType
 	Qty        float64 // > 0
-	QtyText    string  // as sent, passed to the venue unchanged
+	QtyText    string  // passed to the venue: as sent when plain decimal, else its exact plain form (qty.go)
 	Price      float64 // LIMIT only
 	PriceText  string
 	ReduceOnly bool
 	Source     string
 	Timestamp  time.Time
-	Leverage   int // 0 when the plan names none
-	Action     string
-	Sig        string
-	Canary     bool
-	Fields     map[string]string
+	Leverage   int // 0 when the plan names none; a fraction is dropped (rounded down: qty.go)
+	// LeverageFrac says the plan's leverage had a fraction that Leverage
+	// dropped ("10.5" is 10): the gate compares what was asked for with
+	// the policy, so 10.5 exceeds a policy's 10.
+	LeverageFrac bool
+	Action       string
+	Sig          string
+	Canary       bool
+	Fields       map[string]string
 }
 
 // The shapes of identifiers. They are checked by hand rather than with
@@ -223,7 +230,7 @@ func Parse(f map[string]string) (*Plan, error) {
 	default:
 		return nil, invalid(FieldType, "want MARKET or LIMIT, got %q", clip(raw[iType]))
 	}
-	if p.Qty, p.QtyText, err = parseDecimal(FieldQty, raw[iQty]); err != nil {
+	if p.Qty, p.QtyText, err = parseQty(raw[iQty]); err != nil {
 		return nil, err
 	}
 	if p.Type == market.Limit {
@@ -237,14 +244,9 @@ func Parse(f map[string]string) (*Plan, error) {
 		return nil, err
 	}
 	if v := raw[iLeverage]; v != "" {
-		if !validDecimal(v) {
-			return nil, notDecimal(FieldLeverage, v, "a whole number >= 1 such as 10")
+		if p.Leverage, p.LeverageFrac, err = parseLeverage(v); err != nil {
+			return nil, err
 		}
-		l, err := strconv.ParseFloat(v, 64)
-		if err != nil || l != math.Trunc(l) || l < 1 || l > 1000 {
-			return nil, invalid(FieldLeverage, "want a whole number >= 1 such as 10 or 10.0, got %q", clip(v))
-		}
-		p.Leverage = int(l)
 	}
 	for _, i := range []int{iStopLoss, iTakeProfit} {
 		if v := raw[i]; v != "" && !validDecimal(v) {

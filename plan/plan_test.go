@@ -64,10 +64,10 @@ func TestParseInvalid(t *testing.T) {
 		{"symbol", "-"}, {"symbol", "btcusdt"}, {"symbol", "BTC-USDT"},
 		{"side", "-"}, {"side", "HOLD"},
 		{"type", "STOP_MARKET"},
-		{"qty", "-"}, {"qty", "-1"}, {"qty", "0"}, {"qty", "1e3"}, {"qty", "0x10"}, {"qty", " 1"}, {"qty", "Inf"},
+		{"qty", "-"}, {"qty", "-1"}, {"qty", "0"}, {"qty", "1e-30"}, {"qty", "0x10"}, {"qty", " 1"}, {"qty", "Inf"},
 		{"price", "100"}, // a MARKET plan has no price
 		{"reduceOnly", "yes"},
-		{"leverage", "2.5"}, {"leverage", "0"},
+		{"leverage", "0.5"}, {"leverage", "0"},
 		{"stop_loss", "-5"}, {"take_profit", "x"},
 		{"canary", "sometimes"},
 	}

@@ -45,7 +45,7 @@ func TestHostileEntriesThroughRedis(t *testing.T) {
 		{"misspelt reduce_only", `"reduce_only"`, signed(func(f map[string]string) { f["reduce_only"] = "true" })},
 		{"misspelt Canary", `"Canary"`, signed(func(f map[string]string) { f["Canary"] = "true" })},
 		{"dash reduce-only", `"reduce-only"`, signed(func(f map[string]string) { f["reduce-only"] = "true" })},
-		{"exponent qty", "qty", signed(func(f map[string]string) { f["qty"] = "1.7e9" })},
+		{"out-of-range exponent qty", "qty", signed(func(f map[string]string) { f["qty"] = "1e999" })},
 		{"signed leverage", "leverage", signed(func(f map[string]string) { f["leverage"] = "+17" })},
 		{"folded v1 fields", `"action=14:ENTRY_PROPOSED\ncanary"`, pairs(folded)},
 	}

@@ -60,36 +60,43 @@ const (
 	ResultQty          = "qty"           // the quantity sent to the venue (rounded down to its step)
 	ResultRequestedQty = "requested_qty" // the quantity the plan asked for, as written
 	ResultDetails      = "details"       // JSON: ResultDetailsJSON
+	// The plan's leverage as sent (rounded down to a whole number: Binance's
+	// leverage is an integer) and as the plan wrote it ("10.5"); both
+	// empty when the plan names none (the policy's applies). See qty.go.
+	ResultLeverage          = "leverage"
+	ResultRequestedLeverage = "requested_leverage"
 )
 
 // Result is one entry of the result stream.
 type Result struct {
-	PlanID          string
-	Source          string
-	Symbol          string
-	Decision        Outcome
-	Executed        bool
-	Reason          reason.Code // empty when executed
-	Error           reason.Code // as read: the legacy copy of Reason
-	PolicyVersion   string
-	PolicySeq       string // decimal, empty when no policy was in use
-	PolicyHash      string
-	ClientOrderID   string
-	ExchangeOrderID string
-	FilledQty       string // decimal; "0" unless executed
-	AvgPrice        string // decimal; "0" unless executed
-	Canary          bool
-	Timestamp       int64 // unix seconds
-	PlanEntryID     string
-	Action          string
-	Side            string
-	OrderStatus     string
-	Detail          string
-	Consumer        string
-	MAC             string // result_mac: the apply layer's authentication (resultmac.go); "" when unsigned
-	ReduceOnly      bool
-	Qty             string // sent to the venue; the plan's quantity when nothing was sent
-	RequestedQty    string // as the plan wrote it
+	PlanID            string
+	Source            string
+	Symbol            string
+	Decision          Outcome
+	Executed          bool
+	Reason            reason.Code // empty when executed
+	Error             reason.Code // as read: the legacy copy of Reason
+	PolicyVersion     string
+	PolicySeq         string // decimal, empty when no policy was in use
+	PolicyHash        string
+	ClientOrderID     string
+	ExchangeOrderID   string
+	FilledQty         string // decimal; "0" unless executed
+	AvgPrice          string // decimal; "0" unless executed
+	Canary            bool
+	Timestamp         int64 // unix seconds
+	PlanEntryID       string
+	Action            string
+	Side              string
+	OrderStatus       string
+	Detail            string
+	Consumer          string
+	MAC               string // result_mac: the apply layer's authentication (resultmac.go); "" when unsigned
+	ReduceOnly        bool
+	Qty               string // sent to the venue; the plan's quantity when nothing was sent
+	RequestedQty      string // as the plan wrote it
+	Leverage          string // the plan's leverage, rounded down to a whole number; "" when it names none
+	RequestedLeverage string // as the plan wrote it
 }
 
 // Details is the JSON object of the details field, as the old
@@ -123,7 +130,7 @@ func (r Result) Fields() []string {
 		ResultPlanEntryID, r.PlanEntryID, ResultAction, r.Action, ResultSide, r.Side,
 		ResultOrderStatus, r.OrderStatus, ResultDetail, r.Detail, ResultConsumer, r.Consumer,
 		ResultReduceOnly, strconv.FormatBool(r.ReduceOnly), ResultQty, r.Qty, ResultRequestedQty, r.RequestedQty,
-		ResultDetails, r.DetailsJSON(),
+		ResultDetails, r.DetailsJSON(), ResultLeverage, r.Leverage, ResultRequestedLeverage, r.RequestedLeverage,
 	}
 }
 
@@ -168,6 +175,7 @@ func ParseResult(values map[string]any) Result {
 		OrderStatus: get(ResultOrderStatus), Detail: get(ResultDetail), Consumer: get(ResultConsumer),
 		MAC:        get(ResultMAC),
 		ReduceOnly: get(ResultReduceOnly) == "true", Qty: get(ResultQty), RequestedQty: get(ResultRequestedQty),
+		Leverage: get(ResultLeverage), RequestedLeverage: get(ResultRequestedLeverage),
 	}
 }
 

@@ -20,7 +20,7 @@ func sampleResult() plan.Result {
 		PolicyVersion: "1.0.0", PolicySeq: "7", PolicyHash: "ab12", ClientOrderID: "qt-1", ExchangeOrderID: "99",
 		FilledQty: "0.01", AvgPrice: "60000", Canary: false, Timestamp: 1700000000, PlanEntryID: "1-0",
 		Action: "FULL_CLOSE_PROPOSED", Side: "SELL", OrderStatus: "FILLED", Detail: "", Consumer: "host-1",
-		ReduceOnly: true, Qty: "0.01", RequestedQty: "0.0100000000000001",
+		ReduceOnly: true, Qty: "0.01", RequestedQty: "0.0100000000000001", Leverage: "10", RequestedLeverage: "10.5",
 	}
 }
 

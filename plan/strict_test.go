@@ -144,9 +144,10 @@ func TestParseMisspelledFields(t *testing.T) {
 
 func TestParseNumbersPlainDecimal(t *testing.T) {
 	bad := map[string][]string{
-		"qty":         {"1.7e9", "+17", "1e-05", "0x1p-2", "1_000", "1,5", ".5", "5.", "1e3", "١", "0.0000000000000000001"},
+		"qty": {"+17", "0x1p-2", "1_000", "1,5", ".5", "5.", "١", "0.0000000000000000001", "1e-19", "5e-324", "1e", "1e+", "1e-0005",
+			"1e999", "-1e-05", "1e-05 ", "1.e-05", ".5e-05", "inf", "nan", "NaN", "0e-05", "0.0", "1e+20", "1e-05e1", "1e--05", "1e+-5", strings.Repeat("1", 65)},
 		"price":       {"1.7e9", "+100", "1E2", "100_000"},
-		"leverage":    {"1e1", "+10", "0x0a", "1_0", "10.5", " 10"},
+		"leverage":    {"1e1", "+10", "0x0a", "1_0", " 10", "0.5", "0", "1001", "99999999999999999999"},
 		"timestamp":   {"1.7e9", "+1780000000", "1780000000e0", "0x6a1b", "1_780_000_000"},
 		"stop_loss":   {"1e3", "-5", "+5", "inf", "NaN"},
 		"take_profit": {"1e3", "0x10"},
@@ -160,15 +161,16 @@ func TestParseNumbersPlainDecimal(t *testing.T) {
 			f[field] = v
 			_, err := plan.Parse(f)
 			wantInvalid(t, field+"="+v, err, field)
-			if err != nil && strings.ContainsAny(v, "eE") && !strings.ContainsAny(v, "xX") && !strings.Contains(err.Error(), "without an exponent") {
+			if err != nil && field != "qty" && strings.ContainsAny(v, "eE") && !strings.ContainsAny(v, "xX") && !strings.Contains(err.Error(), "without an exponent") {
 				t.Errorf("%s=%s: %v does not say to format without an exponent", field, v, err)
 			}
 		}
 	}
 	// The shapes today's Python producers send (issue 13).
 	good := map[string][]string{
-		"qty":         {"0.015384615384615385", "0.001", "12", "007"},
-		"leverage":    {"10", "10.0", "10.00"},
+		"qty": {"0.015384615384615385", "0.001", "12", "007", "1e-05", "1E-7", "1.5384615384615385e-05", "1.7e9", "1e3",
+			"0.00012345678901234567", "1e+19", "1.0e-18"},
+		"leverage":    {"10", "10.0", "10.00", "10.5", "1.9", "125"},
 		"timestamp":   {"1780000000", "1780000000.1234567"},
 		"stop_loss":   {"0", "61234.5"},
 		"take_profit": {"70000"},
@@ -241,3 +243,59 @@ func TestClipAndSafeLabel(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestPlainQty: the numbers Python writes, rewritten exactly as plain
+// decimal, rounded down beyond the 18th place, never up; and the leverage
+// rounded down to a whole number, with a flag for the dropped fraction.
+func TestPlainQty(t *testing.T) {
+	for in, want := range map[string]string{
+		"1e-05":                         "0.00001",
+		"1E-7":                          "0.0000001",
+		"1.5e-05":                       "0.000015",
+		"1.5384615384615385e-05":        "0.000015384615384615", // 21 places: the last 3 dropped (rounded down)
+		"9.999999999999999e-05":         "0.000099999999999999", // 20 places: 2 dropped
+		"1.2345678901234567e-10":        "0.000000000123456789", // 26 places: 8 dropped
+		"0.00012345678901234567":        "0.000123456789012345",
+		"1e+16":                         "10000000000000000",
+		"1.7e9":                         "1700000000",
+		"1e3":                           "1000",
+		"1e0":                           "1",
+		"0.0015e+3":                     "1.5",
+		"12.50e-1":                      "1.25",
+		"1e-18":                         "0.000000000000000001",
+		"1.9e-18":                       "0.000000000000000001",
+		"00001e-05":                     "0.00001",
+		"0.0000000000000000019":         "0.000000000000000001",
+		"123456789.1234567890123456789": "123456789.123456789012345678",
+	} {
+		got, err := plan.PlainQty(in)
+		if err != nil || got != want {
+			t.Errorf("PlainQty(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"1e-19", "9e-19", "0", "0e9", "1e+20", "99999999999999999999.5e1", "1e-1000", "e5", "1e", "+1", "-1", "1.", ".1", "1e1.5"} {
+		if got, err := plan.PlainQty(in); reason.CodeOf(err) != reason.PlanInvalid || !strings.Contains(err.Error(), "field qty") {
+			t.Errorf("PlainQty(%q) = %q, %v; want PLAN_INVALID naming qty", in, got, err)
+		}
+	}
+	for in, want := range map[string]struct {
+		lev  int
+		frac bool
+	}{"10": {10, false}, "10.0": {10, false}, "10.00": {10, false}, "10.5": {10, true}, "1.9": {1, true}, "010": {10, false}, "125.000000000000000001": {125, true}} {
+		f := base()
+		f["leverage"] = in
+		p, err := plan.Parse(f)
+		if err != nil || p.Leverage != want.lev || p.LeverageFrac != want.frac {
+			t.Errorf("leverage %q: %+v, %v; want %d (fraction dropped %v)", in, p, err, want.lev, want.frac)
+		}
+	}
+	f := base()
+	f["qty"] = "1e-05"
+	if p, err := plan.Parse(f); err != nil || p.QtyText != "0.00001" || p.Qty != 1e-05 || p.Fields["qty"] != "1e-05" {
+		t.Errorf("qty 1e-05: %+v, %v; want QtyText 0.00001, the field as sent", p, err)
+	}
+	f["qty"] = "0.10000"
+	if p, err := plan.Parse(f); err != nil || p.QtyText != "0.10000" {
+		t.Errorf("a plain decimal is passed on as sent: %+v, %v", p, err)
+	}
+}

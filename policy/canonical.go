@@ -29,6 +29,11 @@ func isSignatureField(name string) bool {
 	return name == FieldHash || name == FieldSignature || name == FieldKeyID || name == FieldEncoding
 }
 
+// SignatureField reports whether name is one of the fields the canonical
+// encoding leaves out (policy_hash, signature, key_id, policy_encoding):
+// the signature does not cover them, they carry it.
+func SignatureField(name string) bool { return isSignatureField(name) }
+
 // EncodingOf returns the encoding a stored policy says it is signed over:
 // v1 when policy_encoding is absent, v2 when it is "v2"; any other value
 // is false.

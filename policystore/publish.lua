@@ -2,7 +2,8 @@
 -- without interleaving any other command, so readers see the old policy or
 -- the new one, never a mix.
 --
--- KEYS[1] policy hash, KEYS[2] policy.update stream, KEYS[3] policy.audit stream
+-- KEYS[1] policy hash, KEYS[2] policy.update stream, KEYS[3] policy.audit stream,
+-- KEYS[4] the published copy (the same fields, for Divergence)
 -- ARGV[1] new policy_seq, ARGV[2] stream MAXLEN (approximate, at least this many kept),
 -- ARGV[3] number of policy hash arguments (field, value, ...),
 -- ARGV[4] number of update entry arguments,
@@ -58,6 +59,8 @@ if #p == 0 or #u == 0 or #a == 0 or #p % 2 ~= 0 or #u % 2 ~= 0 or #a % 2 ~= 0 th
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(p))
+redis.call('DEL', KEYS[4])
+redis.call('HSET', KEYS[4], unpack(p))
 local uid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(u))
 local aid = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', unpack(a))
 return {'1', uid, aid}

@@ -60,11 +60,13 @@ func LoadTrusted(pubkeys, encodings string) (*policy.TrustedKeys, error) {
 
 // LoadChecked is Load for a one-shot reader, which has no memory: the
 // audit trail and the apply layer's high-water mark say whether an older
-// policy was restored (CheckHistory: POLICY_ROLLBACK).
+// policy was restored (CheckHistory: POLICY_ROLLBACK). A refusal of the
+// policy's integrity names the fields a legacy writer changed
+// (ExplainIntegrity).
 func (s *Store) LoadChecked(ctx context.Context) (*policy.Signed, error) {
 	sp, err := s.Load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, s.ExplainIntegrity(ctx, err) // names a legacy writer's fields
 	}
 	if err := s.CheckHistory(ctx, sp); err != nil {
 		return nil, err

@@ -219,7 +219,7 @@ func (s *Store) Publish(ctx context.Context, sp *policy.Signed, actor string) (*
 		argv = append(argv, policyArgs...)
 		argv = append(argv, updateArgs...)
 		argv = append(argv, auditArgs...)
-		res, err := publishScript.Run(ctx, s.rdb, []string{k.PolicyCurrent(), k.PolicyUpdate(), k.PolicyAudit()}, argv...).StringSlice()
+		res, err := publishScript.Run(ctx, s.rdb, []string{k.PolicyCurrent(), k.PolicyUpdate(), k.PolicyAudit(), k.PolicyPublished()}, argv...).StringSlice()
 		if err != nil {
 			return nil, redisErr(err)
 		}

@@ -74,7 +74,17 @@ func (s *seed) heartbeat(t *testing.T, okAgo time.Duration) {
 	}
 }
 
+// persistent turns AOF on in the test Redis: a healthy verdict needs a
+// Redis that keeps what it acknowledged (redistest starts it without).
+func (s *seed) persistent(t *testing.T) {
+	t.Helper()
+	if err := s.env.Client.ConfigSet(s.ctx(), "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (s *seed) healthy(t *testing.T) {
+	s.persistent(t)
 	s.publish(t, 2*time.Hour)
 	s.consume(t, 1) // a plan in hand: the consumer exists and is at work
 	s.heartbeat(t, time.Minute)

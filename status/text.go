@@ -68,6 +68,7 @@ func WriteText(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
 	}
 	writeExposure(tw, r.Exposure)
+	writeList(tw, "redis", r.Redis.Lines())
 	if len(r.Attention) == 0 {
 		fmt.Fprintf(tw, "attention\tnone: healthy\n")
 	}

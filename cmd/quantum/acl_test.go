@@ -17,6 +17,7 @@ import (
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/internal/redistest"
 	"github.com/quantumtrader/quantum/keys"
+	"github.com/quantumtrader/quantum/market"
 	"github.com/quantumtrader/quantum/plan"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -175,6 +176,21 @@ func TestACLUsers(t *testing.T) {
 	})
 	if n, err := admin.XLen(ctx, ks.ApplyResult()).Result(); err != nil || n != 3 {
 		t.Fatalf("results %d %v, want 3", n, err)
+	}
+	// The paper venue's script ran to its end as this user: a command the
+	// user lacks fails the script after its first writes, which a look-up
+	// then reads as placed, so only the order's TTL and index show it.
+	orders, err := venue.Orders(ctx)
+	if err != nil || len(orders) != 2 {
+		t.Fatalf("paper orders %+v %v, want the two executed", orders, err)
+	}
+	for _, o := range orders {
+		if ttl, err := admin.PTTL(ctx, ks.Key("paper:order:"+o.ClientOrderID)).Result(); err != nil || ttl <= 0 {
+			t.Errorf("paper order %s has no TTL (%s, %v): the script stopped before its expiry", o.ClientOrderID, ttl, err)
+		}
+	}
+	if _, err := venue.RecentOrders(ctx, "BTCUSDT", market.ClientOrderIDPrefix, time.Now().Add(-time.Hour)); err != nil {
+		t.Errorf("the apply layer's reconciliation cannot list the paper venue's orders: %v", err)
 	}
 
 	// The watch, as its user, finds the denial and raises the alert.

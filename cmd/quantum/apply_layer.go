@@ -13,6 +13,7 @@ import (
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
+	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
@@ -71,6 +72,7 @@ type applyFlags struct {
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL, replicaWait         time.Duration
+	paperRetention                                       time.Duration
 	minReplicas                                          int
 	binance                                              binanceFlags
 	shadow                                               bool // --mode shadow (apply-layer only)
@@ -142,7 +144,8 @@ func (a *applyFlags) openVenue(ctx context.Context, c *cli.Invocation, rdb cli.R
 }
 
 func (a *applyFlags) venueConfig(c *cli.Invocation) app.VenueConfig {
-	return app.VenueConfig{Kind: a.venue, Prices: a.prices, Steps: a.steps, Binance: func() (binance.Config, error) { return a.binance.config(c) }}
+	return app.VenueConfig{Kind: a.venue, Prices: a.prices, Steps: a.steps, Retention: a.paperRetention, RecordTTL: a.recordTTL,
+		Binance: func() (binance.Config, error) { return a.binance.config(c) }}
 }
 
 // registerVenue defines the venue's flags (--exchange, the paper venue's
@@ -153,5 +156,6 @@ func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string)
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
 	a.steps = append(a.steps, secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS"))...)
 	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
+	fs.DurationVar(&a.paperRetention, "paper-order-retention", paper.DefaultOrderRetention, "how long the paper venue holds an order and dedupes its client order id, then forgets it (at least --record-ttl)")
 	a.binance.register(fs, getenv)
 }

@@ -116,6 +116,7 @@ func TestApplyLayerRefusesBadConfig(t *testing.T) {
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--exchange", "kraken")...).want(t, 2, "want paper or binance")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--paper-price", "BTC=abc")...).want(t, 2, "--paper-price")
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--break-glass", "nobody")...).want(t, 2, "no key in the keyring")
+	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub, "--record-ttl", "2h", "--paper-order-retention", "1h")...).want(t, 2, "--paper-order-retention 1h0m0s is shorter than --record-ttl")
 	ae.env["QUANTUM_EXCHANGE"] = "kraken"
 	ae.run(append(base, "--keyring", ae.keyring, "--pubkey", ae.pub)...).want(t, 2, "kraken")
 	ae.env["QUANTUM_EXCHANGE"] = ""

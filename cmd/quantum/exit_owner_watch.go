@@ -62,7 +62,7 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	asJSON := c.FS.Bool("json", false, "print the result as JSON (not with --follow)")
 	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.Parse(0); !ok {
-		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed check
+		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed check
 	}
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(c.Env.Stderr, "quantum exit-owner watch: "+format+"\nRun 'quantum help exit-owner watch' for usage.\n", args...)

@@ -28,8 +28,9 @@ it:
                 --break-glass
   policy        the key type of quantum:policy:current (a string from a legacy
                 SET), unsigned or hash-mismatched fields (a writer that
-                bypassed the publish), a live policy absent from the audit
-                trail; the signature with --pubkey
+                bypassed the publish; with --pubkey, the fields it changed,
+                compared with quantum:policy:published), a live policy
+                absent from the audit trail; the signature with --pubkey
   redis-users   the users connected (CLIENT LIST: the default user means the
                 Python services) versus --acl-file (ACL USERS)
   redis-config  persistence and eviction (as the apply layer checks them)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +18,11 @@ import (
 // intent_bridge plans, a harvest_brain close, the old apply layer's
 // side=CLOSE plan; a legacy HSET over the published policy; the Python
 // services on the default user, users.acl not loaded; the test server's
-// persistence) and checks that migrate check names each one with its step,
-// exits 1, and writes nothing; then a string-typed policy key (legacy SET).
+// missing persistence and an evicting maxmemory-policy) and checks that
+// migrate check names each one with its step of the guide (and the
+// changed policy field), exits 1, and writes nothing; then a string-typed
+// policy key (legacy SET), save()'s hash over the signed policy (naming
+// the fields it changed) and an unsigned save().
 func TestMigrateCheckNamesEveryHazard(t *testing.T) {
 	ae := newApplyEnv(t)
 	ctx := context.Background()
@@ -36,6 +41,12 @@ func TestMigrateCheckNamesEveryHazard(t *testing.T) {
 	}
 	ae.run("plan", "send", "--key-file", ae.keyFiles["intent_bridge"], "--symbol", "BTCUSDT", "--side", "BUY", "--qty", "0.01").want(t, 0)
 	rdb.HSet(ctx, k.PolicyCurrent(), "valid_until_epoch", fmt.Sprint(time.Now().Add(3*time.Hour+7*time.Second).Unix())) // policy_refresh_direct.py
+	// Eviction: Redis may delete the execution records (the server is
+	// shared by this package's tests: restored at the end).
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rdb.ConfigSet(context.Background(), "maxmemory-policy", "noeviction") })
 	before, _ := rdb.DBSize(ctx).Result()
 
 	aclFile := filepath.Join("..", "..", "deploy", "redis", "users.acl")
@@ -48,9 +59,11 @@ func TestMigrateCheckNamesEveryHazard(t *testing.T) {
 		"source apply_layer sent 1 plan(s) with a side other than BUY/SELL", "PLAN_INVALID",
 		"source harvest_brain sent 1 close(s)", "DENY_NOT_EXIT_OWNER", "#6-the-exit-path",
 		"no close from the exit owner exitbrain_v3_5",
-		"POLICY_HASH_MISMATCH", "#3-policy-takeover",
+		"POLICY_HASH_MISMATCH", "signed fields changed: valid_until_epoch", "#3-policy-takeover",
 		"connection(s) use the default user", "#2-redis-users",
 		"users of "+aclFile+" not loaded in Redis: quantum-producer",
+		"redis-config: appendonly/save", "no persistence", "maxmemory-policy allkeys-lru", "fix: redis.conf: maxmemory-policy noeviction",
+		"docs/deploy.md (Redis configuration)",
 		"NOT READY")
 	if after, _ := rdb.DBSize(ctx).Result(); after != before {
 		t.Errorf("migrate check wrote: %d keys before, %d after", before, after)
@@ -58,28 +71,68 @@ func TestMigrateCheckNamesEveryHazard(t *testing.T) {
 	j := ae.run("migrate", "check", "--json")
 	var rep struct {
 		Ready    bool `json:"ready"`
-		Findings []struct{ Check, Severity, Step string }
+		Findings []struct{ Check, Severity, Step, Message string }
 	}
 	if err := json.Unmarshal([]byte(j.stdout), &rep); err != nil || rep.Ready || j.code != 1 {
 		t.Fatalf("--json: %v ready=%v code=%d\n%s", err, rep.Ready, j.code, j.stdout)
 	}
-	checks := map[string]bool{}
+	// Each hazard with the step of the guide that fixes it.
+	steps := map[string]string{}
 	for _, f := range rep.Findings {
-		checks[f.Check] = true
+		if steps[f.Check+" "+f.Step] != "blocker" {
+			steps[f.Check+" "+f.Step] = f.Severity
+		}
 		if f.Step == "" {
 			t.Errorf("finding without a step: %+v", f)
 		}
 	}
-	for _, c := range []string{"groups", "producers", "exits", "policy", "redis-users"} {
-		if !checks[c] {
-			t.Errorf("no %s finding in %+v", c, rep.Findings)
+	for _, c := range []string{
+		"groups docs/migration.md#7-cut-over", "producers docs/migration.md#5-sign-producers", "producers docs/migration.md#6-the-exit-path",
+		"exits docs/migration.md#6-the-exit-path", "policy docs/migration.md#3-policy-takeover", "redis-users docs/migration.md#2-redis-users",
+		"redis-config docs/deploy.md (Redis configuration)",
+	} {
+		if steps[c] != "blocker" {
+			t.Errorf("no blocker %q in %+v", c, rep.Findings)
 		}
 	}
-
+	// Every step a finding names is a heading of the guide (GitHub's anchors).
+	doc, _ := os.ReadFile("../../docs/migration.md")
+	anchors := map[string]bool{}
+	for _, line := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(line, "## "); ok {
+			a := strings.Map(func(r rune) rune {
+				switch {
+				case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+					return r
+				case r == ' ':
+					return '-'
+				}
+				return -1
+			}, strings.ToLower(h))
+			anchors["docs/migration.md#"+a] = true
+		}
+	}
+	for _, f := range rep.Findings {
+		if strings.HasPrefix(f.Step, "docs/migration.md") && !anchors[f.Step] {
+			t.Errorf("finding %s names %s, not a heading of docs/migration.md (%v)", f.Check, f.Step, anchors)
+		}
+	}
 	// backend/core/policy_store.py: a JSON string at the policy key.
 	rdb.Del(ctx, k.PolicyCurrent())
 	rdb.Set(ctx, k.PolicyCurrent(), `{"universe_symbols":["BTCUSDT"]}`, 0)
 	ae.run("migrate", "check").want(t, 1, "is a string, not a hash", "--replace-legacy")
+	// A manual DEL (the recovery that restarted the old refresh at seq 1).
+	rdb.Del(ctx, k.PolicyCurrent())
+	ae.run("migrate", "check").want(t, 1, "no policy at "+k.PolicyCurrent(), "POLICY_MISSING", "#3-policy-takeover")
+	// lib/policy_store.py save() over the signed policy: its six fields
+	// (three of them changed) and its own policy_hash.
+	ae.run("policy", "publish", ae.policyFile, "--key", ae.key).want(t, 0, "published")
+	live := ae.currentFields()
+	rdb.HSet(ctx, k.PolicyCurrent(), "universe_symbols", `["BTCUSDT", "SOLUSDT"]`, "leverage_by_symbol", live["leverage_by_symbol"], "harvest_params", live["harvest_params"],
+		"kill_params", live["kill_params"], "valid_until_epoch", ts+".25", "policy_version", "1.0")
+	rdb.HSet(ctx, k.PolicyCurrent(), "policy_hash", "deadbeef")
+	ae.run("migrate", "check", "--pubkey", ae.pub).want(t, 1, "POLICY_HASH_MISMATCH",
+		"signed fields changed: policy_version, universe_symbols, valid_until_epoch; signature fields rewritten: policy_hash", "#3-policy-takeover")
 	// lib/policy_store.py save(): two HSETs and its own unverified hash.
 	rdb.Del(ctx, k.PolicyCurrent())
 	rdb.HSet(ctx, k.PolicyCurrent(), "universe_symbols", `["BTCUSDT"]`, "leverage_by_symbol", `{"BTCUSDT": 10}`)

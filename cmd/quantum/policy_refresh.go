@@ -77,7 +77,7 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	if code, ok := c.Parse(0); !ok {
-		return code // 0 for --help; a usage error is exitUsage, the same 2 as a failed refresh
+		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed refresh
 	}
 	if !ef.Check(c.Env.Stderr) {
 		return exitRefreshFailed

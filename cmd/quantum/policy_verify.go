@@ -36,7 +36,13 @@ sets QUANTUM_POLICY_ENCODINGS=v1,v2 (docs/policy.md: moving from v1 to v2).
 POLICY_ROLLBACK: the live policy is older than the newest published one
 (policy.update / policy.audit) or than the apply layer's high-water mark
 (quantum:apply:policy:highwater): an older, still validly signed policy has
-been restored over a newer one.`,
+been restored over a newer one.
+POLICY_HASH_MISMATCH / POLICY_SIGNATURE_INVALID also name the fields a
+writer changed outside the publish (the old generator's save(), an HSET
+of valid_until_epoch): compared with the copy every publish keeps at
+quantum:policy:published, fields outside the signed set, signed fields
+changed or missing, and policy_hash or signature rewritten. Only names are
+printed, never values.`,
 		Run: runPolicyVerify,
 	})
 }

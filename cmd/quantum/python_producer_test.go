@@ -11,14 +11,15 @@ import (
 // python3 and redis-py against a real apply layer on a real redis-server:
 // an intent_bridge-shaped entry with the float quantity str(usd*lev/price)
 // executes with the quantity rounded down to the step; the exit owner's
-// close executes; a non-owner close is denied; results parse into the typed
-// Result. None of its tests may be skipped here. The package signs
+// close executes; a non-owner close is denied; str() of a small float
+// (exponent notation) and a fractional leverage, signed as written,
+// execute rounded down; results parse into the typed Result. None of its tests may be skipped here. The package signs
 // quantum-plan/v2, what the apply layer accepts by default; its signer is
 // also checked offline against the worked example of docs/producers.md.
 func TestPythonProducerPackage(t *testing.T) {
 	requirePython(t)
 	ae := newApplyEnv(t)
-	logs := runDaemon(t, ae.harness, ae.daemonArgs()...)
+	logs := runDaemon(t, ae.harness, ae.daemonArgs("--paper-price", "ETHUSDT=3000", "--paper-step", "ETHUSDT=0.00001")...)
 	waitFor(t, logs, "apply layer consuming")
 	cmd := exec.Command(python3, "-m", "unittest", "discover", "-v", "-s", "tests")
 	cmd.Dir = "../../clients/python"
@@ -44,7 +45,7 @@ func TestPythonProducerPackage(t *testing.T) {
 	if got, err := imp.CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "0.015" {
 		t.Fatalf("the installed package: %v %s", err, got)
 	}
-	if s := string(out); strings.Contains(s, "skipped") || !strings.Contains(s, "Ran 7 tests") || strings.Count(s, ") ... ok") != 7 {
+	if s := string(out); strings.Contains(s, "skipped") || !strings.Contains(s, "Ran 9 tests") || strings.Count(s, ") ... ok") != 9 {
 		t.Fatalf("python tests skipped or missing:\n%s", s)
 	}
 }

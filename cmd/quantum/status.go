@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/quantumtrader/quantum/internal/cli"
+	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/status"
@@ -24,7 +25,9 @@ func init() {
 		Help: `Reads, never writes:
 
   policy       version, seq, age, remaining validity, signature (verified with
-               --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one)
+               --pubkey or QUANTUM_POLICY_PUBKEY; "not checked" without one);
+               on POLICY_HASH_MISMATCH the fields a legacy writer changed
+               outside the publish (names only; JSON: policy.legacy_writer)
   apply layer  the consumers of group apply_layer on quantum:stream:apply.plan
                (name, pending, idle), the group's pending and lag
   foreign      other consumer groups on the plan stream (intent_executor,
@@ -37,6 +40,9 @@ func init() {
   watch        age of the exit-owner watch's heartbeat (the timer's or
                --follow's, whichever is fresher)
   last proof   the newest entry of quantum:stream:proof.runs, fields as written
+  redis        persistence (appendonly, save), maxmemory-policy, used_memory
+               against maxmemory, connected replicas against --min-replicas,
+               and the findings of the apply layer's start check
   exposure     when the policy sets exposure limits: exposure per symbol,
                gross, open positions and the day's PnL as the newest entry
                decided under them saw it (and how long ago), against each
@@ -48,7 +54,10 @@ Needs attention (exit 1): no valid policy, a signature not checked, under
 1000; an open alert; a watch
 heartbeat missing or older than 3 of its intervals (+30s); a last proof run
 whose result is not PASS; the day's loss at max_daily_loss_usdt or gross
-exposure above max_gross_exposure_usdt. The output lists each item.
+exposure above max_gross_exposure_usdt; a Redis without persistence
+(appendonly no and no save) or with a maxmemory-policy that can evict keys
+(unless --allow-unsafe-redis), at or over 90% of its maxmemory, or with fewer
+connected replicas than --min-replicas. The output lists each item.
 
 --json prints the same report as one JSON object (the "attention" array is
 empty when healthy).
@@ -67,6 +76,8 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	window := ef.Duration("window", "QUANTUM_STATUS_WINDOW", status.DefaultWindow, "count the results of this last `DURATION`")
 	lookback := c.FS.Duration("alert-lookback", status.DefaultAlertLookback, "read alerts back this far")
 	minLeft := c.FS.Duration("min-remaining", status.DefaultMinRemaining, "less policy validity left than this needs attention")
+	allowUnsafe := c.FS.Bool(redischeck.AllowFlag, redischeck.Allowed(c.Env.Getenv(redischeck.AllowEnv)), "report a Redis without persistence or with key eviction without counting it as needing attention: for quantum dev and tests only (env "+redischeck.AllowEnv+"=1)")
+	minReplicas := c.FS.Int("min-replicas", cli.EnvInt(c.Env.Getenv, "QUANTUM_MIN_REPLICAS", 0), "the apply layer's --min-replicas: fewer connected Redis replicas need attention (env QUANTUM_MIN_REPLICAS)")
 	loadResultKey := resultKeyFlag(c)
 	if code, ok := c.Parse(0); !ok {
 		return code
@@ -89,7 +100,7 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
 		Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
-		ResultKey: resultKey,
+		ResultKey: resultKey, AllowUnsafeRedis: *allowUnsafe, MinReplicas: *minReplicas,
 	})
 	if err != nil {
 		return couldNotCheck(c, err)

@@ -27,6 +27,11 @@ func healthyDeployment(t *testing.T) (*harness, *redistest.Env, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	rd := redistest.New(t)
+	// A healthy verdict needs a Redis that keeps what it acknowledged: AOF
+	// on in the package's test server (redistest starts it without).
+	if err := rd.Client.ConfigSet(ctx, "appendonly", "yes").Err(); err != nil {
+		t.Fatal(err)
+	}
 	key, err := policy.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +94,7 @@ func TestStatusHealthy(t *testing.T) {
 	h, _, _ := healthyDeployment(t)
 	r := h.run("status")
 	r.want(t, 0, "version status-test  seq 1", "signature ok", "consumer dev: pending 0", "results (1h0m0s)  1: DENIED 1", "PLAN_INVALID 1",
-		"exit-owner-watch: last ok", "last proof        all PASS passed=5 failed=0 skipped=1 at ", "none: healthy")
+		"exit-owner-watch: last ok", "last proof        all PASS passed=5 failed=0 skipped=1 at ", "redis             appendonly yes", "maxmemory-policy noeviction", "none: healthy")
 	if strings.Contains(r.stdout, "tests=") || strings.Contains(r.stdout, "host=") {
 		t.Errorf("the last proof line is not clipped to its verdict:\n%s", r.stdout)
 	}
@@ -203,7 +208,8 @@ func TestStatusLagComputed(t *testing.T) {
 				t.Fatal(res, err)
 			}
 			rdb.XAck(ctx, stream, status.DefaultGroup, res[0].Messages[0].ID)
-			h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": url, "QUANTUM_PREFIX": prefix})
+			// miniredis has no CONFIG GET nor INFO memory: allowed, as quantum dev is.
+			h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": url, "QUANTUM_PREFIX": prefix, "QUANTUM_ALLOW_UNSAFE_REDIS": "1"})
 			r := h.run("status")
 			r.want(t, 1, "pending 2  lag 4  plans in stream 7", "consumer c1: pending 2  idle ")
 			if strings.Contains(r.stdout, "idle -") {
@@ -219,4 +225,39 @@ func TestStatusLagComputed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatusRedisSettings: on a Redis without persistence status names the
+// setting and needs attention; --allow-unsafe-redis (and its variable)
+// reports it as allowed without counting it.
+func TestStatusRedisSettings(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{}) // redistest's servers: appendonly no, save ""
+	h := newHarness(t, map[string]string{"QUANTUM_REDIS_URL": srv.URL(), "QUANTUM_PREFIX": "st"})
+	h.run("status").want(t, 1, `redis             appendonly no, save ""`, "UNSAFE: appendonly/save", "Redis appendonly/save appendonly no")
+	redisAttention := func(r result) []string {
+		t.Helper()
+		var rep status.Report
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("%v\n%s", err, r.stdout)
+		}
+		var out []string
+		for _, a := range rep.Attention {
+			if strings.HasPrefix(a, "Redis ") {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	if got := redisAttention(h.run("status", "--json")); len(got) != 1 {
+		t.Fatalf("Redis attention %q, want the persistence finding", got)
+	}
+	h.run("status", "--allow-unsafe-redis").want(t, 1, "UNSAFE (allowed): appendonly/save")
+	if got := redisAttention(h.run("status", "--allow-unsafe-redis", "--json")); len(got) != 0 {
+		t.Fatalf("allowed, yet Redis attention %q", got)
+	}
+	h.env["QUANTUM_ALLOW_UNSAFE_REDIS"] = "1"
+	if got := redisAttention(h.run("status", "--json")); len(got) != 0 {
+		t.Fatalf("QUANTUM_ALLOW_UNSAFE_REDIS=1, yet Redis attention %q", got)
+	}
+	h.run("status", "--min-replicas", "1", "--allow-unsafe-redis").want(t, 1, "connected replicas 0, --min-replicas 1", "under --min-replicas 1")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
@@ -49,5 +50,53 @@ func benchPlace(b *testing.B, lim *binance.Limiter) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkDayPnL reads the day's PnL against the local fake holding
+// three open positions and rows income rows since the day began: cached
+// (PnLTTL an hour: a mutex and a clock read) and uncached (PnLTTL 1ns:
+// every call signs and sends GET /fapi/v1/income, a page per 1,000 rows,
+// and GET /fapi/v3/positionRisk over loopback HTTP, and sums the rows in
+// decimal). The fake's limits are raised so that neither side refuses.
+func BenchmarkDayPnL(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+		rows int
+	}{
+		{"cached", time.Hour, 200},
+		{"uncached-200-rows", time.Nanosecond, 200},
+		{"uncached-2500-rows", time.Nanosecond, 2500},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			f := binancefake.New(apiKey, apiSecret, binancefake.BTC, binancefake.ETH, binancefake.DOGE)
+			defer f.Close()
+			f.SetRateLimits(binancefake.RateLimit{Type: "REQUEST_WEIGHT", Interval: "MINUTE", IntervalNum: 1, Limit: 1 << 30},
+				binancefake.RateLimit{Type: "ORDERS", Interval: "MINUTE", IntervalNum: 1, Limit: 1 << 30})
+			since := time.Now().Add(-time.Hour)
+			rows := make([]binancefake.Income, bc.rows)
+			for i := range rows {
+				rows[i] = binancefake.Income{Symbol: "BTCUSDT", Type: []string{"REALIZED_PNL", "COMMISSION"}[i%2], Amount: "-0.12345678",
+					Time: since.Add(time.Duration(i) * time.Millisecond)}
+			}
+			f.AddIncome(rows...)
+			f.SetPosition("BTCUSDT", "0.5")
+			f.SetPosition("ETHUSDT", "-3")
+			f.SetPosition("DOGEUSDT", "1000")
+			f.SetMark("BTCUSDT", "64000")
+			creds, _ := binance.NewCredentials(apiKey, apiSecret)
+			c, err := binance.Open(context.Background(), binance.Config{BaseURL: f.URL(), Credentials: creds, PnLTTL: bc.ttl})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			for b.Loop() {
+				if _, err := c.DayPnL(ctx, since); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(f.Requests("/fapi/v1/income"))/float64(b.N), "income-requests/op")
+		})
 	}
 }

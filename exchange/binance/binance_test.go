@@ -550,13 +550,25 @@ func TestFakeIsStrict(t *testing.T) {
 	}
 }
 
-func rawPost(t *testing.T, u, params, key, secret string) int {
-	t.Helper()
+// signedParams appends the HMAC-SHA256 signature of params with secret.
+func signedParams(params, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(params))
-	body := params + "&signature=" + hex.EncodeToString(m.Sum(nil))
-	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	return params + "&signature=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func rawPost(t *testing.T, u, params, key, secret string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(signedParams(params, secret)))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	code, _ := rawDo(t, req, key)
+	return code
+}
+
+// rawDo sends req with the API key header and returns the answer's venue
+// code (0 without one) and body.
+func rawDo(t *testing.T, req *http.Request, key string) (int, []byte) {
+	t.Helper()
 	req.Header.Set("X-MBX-APIKEY", key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -568,7 +580,7 @@ func rawPost(t *testing.T, u, params, key, secret string) int {
 		Code int `json:"code"`
 	}
 	json.Unmarshal(data, &e)
-	return e.Code
+	return e.Code, data
 }
 
 // TestSecretsNeverLeak: neither the secret nor the API key appears in logs

@@ -113,13 +113,19 @@ func TestApplyLayerEndToEnd(t *testing.T) {
 // a fake, its limiter shared in Redis as the daemon runs it.
 type applyRig struct {
 	*rig
-	t    *testing.T
-	env  *redistest.Env
-	logs *testkit.Buffer
-	n    atomic.Int64
+	t     *testing.T
+	env   *redistest.Env
+	logs  *testkit.Buffer
+	n     atomic.Int64
+	store *policystore.Store
 }
 
 func newApplyRig(t *testing.T, mod func(cfg *binance.Config, f *binancefake.Fake)) *applyRig {
+	return newApplyRigPolicy(t, mod, nil)
+}
+
+// newApplyRigPolicy is newApplyRig with the sample policy changed by pol.
+func newApplyRigPolicy(t *testing.T, mod func(cfg *binance.Config, f *binancefake.Fake), pol func(p *policy.Policy)) *applyRig {
 	t.Helper()
 	env := redistest.New(t)
 	ctx := context.Background()
@@ -138,23 +144,33 @@ func newApplyRig(t *testing.T, mod func(cfg *binance.Config, f *binancefake.Fake
 	}
 	p := policytest.Sample(time.Now(), 1)
 	p.MaxOrdersPerMinute = 0
+	if pol != nil {
+		pol(p)
+	}
 	if _, err := store.Publish(ctx, policytest.Sign(t, p, key), "test"); err != nil {
 		t.Fatal(err)
 	}
-	ar := &applyRig{rig: r, t: t, env: env, logs: &testkit.Buffer{}}
-	svc, err := applylayer.New(env.Client, store, r.c, applylayer.Config{
-		Keys: env.Keys, Consumer: "e2e", Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
+	ar := &applyRig{rig: r, t: t, env: env, logs: &testkit.Buffer{}, store: store}
+	ar.startReplica("e2e", r.c)
+	return ar
+}
+
+// startReplica runs one more apply layer (consumer name) on the rig's
+// Redis and policy, trading through c, until the test ends.
+func (a *applyRig) startReplica(name string, c *binance.Client) {
+	a.t.Helper()
+	svc, err := applylayer.New(a.env.Client, a.store, c, applylayer.Config{
+		Keys: a.env.Keys, Consumer: name, Block: 50 * time.Millisecond, ClaimIdle: 300 * time.Millisecond,
 		Keyring: plan.NewSecrets(sources), Gate: gate.Config{ExitOwner: gate.DefaultExitOwner},
-		Now: time.Now, Log: slog.New(slog.NewTextHandler(ar.logs, nil)),
+		Now: time.Now, Log: slog.New(slog.NewTextHandler(a.logs, nil)),
 	})
 	if err != nil {
-		t.Fatal(err)
+		a.t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
+	runCtx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { svc.Run(runCtx, nil); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ar
+	a.t.Cleanup(func() { cancel(); <-done })
 }
 
 // send publishes a signed plan and returns its id; extra fields override.

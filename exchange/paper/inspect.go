@@ -1,6 +1,7 @@
 package paper
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -61,15 +62,21 @@ func parseRecord(h map[string]string) (OrderRecord, error) {
 	}, nil
 }
 
-// Orders returns every order the venue holds, oldest (lowest order id)
-// first. It reads the index and then the orders (two round trips), so it is
-// a snapshot only when no order is being placed: for tests, `quantum dev`
-// and operators.
+// Orders returns every order the venue holds (placed within the
+// retention), oldest (lowest order id) first. It reads the index and then
+// the orders (two round trips), so it is a snapshot only when no order is
+// being placed: for tests, `quantum dev` and operators. An order whose hash
+// expired between the two reads is left out.
 func (v *Venue) Orders(ctx context.Context) ([]OrderRecord, error) {
 	ids, err := v.rdb.ZRange(ctx, v.ordersKey(), 0, -1).Result()
 	if err != nil {
 		return nil, fmt.Errorf("paper: orders: %w: %w", exchange.ErrUnavailable, err)
 	}
+	return v.read(ctx, ids)
+}
+
+// read returns the orders of ids that are still held, by order id.
+func (v *Venue) read(ctx context.Context, ids []string) ([]OrderRecord, error) {
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	if _, err := v.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
@@ -81,12 +88,22 @@ func (v *Venue) Orders(ctx context.Context) ([]OrderRecord, error) {
 	}
 	out := make([]OrderRecord, 0, len(ids))
 	for i, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue // expired after the index was read (or before its entry left it)
+		}
 		rec, err := parseRecord(c.Val())
 		if err != nil {
 			return nil, fmt.Errorf("paper: order %s: %w", ids[i], err)
 		}
 		out = append(out, rec)
 	}
+	// The index is by placement time, by each placing process's clock:
+	// the order id is the venue's own sequence.
+	slices.SortFunc(out, func(a, b OrderRecord) int {
+		x, _ := strconv.ParseInt(a.ExchangeOrderID, 10, 64)
+		y, _ := strconv.ParseInt(b.ExchangeOrderID, 10, 64)
+		return cmp.Compare(x, y)
+	})
 	return out, nil
 }
 
@@ -177,16 +194,23 @@ func (v *Venue) PositionAmount(ctx context.Context, symbol string) (amount strin
 
 // RecentOrders lists the venue's orders in symbol whose client order id
 // starts with prefix, placed at or after since, oldest first
-// (exchange.OrderHistory, for the reconciliation job). It reads every order
-// (Orders): the paper venue is for tests and quantum dev.
+// (exchange.OrderHistory, for the reconciliation job). It reads the index
+// from since (placement times) and then those orders: orders older than the
+// retention are gone, as Binance's order history ends too, so they are
+// never listed (and never reported as orphans).
 func (v *Venue) RecentOrders(ctx context.Context, symbol, prefix string, since time.Time) ([]exchange.OrderState, error) {
-	all, err := v.Orders(ctx)
+	ids, err := v.rdb.ZRangeByScore(ctx, v.ordersKey(), &redis.ZRangeBy{Min: strconv.FormatInt(since.UnixMilli(), 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("paper: recent orders: %w: %w", exchange.ErrUnavailable, err)
+	}
+	ids = slices.DeleteFunc(ids, func(id string) bool { return !strings.HasPrefix(id, prefix) })
+	all, err := v.read(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	var out []exchange.OrderState
 	for _, o := range all {
-		if o.Symbol == symbol && strings.HasPrefix(o.ClientOrderID, prefix) && !o.Time.Before(since) {
+		if o.Symbol == symbol && !o.Time.Before(since) {
 			out = append(out, o.OrderState)
 		}
 	}

@@ -29,13 +29,20 @@
 // A client order id the venue already holds returns the stored order
 // unchanged, whatever the new request says (even an invalid one): no second
 // order, no second fill, so a caller may retry an unknown outcome with the
-// same id. Exchange order ids count up per venue (INCR), as text. Leverage is
+// same id. The venue holds an order for its retention (DefaultOrderRetention,
+// WithRetention) after it was placed, then forgets it: the order hash
+// expires and the index drops it, so memory is bounded by the orders of one
+// window; after that a reused id is placed as a new order (Binance keeps ids
+// unique among open orders only). The apply layer's exactly-once rests on
+// its execution records, which live for the record TTL, and the retention
+// is at least that long (the apply layer refuses a shorter one). Exchange order ids count up per venue (INCR), as text. Leverage is
 // per symbol (SetLeverage, 1 to 125; DefaultLeverage until set) and is only
 // recorded in each order, for information.
 //
 // It does not simulate fees, funding, margin, liquidation, partial fills,
-// slippage, price moves of its own, hedge mode, order cancel or expiry (but
-// an IOC LIMIT that is not marketable expires), minimum notional, nor rate
+// slippage, price moves of its own, hedge mode, order cancel or expiry in
+// Binance's sense (an IOC LIMIT that is not marketable is EXPIRED; a resting
+// order is only forgotten after the retention), minimum notional, nor rate
 // limits. Quantity steps only with WithSteps (steps.go): the apply layer's
 // paper venue rounds down to Binance-like steps; New's venue takes any
 // quantity of up to 8 decimal places.
@@ -66,8 +73,8 @@
 //
 // All under the key space's prefix P:
 //
-//	P:paper:order:<client order id>  hash   one order (fields in OrderRecord)
-//	P:paper:orders                   zset   client order ids scored by order id
+//	P:paper:order:<client order id>  hash   one order (fields in OrderRecord); expires after the retention
+//	P:paper:orders                   zset   client order ids scored by placement time (unix ms), the retention's window
 //	P:paper:position:<SYMBOL>        hash   amount, entry_price, leverage
 //	P:paper:symbols                  set    symbols with a position hash
 //	P:paper:seq                      string the last exchange order id
@@ -110,6 +117,12 @@ import (
 // initial leverage).
 const DefaultLeverage = 20
 
+// DefaultOrderRetention is how long the venue holds an order (and dedupes
+// its client order id) after placing it: twice the apply layer's default
+// execution-record TTL (24h), so that the venue's dedupe outlives every
+// record that could replay an order. WithRetention changes it.
+const DefaultOrderRetention = 48 * time.Hour
+
 // Binance USD-M codes the paper venue uses beside those of package exchange.
 const (
 	CodeInvalidClientOrderID = -4015 // Client order id is not valid.
@@ -131,6 +144,7 @@ type Venue struct {
 	// steps and fallbackStep round quantities down (steps.go); none in New.
 	steps        map[string]int64
 	fallbackStep int64
+	retention    time.Duration // how long an order is held (DefaultOrderRetention)
 }
 
 type mark struct {
@@ -161,8 +175,23 @@ func New(rdb redis.Cmdable, ks keys.Space, prices map[string]string) (*Venue, er
 		n, _ := parseE8(p)
 		marks[sym] = mark{text: p, e8: n}
 	}
-	return &Venue{rdb: rdb, ks: ks, marks: marks}, nil
+	return &Venue{rdb: rdb, ks: ks, marks: marks, retention: DefaultOrderRetention}, nil
 }
+
+// WithRetention returns a venue over the same state that holds each order
+// it places for d (at least a millisecond) instead of
+// DefaultOrderRetention. Orders keep the retention they were placed with.
+func (v *Venue) WithRetention(d time.Duration) (*Venue, error) {
+	if d < time.Millisecond {
+		return nil, fmt.Errorf("paper: order retention %s: want at least 1ms", d)
+	}
+	out := *v
+	out.retention = d
+	return &out, nil
+}
+
+// Retention returns how long the venue holds the orders it places.
+func (v *Venue) Retention() time.Duration { return v.retention }
 
 func (v *Venue) orderKey(clientOrderID string) string {
 	return v.ks.Key("paper:order:" + clientOrderID)
@@ -245,7 +274,7 @@ func (v *Venue) PlaceOrder(ctx context.Context, o exchange.Order) (exchange.Orde
 		[]string{v.orderKey(o.ClientOrderID), v.positionKey(o.Symbol), v.seqKey(), v.ordersKey(), v.symbolsKey(), pnlKey(v.ks, now)},
 		o.ClientOrderID, o.Symbol, string(o.Side), string(o.Type),
 		qty, qtyText, priceText, markText, fill, strconv.FormatBool(o.ReduceOnly),
-		rejCode, rejMsg, now.UnixMilli(), DefaultLeverage, pnlDays*86400,
+		rejCode, rejMsg, now.UnixMilli(), DefaultLeverage, pnlDays*86400, v.retention.Milliseconds(),
 	).StringSlice()
 	if err != nil {
 		return exchange.OrderState{}, fmt.Errorf("paper: place %s: %w: %w", o.ClientOrderID, exchange.ErrUnknownOutcome, err)

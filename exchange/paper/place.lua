@@ -1,7 +1,7 @@
 -- place.lua: one PlaceOrder of the paper venue, atomically (see paper.go).
 --
 -- KEYS: 1 order hash, 2 position hash of the symbol, 3 order id counter,
---       4 order index (zset), 5 symbol index (set), 6 the day's realized PnL (hash)
+--       4 order index (zset, scored by placement time in ms), 5 symbol index (set), 6 the day's realized PnL (hash)
 -- ARGV: 1 client order id, 2 symbol, 3 side, 4 type,
 --       5 quantity in units of 1e-8 (integer text), 6 quantity as text,
 --       7 limit price as text ("0" for MARKET), 8 mark price as text,
@@ -9,13 +9,18 @@
 --         expires at once (an IOC LIMIT that is not marketable),
 --       10 "true" when reduce-only, 11 rejection code found by Go ("" if none),
 --       12 its message, 13 time in unix milliseconds, 14 default leverage,
---       15 TTL of the day's PnL hash in seconds
+--       15 TTL of the day's PnL hash in seconds,
+--       16 order retention in milliseconds (the order hash expires after
+--          it; the index drops entries placed longer ago)
 -- Reply: {"dup", field, value, ...} the order already held, unchanged
 --        {"new", field, value, ...} the order just placed
 --        {"rej", code, message}     refused, nothing written
 --
--- Every check comes before the first write, so a rejection (or a Lua error)
--- leaves nothing behind. Quantities are integers of 1e-8 units, exact in
+-- Every check comes before the first write, so a rejection (or a Lua error
+-- in the checks) leaves nothing behind. A command the caller's Redis user
+-- may not run fails the script where it stands, after earlier writes:
+-- deploy/redis/users.acl grants the apply-layer user every command here
+-- (cmd/quantum TestACLUsers runs this script as that user). Quantities are integers of 1e-8 units, exact in
 -- Lua's doubles up to 2^53-1 (MAX; Go's MaxUnits).
 
 local MAX = 9007199254740991
@@ -109,7 +114,11 @@ local rec = {
   'leverage', leverage, 'time_ms', ARGV[13],
 }
 redis.call('HSET', KEYS[1], unpack(rec))
-redis.call('ZADD', KEYS[4], id, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[16])
+redis.call('ZADD', KEYS[4], ARGV[13], ARGV[1])
+-- Orders placed longer ago than the retention leave the index (their
+-- hashes expire by themselves): the index stays as large as the window.
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', '(' .. string.format('%.0f', tonumber(ARGV[13]) - tonumber(ARGV[16])))
 local reply = {'new'}
 for i = 1, #rec do reply[i + 1] = rec[i] end
 return reply

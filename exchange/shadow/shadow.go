@@ -10,7 +10,11 @@
 // quantity under the step, when the venue is a Rounder). The quantity is
 // the one the venue would take (Rounder), else the one sent.
 // LookupOrder finds nothing (no order was ever placed) and SetLeverage
-// changes nothing. Positions do not move in shadow mode: each plan is
+// changes nothing. The account reads of the exposure limits (PositionsOf,
+// DayPnL) go to the real venue too, so the loss stop and the caps decide
+// shadow plans on the live account; a real venue without them answers
+// ErrUnavailable, which denies entries under those limits as enforce mode
+// would. Positions do not move in shadow mode: each plan is
 // decided against the positions the old executor produced.
 package shadow
 
@@ -19,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/quantumtrader/quantum/exchange"
 )
@@ -90,3 +95,33 @@ func (v *Venue) MarkPrice(ctx context.Context, symbol string) (float64, error) {
 
 // SetLeverage changes nothing.
 func (v *Venue) SetLeverage(context.Context, string, int) error { return nil }
+
+// PositionsOf reads the real venue's positions of symbols in one call when
+// it has one, else one Position each.
+func (v *Venue) PositionsOf(ctx context.Context, symbols []string) (map[string]float64, error) {
+	if r, ok := v.real.(interface {
+		PositionsOf(context.Context, []string) (map[string]float64, error)
+	}); ok {
+		return r.PositionsOf(ctx, symbols)
+	}
+	out := make(map[string]float64, len(symbols))
+	for _, sym := range symbols {
+		q, err := v.real.Position(ctx, sym)
+		if err != nil {
+			return nil, fmt.Errorf("shadow: position %s: %w", sym, err)
+		}
+		out[sym] = q
+	}
+	return out, nil
+}
+
+// DayPnL reads the real venue's PnL since since (the daily loss stop's
+// figure); a venue that reports none is unavailable for it.
+func (v *Venue) DayPnL(ctx context.Context, since time.Time) (float64, error) {
+	if r, ok := v.real.(interface {
+		DayPnL(context.Context, time.Time) (float64, error)
+	}); ok {
+		return r.DayPnL(ctx, since)
+	}
+	return 0, fmt.Errorf("shadow: the venue reports no PnL: %w", exchange.ErrUnavailable)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/paper"
@@ -81,5 +82,55 @@ func TestShadowNeverPlaces(t *testing.T) {
 	}
 	if after := snapshot(); after != before {
 		t.Fatalf("the paper venue's state changed under the shadow:\n%s\n%s", before, after)
+	}
+}
+
+// markOnly is a real venue with reads but no account reads of its own.
+type markOnly struct{}
+
+func (markOnly) Position(context.Context, string) (float64, error)  { return 1, nil }
+func (markOnly) MarkPrice(context.Context, string) (float64, error) { return 100, nil }
+
+// TestShadowReadsTheAccount: the exposure limits' reads (PositionsOf,
+// DayPnL) answer the real venue's figures, so shadow mode decides the loss
+// stop on the live account; without them at the venue DayPnL is
+// ErrUnavailable (entries denied, as enforce mode would) and PositionsOf
+// falls back to Position.
+func TestShadowReadsTheAccount(t *testing.T) {
+	env := redistest.New(t)
+	ctx := context.Background()
+	real, err := paper.New(env.Client, env.Keys, map[string]string{"BTCUSDT": "100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := real.PlaceOrder(ctx, exchange.Order{ClientOrderID: "seed", Symbol: "BTCUSDT", Side: market.Buy, Type: market.Market, Qty: "2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := paper.SetPrices(ctx, env.Client, env.Keys, map[string]string{"BTCUSDT": "90"}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := shadow.New(real)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := real.DayPnL(ctx, time.Now())
+	if err != nil || want != -20 {
+		t.Fatalf("paper DayPnL = %v, %v; want -20", want, err)
+	}
+	if got, err := v.DayPnL(ctx, time.Now()); err != nil || got != want {
+		t.Fatalf("shadow DayPnL = %v, %v; want the venue's %v", got, err, want)
+	}
+	if got, err := v.PositionsOf(ctx, []string{"BTCUSDT", "ETHUSDT"}); err != nil || got["BTCUSDT"] != 2 || got["ETHUSDT"] != 0 {
+		t.Fatalf("shadow PositionsOf = %v, %v", got, err)
+	}
+	bare, err := shadow.New(markOnly{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.DayPnL(ctx, time.Now()); !errors.Is(err, exchange.ErrUnavailable) {
+		t.Fatalf("DayPnL without a venue figure: %v, want ErrUnavailable", err)
+	}
+	if got, err := bare.PositionsOf(ctx, []string{"X", "Y"}); err != nil || got["X"] != 1 || got["Y"] != 1 {
+		t.Fatalf("PositionsOf by Position: %v, %v", got, err)
 	}
 }

@@ -137,12 +137,14 @@ func (r *Report) Err() error {
 // ErrUnsafe is wrapped by Report.Err.
 var ErrUnsafe = errors.New("unsafe Redis configuration")
 
-// MemoryWarnFraction is the used_memory / maxmemory above which status
-// warns: past it, Redis is one burst away from refusing writes (noeviction).
-const MemoryWarnFraction = 0.8
+// MemoryWarnFraction is the used_memory / maxmemory at or above which
+// status needs attention: past it, Redis is one burst away from refusing
+// writes (noeviction).
+const MemoryWarnFraction = 0.9
 
-// MemoryNearLimit reports whether used memory is above MemoryWarnFraction of
-// maxmemory; false without a limit or without the figures.
+// MemoryNearLimit reports whether used memory is at or above
+// MemoryWarnFraction of maxmemory; false without a limit or without the
+// figures.
 func (r *Report) MemoryNearLimit() bool {
 	f, ok := r.MemoryFraction()
 	return ok && f >= MemoryWarnFraction
@@ -158,9 +160,9 @@ func (r *Report) MemoryFraction() (float64, bool) {
 }
 
 // Check reads the configuration of rdb's server (of every master, for a
-// cluster client) and returns the report. Its error is for a Redis that
-// cannot be reached at all; an ACL refusal is a finding, not an error.
-func Check(ctx context.Context, rdb redis.UniversalClient) (*Report, error) {
+// *redis.ClusterClient) and returns the report. Its error is for a Redis
+// that cannot be reached at all; an ACL refusal is a finding, not an error.
+func Check(ctx context.Context, rdb redis.Cmdable) (*Report, error) {
 	cc, ok := rdb.(*redis.ClusterClient)
 	if !ok {
 		return checkNode(ctx, rdb, "")

@@ -7,7 +7,7 @@ import stat
 import time
 import uuid
 from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, Rounded, localcontext
 from typing import Dict, Optional, Union
 
 ENCODINGS = ("v1", "v2")
@@ -74,8 +74,11 @@ def format_qty(x: Union[float, int, str, Decimal], step: Union[str, Decimal] = "
     """The decimal text of a quantity, rounded DOWN to step (never up), with
     no exponent: format_qty(100*10/65000, "0.001") == "0.015",
     format_qty(1e-05) == "0.00001". A float is read as its shortest repr
-    (what str() shows), not its binary expansion. Raises ValueError for a
-    quantity that rounds to zero or is not a positive finite number."""
+    (what str() shows), not its binary expansion. The arithmetic is exact
+    whatever the number of digits (a context of enough precision, and any
+    rounding trapped), so "14.99999999999999999999999999999" at step 1 is
+    "14", never "15". Raises ValueError for a quantity that rounds to zero
+    or is not a positive finite number."""
     try:
         d = Decimal(repr(x)) if isinstance(x, float) else Decimal(str(x))
         s = Decimal(str(step))
@@ -83,10 +86,15 @@ def format_qty(x: Union[float, int, str, Decimal], step: Union[str, Decimal] = "
         raise ValueError("quantity %r or step %r is not a number" % (x, step))
     if not d.is_finite() or not s.is_finite() or s <= 0:
         raise ValueError("quantity %r / step %r: want finite numbers and a step > 0" % (x, step))
-    q = (d / s).to_integral_value(rounding=ROUND_FLOOR) * s
-    if q <= 0:
-        raise ValueError("quantity %r rounds down to 0 at step %s" % (x, step))
-    text = format(q.normalize(), "f")
+    with localcontext() as ctx:
+        # Enough digits for d // s and its product with s, exactly; a
+        # rounding that should not happen raises instead of rounding up.
+        ctx.prec = max(28, abs(d.adjusted()) + abs(s.as_tuple().exponent) + len(s.as_tuple().digits) + 4)
+        ctx.traps[Inexact] = ctx.traps[Rounded] = True
+        q = (d // s) * s
+        if q <= 0:
+            raise ValueError("quantity %r rounds down to 0 at step %s" % (x, step))
+        text = format(q.normalize(), "f")
     return text
 
 
@@ -111,6 +119,8 @@ class Result:
     reduce_only: bool
     detail: str
     entry_id: str
+    leverage: str  # the plan's leverage as sent (rounded down to a whole number), "" when it named none
+    requested_leverage: str  # as the plan wrote it ("10.5")
     fields: Dict[str, str] = field(repr=False)
 
     @classmethod
@@ -122,7 +132,8 @@ class Result:
             qty=g("qty", ""), requested_qty=g("requested_qty", ""), filled_qty=g("filled_qty", ""),
             avg_price=g("avg_price", ""), order_status=g("order_status", ""),
             client_order_id=g("client_order_id", ""), exchange_order_id=g("exchange_order_id", ""),
-            reduce_only=g("reduceOnly") == "true", detail=g("detail", ""), entry_id=entry_id, fields=dict(f),
+            reduce_only=g("reduceOnly") == "true", detail=g("detail", ""), entry_id=entry_id,
+            leverage=g("leverage", ""), requested_leverage=g("requested_leverage", ""), fields=dict(f),
         )
 
 

@@ -4,8 +4,9 @@ layer and are run by cmd/quantum's TestPythonProducerPackage with
 QUANTUM_TEST_REDIS_URL, QUANTUM_TEST_PREFIX and QUANTUM_TEST_KEYS_DIR set
 (never skipped there: that test fails when they do not pass)."""
 import os
+import time
 import unittest
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import redis
 
@@ -29,6 +30,26 @@ class Offline(unittest.TestCase):
             self.assertLessEqual(q, Decimal(repr(x)))
             self.assertLess(Decimal(repr(x)) - q, Decimal("0.0001"))
             self.assertNotIn("e", format_qty(x, "0.0001").lower())
+
+    def test_format_qty_exact_with_many_digits(self):
+        # Decimal's default 28 digits would round these quotients up.
+        self.assertEqual(format_qty("14.99999999999999999999999999999", "1"), "14")
+        self.assertEqual(format_qty("0.0019999999999999999999999999999999", "0.001"), "0.001")
+        self.assertEqual(format_qty("123456789012345678901234.99999999", "0.001"), "123456789012345678901234.999")
+        for x in (1e-05, 1.5384615384615385e-05, 5e-324 * 2**60, 1e16, 1.2345678901234567e+22, 0.00012345678901234567):
+            for step in ("0.00000001", "0.001", "1", "0.005"):
+                try:
+                    text = format_qty(x, step)
+                except ValueError:
+                    self.assertLess(Decimal(repr(x)), Decimal(step))
+                    continue
+                self.assertNotIn("e", text.lower())
+                q = Decimal(text)
+                self.assertLessEqual(q, Decimal(repr(x)))
+                self.assertLess(Decimal(repr(x)) - q, Decimal(step))
+                with localcontext() as ctx:
+                    ctx.prec = 100
+                    self.assertEqual(q % Decimal(step), 0)
 
     def test_v2_golden(self):
         # The worked example of docs/producers.md (plan/testdata/canonical_v2.golden): secret bytes 0..31.
@@ -85,6 +106,24 @@ class Live(unittest.TestCase):
         pid = owner.send("SOLUSDT", "SELL", "2", reduce_only=True, action="FULL_CLOSE_PROPOSED")
         r = owner.await_result(pid, timeout=10)
         self.assertEqual((r.decision, r.reduce_only, r.side, r.filled_qty), ("EXECUTED", True, "SELL", "2"), r.fields)
+
+    def test_python_numbers_as_intent_bridge_writes_them(self):
+        # str() of a small float is exponent notation, and float(leverage)
+        # has a fraction: signed as written, they execute rounded down
+        # (ETHUSDT: step 0.00001, policy 6x).
+        s = Signer.from_key_file(os.path.join(self.keys, "intent_bridge.key"), self.encoding)
+        p = self.producer("intent_bridge")
+        qty, lev = str(0.05 / 3250), str(float(5.5))
+        self.assertEqual((qty, lev), ("1.5384615384615384e-05", "5.5"))
+        f = {"plan_id": "py-numbers-%d" % time.time_ns(), "decision": "EXECUTE", "symbol": "ETHUSDT", "side": "BUY",
+             "type": "MARKET", "qty": qty, "leverage": lev, "reduceOnly": "False", "timestamp": str(time.time()),
+             "action": "ENTRY_PROPOSED", "stop_loss": str(2999.123456789)}
+        cursor = p.cursor()
+        self.r.xadd(self.prefix + ":stream:apply.plan", s.sign(f))
+        r = p.await_result(f["plan_id"], timeout=10, cursor=cursor)
+        self.assertEqual((r.decision, r.executed, r.reason), ("EXECUTED", True, ""), r.fields)
+        self.assertEqual((r.qty, r.requested_qty, r.filled_qty), ("0.00001", qty, "0.00001"))
+        self.assertEqual((r.leverage, r.requested_leverage), ("5", "5.5"))
 
     def test_a_non_owner_close_is_denied(self):
         p = self.producer("intent_bridge")

@@ -32,6 +32,7 @@ var weights = map[string]int{
 	"GET /fapi/v1/positionSide/dual": 30, "POST /fapi/v1/order": 0, "GET /fapi/v1/order": 1,
 	"POST /fapi/v1/leverage": 1, "GET /fapi/v3/positionRisk": 5, "GET /fapi/v2/account": 5,
 	"GET /fapi/v1/apiTradingStatus": 1, "GET /fapi/v1/leverageBracket": 1, "GET /fapi/v1/allOrders": 5,
+	"GET /fapi/v1/income": 30,
 }
 
 // meter counts weight and orders in fixed windows aligned to the epoch, as
