@@ -5,6 +5,9 @@
 //
 //   - NewApplyLayer: an apply layer (policy store, gate configuration,
 //     authentication, metrics) over a venue; OpenVenue opens that venue.
+//   - ApplyLayerConfig: the same from the operator's values (file paths,
+//     lists), checked and loaded by Build; RunApplyLayer is the whole
+//     `quantum apply-layer` daemon (config.go, daemon.go).
 //   - Start: runs a service in the background until it consumes.
 //   - Serve: /metrics and /healthz; Watchdog feeds systemd.
 //   - StartDev: the whole system in one process, for `quantum dev`.

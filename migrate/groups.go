@@ -5,7 +5,8 @@
 //   - ForeignGroups finds the other consumer groups on the plan stream (the
 //     old intent_executor places every plan it is delivered, reading no
 //     signature) and whether they have live consumers: an enforcing apply
-//     layer refuses to start beside one, and status flags them.
+//     layer refuses to start beside one (Guard, which also watches while
+//     it runs), and status flags them.
 //   - Check is the read-only preflight of `quantum migrate check`: each
 //     hazard found with the step of the migration guide that fixes it.
 //   - Summarize reads a shadow period from quantum:stream:apply.shadow for

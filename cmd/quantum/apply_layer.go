@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/quantumtrader/quantum/app"
 	"github.com/quantumtrader/quantum/applylayer"
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/exchange/paper"
 	"github.com/quantumtrader/quantum/gate"
-	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
 	"github.com/quantumtrader/quantum/internal/secretfile"
@@ -101,73 +98,16 @@ func (a *applyFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&a.recordTTL, "record-ttl", applylayer.DefaultRecordTTL, "how long execution records (replay protection, exactly-once) are kept")
 }
 
-// build wires a Service from the flags: flag values are checked and read
-// here, the wiring is app.NewApplyLayer's. reg receives the service's and
-// the venue's metrics; --exchange binance reaches the venue here (Open:
-// time offset, position mode, filters) and refuses to start when it cannot.
-func (a *applyFlags) build(ctx context.Context, c *cli.Invocation, rdb cli.RedisClient, reg prometheus.Registerer) (*applylayer.Service, error) {
-	authOff := false
-	switch a.auth {
-	case "required":
-	case "off":
-		authOff = true
-	default:
-		return nil, fmt.Errorf("--auth %q: want required or off", a.auth)
+// config is the apply layer of the flags, for app.RunApplyLayer (which
+// checks and loads them).
+func (a *applyFlags) config(c *cli.Invocation, rdb cli.RedisClient) app.ApplyLayerConfig {
+	return app.ApplyLayerConfig{
+		Keyring: a.keyring, Pubkeys: a.pubkeys, PolicyEncodings: c.Env.Getenv(policy.EncodingsEnv), Auth: a.auth,
+		PlanEncodings: a.planEncodings, ResultKey: a.resultKey, ExitOwner: a.exitOwner, BreakGlass: a.breakGlass,
+		ProofSource: a.proofSource, Venue: a.venueConfig(c), Group: a.group, Consumer: a.consumer, Batch: a.batch,
+		ClaimIdle: a.claimIdle, Freshness: a.freshness, RecordTTL: a.recordTTL, MinReplicas: a.minReplicas,
+		ReplicaWait: a.replicaWait, Shadow: a.shadow, Redis: rdb, Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(),
 	}
-	var secrets *plan.Secrets
-	if a.keyring != "" {
-		var err error
-		if secrets, err = plan.LoadSecrets(a.keyring); err != nil {
-			return nil, err
-		}
-	} else if !authOff {
-		return nil, errors.New("--keyring FILE (or QUANTUM_KEYRING) is required unless --auth off")
-	}
-	paths := secretfile.SplitList(a.pubkeys)
-	if len(paths) == 0 {
-		return nil, errors.New("--pubkey FILE (or QUANTUM_POLICY_PUBKEY) is required: without trusted policy keys every plan would be denied")
-	}
-	trusted, err := policy.LoadTrustedKeys(paths...)
-	if err != nil {
-		return nil, err
-	}
-	if trusted, err = withPolicyEncodings(c, trusted); err != nil {
-		return nil, err
-	}
-	planVersions, err := canon.ParseVersions(a.planEncodings)
-	if err != nil {
-		return nil, fmt.Errorf("--plan-encodings %q: %w", a.planEncodings, err)
-	}
-	if secrets != nil {
-		secrets = secrets.WithEncodings(planVersions)
-		if planVersions.Has(canon.V1) {
-			c.Logger().Warn("plan encoding v1 accepted (--plan-encodings): only while producers move to v2", "plan_encodings", a.planEncodings)
-		}
-	}
-	if !plan.ValidSource(a.exitOwner) {
-		return nil, fmt.Errorf("--exit-owner %q is not a source name", a.exitOwner)
-	}
-	if a.minReplicas < 0 {
-		return nil, errors.New("--min-replicas / QUANTUM_MIN_REPLICAS: want a whole number of replicas, 0 or more")
-	}
-	venue, err := a.openVenue(ctx, c, rdb, reg)
-	if err != nil {
-		return nil, err
-	}
-	var resultKey []byte
-	if a.resultKey != "" {
-		if resultKey, err = plan.LoadResultKey(a.resultKey); err != nil {
-			return nil, err
-		}
-	}
-	return app.NewApplyLayer(app.ApplyLayerOptions{
-		ResultKey: resultKey, MinReplicas: a.minReplicas, ReplicaWait: a.replicaWait,
-		Redis: rdb, Keys: c.Keys(), Venue: venue, Trusted: trusted, Secrets: secrets, AuthOff: authOff,
-		ExitOwner: a.exitOwner, BreakGlass: secretfile.SplitList(a.breakGlass), ProofSource: a.proofSource,
-		Group: a.group, Consumer: a.consumer, Batch: a.batch,
-		ClaimIdle: a.claimIdle, RecordTTL: a.recordTTL, Freshness: a.freshness,
-		Now: c.Env.Clock(), Log: c.Logger(), Registerer: reg, Shadow: a.shadow,
-	})
 }
 
 func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
@@ -184,121 +124,37 @@ func runApplyLayer(ctx context.Context, c *cli.Invocation) int {
 		return c.UsageErr("%v", err)
 	}
 	a.shadow = m.mode == modeShadow
-	log := c.Logger()
 	rdb, err := c.RedisBlocking()
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	if msg, ok, err := m.checkForeign(ctx, rdb, c.Keys(), a.group, log); err != nil {
-		return c.Errorf("could not check the plan stream's consumer groups: %v", err)
-	} else if !ok {
-		return c.Errorf("refusing to start: %s", msg)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	svc, err := a.build(ctx, c, rdb, reg)
-	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
-		return cli.ExitUsage
-	}
-	// After the local configuration (keys, keyring, venue): those errors
-	// come first, then Redis's own settings.
-	findings, err := startCheck(ctx, rdb, *allowUnsafe, log)
-	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum apply-layer: %v\n", err)
-		return cli.ExitUsage
-	}
-	if *metricsAddr != "" {
-		addr, stop, err := app.Serve(*metricsAddr, reg, app.Health{Service: svc, AuthOff: a.auth == "off", Redis: findings})
-		if err != nil {
-			return c.Errorf("--metrics-addr: %v", err)
-		}
-		defer stop()
-		log.Info("metrics listening", "addr", addr)
-	}
-	defer app.Background(ctx, func(ctx context.Context) { m.watchForeign(ctx, rdb, c.Keys(), a.group, log, reg) })()
-	if err := svc.Run(ctx, func() { app.NotifyReady(ctx, svc) }); err != nil {
+	err = app.RunApplyLayer(ctx, app.DaemonOptions{ApplyLayer: a.config(c, rdb), Guard: m.guard(c, rdb, a.group), MetricsAddr: *metricsAddr, AllowUnsafeRedis: *allowUnsafe})
+	if errors.As(err, new(*app.ConfigError)) {
+		return configErr(c, err)
+	} else if err != nil {
 		return c.Errorf("%v", err)
 	}
-	app.NotifyStopping()
 	return cli.ExitOK
-}
-
-// startCheck runs the Redis configuration check before the apply layer
-// starts: an unsafe Redis (no persistence, evicting keys) is refused unless
-// allowed; a Redis that cannot be read yet is waited for, as the consume
-// loop waits out outages. It returns the findings, for /healthz.
-func startCheck(ctx context.Context, rdb cli.RedisClient, allow bool, log *slog.Logger) ([]string, error) {
-	for {
-		rep, err := checkRedisConfig(ctx, rdb, allow, log)
-		switch {
-		case err == nil:
-			var out []string
-			for _, f := range rep.Findings {
-				out = append(out, f.Setting+" "+f.Value+": "+f.Problem)
-			}
-			return out, nil
-		case errors.Is(err, redischeck.ErrUnsafe):
-			return nil, err
-		}
-		log.Error("Redis configuration check: cannot read Redis yet, retrying", "error", err)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
 }
 
 // openVenue opens the venue of --exchange with the paper and Binance flags.
 func (a *applyFlags) openVenue(ctx context.Context, c *cli.Invocation, rdb cli.RedisClient, reg prometheus.Registerer) (exchange.Venue, error) {
-	var err error
-	vo := app.VenueOptions{Kind: a.venue, Redis: rdb, Keys: c.Keys(), Registerer: reg, Log: c.Logger(), PaperPrices: map[string]string{}, PaperSteps: map[string]string{}}
-	switch a.venue {
-	case app.VenuePaper:
-		for _, p := range a.prices {
-			sym, price, err := paper.ParsePrice(p)
-			if err != nil {
-				return nil, fmt.Errorf("--paper-price: %w", err)
-			}
-			vo.PaperPrices[sym] = price
-		}
-		for _, s := range a.steps {
-			sym, step, err := paper.ParseStep(s)
-			if err != nil {
-				return nil, fmt.Errorf("--paper-step: %w", err)
-			}
-			vo.PaperSteps[sym] = step
-		}
-		if a.recordTTL > 0 && a.paperRetention < a.recordTTL {
-			return nil, fmt.Errorf("--paper-order-retention %s is shorter than --record-ttl %s: the venue would forget orders whose records can still replay them", a.paperRetention, a.recordTTL)
-		}
-		vo.PaperRetention = a.paperRetention
-	case app.VenueBinance:
-		if len(a.prices) > 0 || len(a.steps) > 0 {
-			return nil, errors.New("--paper-price and --paper-step apply to --exchange paper only: Binance has its own mark prices and exchangeInfo steps")
-		}
-		if vo.Binance, err = a.binance.config(c); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("--exchange %q: want paper or binance", a.venue)
-	}
-	return app.OpenVenue(ctx, vo)
+	return a.venueConfig(c).Open(ctx, rdb, c.Keys(), reg, c.Logger())
+}
+
+func (a *applyFlags) venueConfig(c *cli.Invocation) app.VenueConfig {
+	return app.VenueConfig{Kind: a.venue, Prices: a.prices, Steps: a.steps, Retention: a.paperRetention, RecordTTL: a.recordTTL,
+		Binance: func() (binance.Config, error) { return a.binance.config(c) }}
 }
 
 // registerVenue defines the venue's flags (--exchange, the paper venue's
 // prices and steps, Binance's), shared by apply-layer and reconcile.
 func (a *applyFlags) registerVenue(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&a.venue, "exchange", cli.EnvOr(getenv, "QUANTUM_EXCHANGE", "paper"), "`venue`: paper (simulated, state in Redis) or binance (env QUANTUM_EXCHANGE)")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES")) {
-		a.prices = append(a.prices, p)
-	}
+	a.prices = append(a.prices, secretfile.SplitList(getenv("QUANTUM_PAPER_PRICES"))...)
 	fs.Var(&a.prices, "paper-price", "mark price of the paper venue, `SYMBOL=PRICE` (repeatable; env QUANTUM_PAPER_PRICES, comma-separated); a symbol without one is rejected")
-	for _, p := range secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS")) {
-		a.steps = append(a.steps, p)
-	}
+	a.steps = append(a.steps, secretfile.SplitList(getenv("QUANTUM_PAPER_STEPS"))...)
 	fs.Var(&a.steps, "paper-step", "quantity step of the paper venue, `SYMBOL=STEP` (repeatable; env QUANTUM_PAPER_STEPS, comma-separated); quantities are rounded down to it; default: Binance's for common symbols, 0.001 for others")
 	fs.DurationVar(&a.paperRetention, "paper-order-retention", paper.DefaultOrderRetention, "how long the paper venue holds an order and dedupes its client order id, then forgets it (at least --record-ttl)")
 	a.binance.register(fs, getenv)

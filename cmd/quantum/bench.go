@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"runtime/pprof"
 
 	"github.com/quantumtrader/quantum/bench"
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -41,15 +38,11 @@ func runBenchApply(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stop, err := bench.CPUProfile(*cpuProfile)
 		if err != nil {
 			return c.Errorf("%v", err)
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return c.Errorf("%v", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	rdb, err := c.RedisBlocking()
 	if err != nil {
@@ -63,20 +56,6 @@ func runBenchApply(ctx context.Context, c *cli.Invocation) int {
 	if *asJSON {
 		return writeJSON(c.Env.Stdout, rep)
 	}
-	tw := cli.Table(c.Env.Stdout)
-	fmt.Fprintf(tw, "mode\t%s\n", rep.Mode)
-	fmt.Fprintf(tw, "replicas\t%d\n", rep.Replicas)
-	if rep.Baseline {
-		fmt.Fprintf(tw, "baseline\tthe bare loop, no apply layer\n")
-	}
-	fmt.Fprintf(tw, "plans\t%d (%d executed, %d denied)\n", rep.Plans, rep.Executed, rep.Denied)
-	fmt.Fprintf(tw, "throughput_per_s\t%.0f\n", rep.ThroughputPerS)
-	fmt.Fprintf(tw, "p50_ms\t%.3f\n", rep.P50ms)
-	fmt.Fprintf(tw, "p99_ms\t%.3f\n", rep.P99ms)
-	fmt.Fprintf(tw, "p999_ms\t%.3f\n", rep.P999ms)
-	fmt.Fprintf(tw, "max_ms\t%.3f\n", rep.MaxMs)
-	fmt.Fprintf(tw, "ceiling_per_s\t%.0f\n", rep.CeilingPerS)
-	fmt.Fprintf(tw, "throughput/ceiling\t%.2f\n", rep.ThroughputPerS/rep.CeilingPerS)
-	tw.Flush()
+	rep.WriteText(c.Env.Stdout)
 	return cli.ExitOK
 }

@@ -2,15 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
-	"math"
-	"slices"
-	"strings"
 	"time"
 
-	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/exchange/binance"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
@@ -69,20 +63,6 @@ func (b *binanceFlags) config(c *cli.Invocation) (binance.Config, error) {
 	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.Env.Clock(), Log: c.Logger()}, nil
 }
 
-// keyRefused names what a -2015 on the first signed request usually means.
-func keyRefused(env binance.Environment) string {
-	return fmt.Sprintf("the %s environment refuses this key (or this host's IP is not in the key's allow-list, or the key lacks futures permission): "+
-		"keys work only in the environment that issued them: live keys on fapi.binance.com, demo trading keys on demo-fapi.binance.com, "+
-		"testnet keys on testnet.binancefuture.com", env)
-}
-
-// checkLine is one line of the checklist.
-type checkLine struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
-}
-
 func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
 	var b binanceFlags
 	b.register(c.FS, c.Env.Getenv)
@@ -95,124 +75,27 @@ func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
 	}
 	cfg, err := b.config(c)
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
-		return cli.ExitUsage
+		return configErr(c, err)
 	}
 	client, err := binance.New(cfg)
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum %s: %v\n", c.Cmd.Name, err)
-		return cli.ExitUsage
+		return configErr(c, err)
 	}
-	var lines []checkLine
-	add := func(name string, ok bool, format string, a ...any) {
-		lines = append(lines, checkLine{Name: name, OK: ok, Detail: fmt.Sprintf(format, a...)})
-	}
-	env := client.Environment()
-	switch env {
-	case binance.EnvLive:
-		add("environment", true, "live (%s): LIVE, orders are real", cfg.BaseURL)
-	case binance.EnvOther:
-		add("environment", true, "other (%s): not a Binance host (a local fake or a proxy)", cfg.BaseURL)
-	default:
-		add("environment", true, "%s (%s): no real money", env, cfg.BaseURL)
-	}
-
-	if off, err := client.SyncTime(ctx); err != nil {
-		add("server_time", false, "%v", err)
-	} else {
-		add("server_time", time.Duration(math.Abs(float64(off))) <= *maxOffset, "offset %v (max %v)", off, *maxOffset)
-	}
-	perms, permsErr := client.Permissions(ctx)
-	var rej *exchange.Rejected
-	switch {
-	case errors.As(permsErr, &rej) && rej.Code == binance.CodeRejectedAPIKey:
-		add("api_key", false, "%v: %s", permsErr, keyRefused(env))
-	case permsErr != nil:
-		add("api_key", false, "%v", permsErr)
-	case !perms.CanTrade:
-		add("api_key", false, "the account answers canTrade=false: enable futures trading for this key")
-	default:
-		add("api_key", true, "signed requests accepted, canTrade=true")
-	}
-	if dual, err := client.HedgeMode(ctx); err != nil {
-		add("position_mode", false, "%v", err)
-	} else if dual {
-		add("position_mode", false, "hedge mode: switch the account to one-way mode")
-	} else {
-		add("position_mode", true, "one-way")
-	}
-
-	universe, leverage := secretfile.SplitList(*symbols), map[string]int{}
-	if len(universe) == 0 {
-		sp, err := loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
-		if err != nil {
-			add("universe", false, "no live policy to take the universe from (or pass --symbols): %v", err)
-		} else {
-			universe, leverage = sp.UniverseSymbols, sp.LeverageBySymbol
-			add("universe", true, "%d symbols from policy %s (seq %d)", len(universe), sp.Version, sp.Seq)
-		}
-	}
-	if permsErr == nil {
-		var locked []string
-		for _, s := range perms.Locked {
-			if len(universe) == 0 || slices.Contains(universe, s) {
-				locked = append(locked, s)
+	rep := binance.Check(ctx, client, binance.CheckOptions{BaseURL: cfg.BaseURL, MaxOffset: *maxOffset, Symbols: secretfile.SplitList(*symbols),
+		Universe: func(ctx context.Context) (*binance.Universe, error) {
+			sp, err := loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
+			if err != nil {
+				return nil, err
 			}
-		}
-		slices.Sort(locked)
-		if perms.AccountLocked {
-			locked = append([]string{"ACCOUNT (the whole account: " + strings.Join(perms.AccountIndicators, ",") + "; only reduce-only orders are accepted)"}, locked...)
-		}
-		add("trading_locks", len(locked) == 0, "locked: %s", orNone(locked))
-	}
-	for _, sym := range universe {
-		if err := client.CheckSymbol(ctx, sym); err != nil {
-			add("symbol "+sym, false, "%v", err)
-		} else {
-			add("symbol "+sym, true, "listed, TRADING, filters read")
-		}
-		brackets, err := client.LeverageBrackets(ctx, sym)
-		if err != nil {
-			add("leverage "+sym, false, "%v", err)
-			continue
-		}
-		top := 0
-		for _, br := range brackets {
-			top = max(top, br.InitialLeverage)
-		}
-		if want, ok := leverage[sym]; ok {
-			add("leverage "+sym, want <= top, "policy %dx, brackets allow up to %dx", want, top)
-		} else {
-			add("leverage "+sym, true, "brackets allow up to %dx", top)
-		}
-	}
-
-	ok := true
-	for _, l := range lines {
-		ok = ok && l.OK
-	}
+			return &binance.Universe{Symbols: sp.UniverseSymbols, Leverage: sp.LeverageBySymbol, Version: sp.Version, Seq: sp.Seq}, nil
+		}})
 	if *asJSON {
-		writeJSON(c.Env.Stdout, map[string]any{"ok": ok, "base_url": cfg.BaseURL, "environment": env, "checks": lines})
+		writeJSON(c.Env.Stdout, rep)
 	} else {
-		tw := cli.Table(c.Env.Stdout)
-		for _, l := range lines {
-			verdict := "PASS"
-			if !l.OK {
-				verdict = "FAIL"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", verdict, l.Name, l.Detail)
-		}
-		tw.Flush()
+		rep.WriteText(c.Env.Stdout)
 	}
-	if !ok {
+	if !rep.OK {
 		return cli.ExitFail
 	}
 	return cli.ExitOK
-}
-
-func orNone(s []string) string {
-	if len(s) == 0 {
-		return "none"
-	}
-	return strings.Join(s, ",")
 }

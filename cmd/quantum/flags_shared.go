@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -45,4 +46,17 @@ func policyStore(c *cli.Invocation, ring *policy.TrustedKeys, skew time.Duration
 		return nil, nil, err
 	}
 	return store, func() { rdb.Close() }, nil
+}
+
+// couldNotCheck reports a check that could not run (Redis unreachable, an
+// unreadable key file): "quantum CMD: could not check: ...", exit 2.
+func couldNotCheck(c *cli.Invocation, err error) int {
+	return configErr(c, fmt.Errorf("could not check: %w", err))
+}
+
+// configErr reports an error of the command's configuration or input
+// without c.UsageErr's hint: "quantum CMD: ...", exit 2.
+func configErr(c *cli.Invocation, err error) int {
+	c.Errorf("%v", err)
+	return cli.ExitUsage
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/migrate"
-	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
 )
 
 func init() {
@@ -71,18 +68,13 @@ func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	var trusted *policy.TrustedKeys
-	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		var err error
-		if trusted, err = policy.LoadTrustedKeys(paths...); err != nil {
-			fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-			return cli.ExitUsage
-		}
+	trusted, err := policystore.LoadTrusted(*pubkeys, "")
+	if err != nil {
+		return couldNotCheck(c, err)
 	}
 	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-		return cli.ExitUsage
+		return couldNotCheck(c, err)
 	}
 	defer rdb.Close()
 	rep, err := migrate.Check(ctx, rdb, migrate.CheckOptions{
@@ -90,30 +82,12 @@ func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 		LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
 	})
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum migrate check: could not check: %v\n", err)
-		return cli.ExitUsage
+		return couldNotCheck(c, err)
 	}
 	if *asJSON {
 		writeJSON(c.Env.Stdout, rep)
 	} else {
-		tw := cli.Table(c.Env.Stdout)
-		fmt.Fprintf(tw, "plans read\t%d (last %d of %s)\n", rep.PlansRead, *plans, c.Keys().ApplyPlan())
-		for _, p := range rep.Producers {
-			fmt.Fprintf(tw, "producer\t%s: %d plans, %d signed, %d unsigned, %d closes\n", p.Source, p.Plans, p.Signed, p.Unsigned, p.Closes)
-		}
-		fmt.Fprintf(tw, "policy key\t%s\n", rep.PolicyType)
-		if len(rep.UsersInUse) > 0 {
-			fmt.Fprintf(tw, "redis users\tin use: %s (this check as %s)\n", strings.Join(rep.UsersInUse, ", "), cmpOr(rep.RedisUser, "?"))
-		}
-		for _, f := range rep.Findings {
-			fmt.Fprintf(tw, "%s\t%s: %s\n\t  fix: %s\n", strings.ToUpper(f.Severity), f.Check, f.Message, f.Step)
-		}
-		if rep.Ready {
-			fmt.Fprintf(tw, "verdict\tREADY\n")
-		} else {
-			fmt.Fprintf(tw, "verdict\tNOT READY\n")
-		}
-		tw.Flush()
+		rep.WriteText(c.Env.Stdout, *plans, c.Keys().ApplyPlan())
 	}
 	if !rep.Ready {
 		return cli.ExitFail
@@ -129,8 +103,7 @@ func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 	}
 	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
-		return cli.ExitUsage
+		return configErr(c, err)
 	}
 	defer rdb.Close()
 	var from time.Time
@@ -139,44 +112,18 @@ func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 	}
 	s, err := migrate.Summarize(ctx, rdb, c.Keys(), from)
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: %v\n", err)
-		return cli.ExitUsage
+		return configErr(c, err)
 	}
 	if s.Total == 0 {
-		fmt.Fprintf(c.Env.Stderr, "quantum migrate report: no shadow result on %s in the period: is apply-layer --mode shadow running?\n", c.Keys().ApplyShadow())
-		return cli.ExitUsage
+		return configErr(c, fmt.Errorf("no shadow result on %s in the period: is apply-layer --mode shadow running?", c.Keys().ApplyShadow()))
 	}
 	if *asJSON {
 		writeJSON(c.Env.Stdout, s)
 	} else {
-		tw := cli.Table(c.Env.Stdout)
-		fmt.Fprintf(tw, "shadowed plans\t%d (entries %s .. %s)\n", s.Total, s.FirstEntry, s.LastEntry)
-		fmt.Fprintf(tw, "decisions\t%s\n", intCounts(s.ByDecision))
-		for _, code := range slices.Sorted(maps.Keys(s.WouldDeny)) {
-			fmt.Fprintf(tw, "would deny\t%s: %s\n", code, intCounts(s.WouldDeny[code]))
-		}
-		if len(s.Unsigned) > 0 {
-			fmt.Fprintf(tw, "unsigned producers\t%s\n", intCounts(s.Unsigned))
-		}
-		for _, src := range slices.Sorted(maps.Keys(s.Ownership)) {
-			fmt.Fprintf(tw, "ownership violations\t%s: %s\n", src, intCounts(s.Ownership[src]))
-		}
-		if len(s.Failed) > 0 {
-			fmt.Fprintf(tw, "would fail\t%s\n", intCounts(s.Failed))
-		}
-		tw.Flush()
+		s.WriteText(c.Env.Stdout)
 	}
 	if len(s.WouldDeny) > 0 || len(s.Failed) > 0 {
 		return cli.ExitFail
 	}
 	return cli.ExitOK
-}
-
-// intCounts renders "a 1, b 2" in name order.
-func intCounts(m map[string]int) string {
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
 }

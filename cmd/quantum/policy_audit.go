@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
-	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policystore"
@@ -27,8 +26,7 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *count < 1 {
-		fmt.Fprintln(c.Env.Stderr, "quantum policy audit: --count must be at least 1")
-		return cli.ExitUsage
+		return configErr(c, errors.New("--count must be at least 1"))
 	}
 	store, closeStore, err := policyStore(c, nil, 0)
 	if err != nil {
@@ -49,22 +47,6 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 		fmt.Fprintf(c.Env.Stdout, "no audit entries at %s\n", c.Keys().PolicyAudit())
 		return cli.ExitOK
 	}
-	tw := cli.Table(c.Env.Stdout)
-	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tREASON\tDETAIL")
-	for _, e := range entries {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,
-			e.Version, epochText(e.ValidUntil), e.LeverageRange, e.UniverseCount, e.Hash, e.Actor, e.Reason, e.Detail)
-	}
-	tw.Flush()
+	policystore.WriteAudit(c.Env.Stdout, entries)
 	return cli.ExitOK
-}
-
-func parseEpoch(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
-
-// epochText renders unix seconds as RFC 3339 UTC, or the text as it is.
-func epochText(s string) string {
-	if sec, err := parseEpoch(s); err == nil {
-		return time.Unix(sec, 0).UTC().Format(time.RFC3339)
-	}
-	return s
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -26,8 +27,7 @@ func runPolicyKeygen(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *out == "" {
-		fmt.Fprintln(c.Env.Stderr, "quantum policy keygen: --out DIR is required")
-		return cli.ExitUsage
+		return configErr(c, errors.New("--out DIR is required"))
 	}
 	k, err := policy.GenerateKey()
 	if err != nil {

@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/reason"
 )
 
 func init() {
@@ -60,74 +60,39 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *keyPath == "" {
-		fmt.Fprintln(c.Env.Stderr, "quantum policy publish: --key FILE (or QUANTUM_POLICY_KEY) is required")
-		return cli.ExitUsage
-	}
-	key, err := policy.LoadPrivateKey(*keyPath)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	ring := policy.NewTrustedKeys(key.Public())
-	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
-			return c.Errorf("%v", err)
-		}
-	}
-	f, err := c.Env.Open(c.Args[0])
-	if err != nil {
-		return c.Errorf("%v", err)
+		return configErr(c, errors.New("--key FILE (or QUANTUM_POLICY_KEY) is required"))
 	}
 	name := c.Args[0]
 	if name == "-" {
 		name = "stdin"
 	}
-	content, err := policy.ParseContentFile(name, f)
-	f.Close()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-
-	if *legacy {
-		next, err := replaceLegacy(ctx, c, ring, *actor)
-		if err != nil {
-			return c.Errorf("%v", err)
-		}
-		if *seq == 0 {
-			*seq = next
-		}
-	}
-	store, closeStore, err := policyStore(c, ring, 0)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer closeStore()
-	sp, pub, err := store.SignAndPublish(ctx, content, key, policystore.Release{
-		Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor,
+	sp, pub, legacyDetail, err := policystore.PublishFile(ctx, policystore.FileRelease{
+		KeyPath: *keyPath, Pubkeys: *pubkeys, Name: name, Open: func() (io.ReadCloser, error) { return c.Env.Open(c.Args[0]) },
+		ReplaceLegacy: *legacy, Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(),
+		Release: policystore.Release{Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor},
 	})
+	if legacyDetail != "" {
+		fmt.Fprintf(c.Env.Stderr, "quantum policy publish: %s\n", legacyDetail)
+	}
 	if err != nil {
-		return refused(c, err)
+		return c.Errorf("%v", err)
 	}
 	c.Logger().Debug("policy published", "policy_version", sp.Version, "policy_seq", sp.Seq,
 		"policy_hash", sp.Hash, "key_id", sp.KeyID, "actor", *actor, "prefix", c.G.Prefix)
-	validUntil := time.Unix(sp.ValidUntil, 0).UTC()
-	if *asJSON {
+	return printPublished(c, sp, pub.AuditEntryID, *asJSON)
+}
+
+// printPublished prints a published policy, as publish and refresh do.
+func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON bool) int {
+	if asJSON {
 		return writeJSON(c.Env.Stdout, map[string]any{
 			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": pub.AuditEntryID,
+			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": auditID,
 		})
 	}
 	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
-		sp.Version, sp.Seq, sp.Hash, validUntil.Format(time.RFC3339), sp.KeyID)
+		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
 	return cli.ExitOK
-}
-
-// refused prints a refusal: "refused: CODE: why", so scripts can match the
-// code.
-func refused(c *cli.Invocation, err error) int {
-	if reason.CodeOf(err) == "" {
-		return c.Errorf("%v", err)
-	}
-	return c.Errorf("refused: %v", err)
 }
 
 func defaultActor(e *cli.Env) string {

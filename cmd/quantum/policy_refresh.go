@@ -3,15 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"time"
 
-	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/redischeck"
-	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
-	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/refresh"
 )
@@ -85,75 +79,27 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed refresh
 	}
-	usage := func(format string, args ...any) int {
-		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: "+format+"\nRun 'quantum help policy refresh' for usage.\n", args...)
-		return exitRefreshFailed
-	}
 	if !ef.Check(c.Env.Stderr) {
 		return exitRefreshFailed
 	}
-	log := c.Logger()
-	src, err := refreshSource(c, *template, *generator, *genTimeout, log)
-	if err != nil {
-		return usage("%v", err)
+	// Usage errors: c.UsageErr's status, 2, is exitRefreshFailed.
+	setup := refresh.Setup{
+		Template: *template, Generator: *generator, TemplateFlag: c.IsSet("template"), GeneratorFlag: c.IsSet("generator"),
+		GeneratorTimeout: *genTimeout, KeyPath: *keyPath, Pubkeys: *pubkeys, Validity: *validity, Interval: *interval,
+		MaxLeverage: *maxLev, ExpiryAlarm: *alarm, RepeatInterval: *repeat, Actor: *actor,
+		Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(),
 	}
-	switch {
-	case *keyPath == "":
-		return usage("--key FILE (or QUANTUM_POLICY_KEY) is required")
-	case *maxLev < 0 || *maxLev > policy.MaxLeverage:
-		return usage("--max-leverage %d: want 1..%d, or 0 for no cap", *maxLev, policy.MaxLeverage)
-	case *validity <= 0 || *interval <= 0 || *genTimeout <= 0 || *alarm < 0 || *repeat < time.Second:
-		return usage("--validity, --interval and --generator-timeout must be positive, --expiry-alarm >= 0, --repeat-interval >= 1s")
+	if err := setup.Check(); err != nil {
+		return c.UsageErr("%v", err)
 	}
-
-	// Key problems are refusals like any other, audited and alerted, since
-	// under the timer nobody reads the terminal: the Key function reports
-	// them to the run.
-	key, keyErr := policy.LoadPrivateKey(*keyPath)
-	ring := policy.NewTrustedKeys()
-	if keyErr == nil {
-		ring = policy.NewTrustedKeys(key.Public())
-	}
-	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadTrustedKeys(paths...); err != nil {
-			ring, keyErr = policy.NewTrustedKeys(), fmt.Errorf("trusted public keys: %w", err)
-		}
-	} else {
-		log.Warn("[POLICY-REFRESH] no --pubkey / QUANTUM_POLICY_PUBKEY: the new policy is checked against the signing key's own public key, not the readers' trusted keys")
-	}
-
 	rdb, err := c.Redis()
 	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	defer rdb.Close()
-	now := c.Env.Clock()
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.Keys(), Keyring: ring, Now: now})
+	r, err := setup.Open(rdb)
 	if err != nil {
-		return usage("%v", err)
-	}
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: now})
-	if err != nil {
-		return usage("%v", err)
-	}
-	r, err := refresh.New(refresh.Config{
-		Store: store, Alerts: alerts, Source: src, Log: log, Now: now,
-		Key: func() (*policy.PrivateKey, error) {
-			if keyErr != nil {
-				return nil, reason.Errorf(reason.RefreshConfigInvalid, "%w", keyErr)
-			}
-			return key, nil
-		},
-		Validity: *validity, Interval: *interval, MaxLeverage: *maxLev,
-		ExpiryAlarm: *alarm, NoExpiryAlarm: *alarm == 0, RepeatInterval: *repeat, Actor: *actor,
-		RedisClock: func(ctx context.Context) (time.Duration, error) {
-			clk, err := redischeck.ClockOffset(ctx, rdb, now)
-			return clk.Offset, err
-		},
-		Runs: refresh.RedisRuns{Redis: rdb, Key: c.Keys().RefreshRuns(), Stale: *genTimeout + time.Minute},
-	})
-	if err != nil {
-		return usage("%v", err)
+		return c.UsageErr("%v", err)
 	}
 	rep, err := r.Run(ctx)
 	if err != nil {
@@ -164,38 +110,5 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: refused: %v\n", err)
 		return exitRefreshFailed
 	}
-	sp := rep.Policy
-	if *asJSON {
-		writeJSON(c.Env.Stdout, map[string]any{
-			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": rep.AuditID,
-		})
-		return cli.ExitOK
-	}
-	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
-		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
-	return cli.ExitOK
-}
-
-// refreshSource picks the template or the generator. A flag given on the
-// command line wins over both variables; two sources (or none) is a usage
-// error, never a guess.
-func refreshSource(c *cli.Invocation, template, generator string, timeout time.Duration, log *slog.Logger) (refresh.Source, error) {
-	switch {
-	case c.IsSet("template") && c.IsSet("generator"):
-		return nil, fmt.Errorf("--template and --generator exclude each other")
-	case c.IsSet("template"):
-		generator = ""
-	case c.IsSet("generator"):
-		template = ""
-	}
-	switch {
-	case template != "" && generator != "":
-		return nil, fmt.Errorf("both QUANTUM_POLICY_TEMPLATE and QUANTUM_POLICY_GENERATOR are set: keep one, or pick with --template / --generator")
-	case template != "":
-		return refresh.Template{Path: template}, nil
-	case generator != "":
-		return refresh.Generator{Command: generator, Timeout: timeout, Log: log}, nil
-	}
-	return nil, fmt.Errorf("--template FILE or --generator CMD (or QUANTUM_POLICY_TEMPLATE / QUANTUM_POLICY_GENERATOR) is required")
+	return printPublished(c, rep.Policy, rep.AuditID, *asJSON)
 }

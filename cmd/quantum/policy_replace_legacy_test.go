@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/quantumtrader/quantum/internal/redistest"
+	"github.com/quantumtrader/quantum/policystore"
 )
 
 // TestReplaceLegacyPolicyKey: a running apply layer trusts a published
@@ -54,7 +55,7 @@ func TestReplaceLegacyPolicyKey(t *testing.T) {
 
 	var replaced []map[string]string
 	for _, e := range redistest.StreamEntries(t, rdb, k.PolicyAudit()) {
-		if e["result"] == resultLegacyReplaced {
+		if e["result"] == policystore.ResultLegacyReplaced {
 			replaced = append(replaced, e)
 		}
 	}

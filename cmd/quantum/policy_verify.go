@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/quantumtrader/quantum/alert"
-	"github.com/quantumtrader/quantum/internal/canon"
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/reason"
@@ -81,7 +78,7 @@ func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 		return cli.ExitFail
 	}
 	remaining := int64(sp.Remaining(now) / time.Second)
-	expiry := checkExpiry(ctx, c, sp, now, *alarm, *repeat)
+	expiry := refresh.ReaderAlarm{Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(), Threshold: *alarm, Repeat: *repeat}.Check(ctx, sp, now)
 	if *asJSON {
 		writeJSON(c.Env.Stdout, map[string]any{
 			"ok": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
@@ -95,78 +92,20 @@ func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 	return cli.ExitOK
 }
 
-// checkExpiry runs the expiry alarm on a verified policy and logs what it
-// did (package refresh, ExpiryAlarm). Its errors are logged, not returned:
-// verify's exit status speaks of the policy.
-func checkExpiry(ctx context.Context, c *cli.Invocation, sp *policy.Signed, now time.Time, threshold, repeat time.Duration) alert.Result {
-	if threshold <= 0 {
-		return alert.Result{}
-	}
-	const tag = "[POLICY-EXPIRY]"
-	log := c.Logger()
-	if left := sp.Remaining(now); left < threshold {
-		log.Warn(fmt.Sprintf("%s POLICY_EXPIRING: policy_seq=%d valid_until=%d remaining_sec=%d threshold_sec=%d",
-			tag, sp.Seq, sp.ValidUntil, int64(left/time.Second), int64(threshold/time.Second)))
-	}
-	rdb, err := c.Redis()
-	if err != nil {
-		alert.LogResult(log, tag, alert.TypePolicyExpiring, alert.Result{}, err)
-		return alert.Result{}
-	}
-	defer rdb.Close()
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: c.Env.Clock()})
-	var res alert.Result
-	if err == nil {
-		res, err = refresh.ExpiryAlarm{Alerts: alerts, Threshold: threshold, Repeat: repeat}.Check(ctx, sp, nil, now)
-	}
-	alert.LogResult(log, tag, alert.TypePolicyExpiring, res, err)
-	return res
-}
-
 // loadVerified loads the live policy with the keys of pubkeys and checks it
 // against the audit trail and the rollback memory (POLICY_ROLLBACK). A
 // missing or unreadable key file fails closed like any other refusal.
 func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
-	paths := secretfile.SplitList(pubkeys)
-	if len(paths) == 0 {
-		return nil, reason.Errorf(reason.PolicyKeyUnavailable, "no trusted public key: pass --pubkey FILE or set QUANTUM_POLICY_PUBKEY")
-	}
-	ring, err := policy.LoadTrustedKeys(paths...) // POLICY_KEY_UNAVAILABLE
+	ring, err := policystore.ReaderKeys(pubkeys, c.Env.Getenv(policy.EncodingsEnv))
 	if err != nil {
 		return nil, err
-	}
-	if ring, err = withPolicyEncodings(c, ring); err != nil {
-		return nil, reason.Errorf(reason.PolicySignatureInvalid, "%w", err)
 	}
 	store, closeStore, err := policyStore(c, ring, skew)
 	if err != nil {
 		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
 	}
 	defer closeStore()
-	sp, err := store.Load(ctx)
-	if err != nil {
-		return nil, store.ExplainIntegrity(ctx, err) // names a legacy writer's fields
-	}
-	// A one-shot reader has no memory: the audit trail and the apply
-	// layer's high-water mark say whether an older policy was restored.
-	if err := store.CheckHistory(ctx, sp); err != nil {
-		return nil, err
-	}
-	return sp, nil
-}
-
-// withPolicyEncodings applies QUANTUM_POLICY_ENCODINGS ("v2", the
-// default, or "v1,v2") to ring.
-func withPolicyEncodings(c *cli.Invocation, ring *policy.TrustedKeys) (*policy.TrustedKeys, error) {
-	v := c.Env.Getenv(policy.EncodingsEnv)
-	if v == "" {
-		return ring, nil
-	}
-	vs, err := canon.ParseVersions(v)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", policy.EncodingsEnv, err)
-	}
-	return ring.WithEncodings(vs), nil
+	return store.LoadChecked(ctx)
 }
 
 // trimCode returns err's text without its leading "CODE: ".

@@ -3,18 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
-	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/policy"
+	"github.com/quantumtrader/quantum/policystore"
 	"github.com/quantumtrader/quantum/status"
 )
 
@@ -91,26 +84,18 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	}
 	resultKey, err := loadResultKey()
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
-		return exitStatusUnknown
+		return couldNotCheck(c, err)
 	}
 	if !ef.Check(c.Env.Stderr) {
 		return exitStatusUnknown
 	}
-	var ring *policy.TrustedKeys
-	if paths := secretfile.SplitList(*pubkeys); len(paths) > 0 {
-		if ring, err = policy.LoadTrustedKeys(paths...); err == nil {
-			ring, err = withPolicyEncodings(c, ring)
-		}
-		if err != nil {
-			fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
-			return exitStatusUnknown
-		}
+	ring, err := policystore.LoadTrusted(*pubkeys, c.Env.Getenv(policy.EncodingsEnv))
+	if err != nil {
+		return couldNotCheck(c, err)
 	}
 	rdb, err := c.Redis()
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
-		return exitStatusUnknown
+		return couldNotCheck(c, err)
 	}
 	defer rdb.Close()
 	rep, err := status.Collect(ctx, rdb, status.Options{
@@ -118,8 +103,7 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 		ResultKey: resultKey, AllowUnsafeRedis: *allowUnsafe, MinReplicas: *minReplicas,
 	})
 	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum status: could not check: %v\n", err)
-		return exitStatusUnknown
+		return couldNotCheck(c, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(c.Env.Stdout)
@@ -128,7 +112,7 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 			return c.Errorf("%v", err)
 		}
 	} else {
-		printStatus(c.Env.Stdout, rep)
+		status.WriteText(c.Env.Stdout, rep)
 	}
 	if len(rep.Attention) > 0 {
 		return exitStatusAttention
@@ -136,116 +120,5 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	return exitStatusOK
 }
 
-// printStatus writes the report as aligned text.
-func printStatus(w io.Writer, r *status.Report) {
-	tw := cli.Table(w)
-	p := r.Policy
-	if p.Present {
-		fmt.Fprintf(tw, "policy\tversion %s  seq %d  state %s\n", p.Version, p.Seq, p.TradingState)
-		fmt.Fprintf(tw, "\tage %s  remaining %s  signature %s\n", secs(p.AgeSec), secs(p.RemainingSec), p.Signature)
-	} else {
-		fmt.Fprintf(tw, "policy\tnone (%s)\n", p.Signature)
-	}
-	g := r.Group
-	if g.Exists {
-		fmt.Fprintf(tw, "apply layer\tgroup %s: pending %d  lag %s  plans in stream %d\n", status.DefaultGroup, g.Pending, lag(g.Lag), g.PlanLen)
-		for _, cs := range g.Consumers {
-			fmt.Fprintf(tw, "\tconsumer %s: pending %d  idle %s\n", cs.Name, cs.Pending, (time.Duration(cs.IdleMs) * time.Millisecond).Truncate(time.Millisecond))
-		}
-		if len(g.Consumers) == 0 {
-			fmt.Fprintf(tw, "\tno consumers\n")
-		}
-	} else {
-		fmt.Fprintf(tw, "apply layer\tno group %s\n", status.DefaultGroup)
-	}
-	for _, fg := range r.ForeignGroups {
-		live := "no live consumer"
-		if fg.Live() {
-			live = "LIVE: " + strings.Join(fg.LiveConsumers(), ", ")
-		}
-		fmt.Fprintf(tw, "foreign group	%s: %d consumer(s), pending %d, %s\n", fg.Name, len(fg.Consumers), fg.Pending, live)
-	}
-	res := r.Results
-	fmt.Fprintf(tw, "results (%s)\t%d%s\n", secs(res.WindowSec), res.Total, counts(res.ByDecision))
-	fmt.Fprintf(tw, "denials\t%s\n", cmpOr(strings.TrimPrefix(counts(res.Denials), ": "), "none"))
-	if len(r.Alerts) == 0 {
-		fmt.Fprintf(tw, "open alerts\tnone\n")
-	}
-	for i, a := range r.Alerts {
-		label := ""
-		if i == 0 {
-			label = "open alerts"
-		}
-		fmt.Fprintf(tw, "%s\t%s %s %s %s since %s\n", label, a.Type, a.Status, a.Severity, a.AlertID, time.Unix(a.Timestamp, 0).UTC().Format(time.RFC3339))
-	}
-	wt := r.Watch
-	switch {
-	case !wt.Present:
-		fmt.Fprintf(tw, "watch\tno heartbeat\n")
-	default:
-		fmt.Fprintf(tw, "watch\t%s: last ok %s ago, outcome %s%s\n", wt.Job, secs(wt.AgeSec), wt.Outcome, map[bool]string{true: " (STALE)"}[wt.Stale])
-	}
-	if r.LastProof == nil {
-		fmt.Fprintf(tw, "last proof\tnone recorded\n")
-	} else {
-		fmt.Fprintf(tw, "last proof\t%s\n", proofVerdict(r.LastProof.ID, r.LastProof.Fields))
-	}
-	printExposure(tw, r.Exposure)
-	for i, l := range r.Redis.Lines() {
-		fmt.Fprintf(tw, "%s\t%s\n", map[bool]string{true: "redis"}[i == 0], l)
-	}
-	if len(r.Attention) == 0 {
-		fmt.Fprintf(tw, "attention\tnone: healthy\n")
-	}
-	for i, a := range r.Attention {
-		label := ""
-		if i == 0 {
-			label = "ATTENTION"
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", label, a)
-	}
-	tw.Flush()
-}
-
-// proofVerdict is the last proof run in one line: its verdict and counts,
-// the failed tests, when it ran; the whole entry (tests and evidence) is in
-// --json and `quantum proof ledger`.
-func proofVerdict(id string, f map[string]string) string {
-	s := fmt.Sprintf("%s %s", cmpOr(f["proof"], "(unnamed)"), cmpOr(f["result"], "(no result)"))
-	for _, k := range []string{"passed", "failed", "skipped"} {
-		if v := f[k]; v != "" {
-			s += " " + k + "=" + v
-		}
-	}
-	if ft := f["failed_tests"]; ft != "" {
-		if len(ft) > 80 {
-			ft = ft[:77] + "..."
-		}
-		s += " failed_tests=" + ft
-	}
-	if ts, err := strconv.ParseInt(f["timestamp"], 10, 64); err == nil {
-		s += " at " + time.Unix(ts, 0).UTC().Format(time.RFC3339)
-	}
-	return s + " (entry " + id + ")"
-}
-
-func secs(s int64) string { return (time.Duration(s) * time.Second).String() }
-
-func lag(l int64) string {
-	if l < 0 {
-		return "unknown"
-	}
-	return fmt.Sprint(l)
-}
-
-// counts renders ": a 1, b 2" in name order, or "" for none.
-func counts(m map[string]int64) string {
-	if len(m) == 0 {
-		return ""
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return ": " + strings.Join(parts, ", ")
-}
+// secs and counts render as status does (dev's summary uses them too).
+var secs, counts = status.Seconds, status.Counts
