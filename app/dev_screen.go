@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -136,9 +134,9 @@ func (d *Dev) summary(ctx context.Context, w io.Writer, started time.Time) error
 	fmt.Fprintf(tw, "=== quantum dev summary %s\n", now.UTC().Format("15:04:05"))
 	fmt.Fprintf(tw, "verdict\t%s\n", d.verdict(ctx, now))
 	p := rep.Policy
-	fmt.Fprintf(tw, "policy\tseq %d  age %s  remaining %s  signature %s\n", p.Seq, secs(p.AgeSec), secs(p.RemainingSec), p.Signature)
-	fmt.Fprintf(tw, "plans\t%d%s\n", rep.Results.Total, counts(rep.Results.ByDecision))
-	fmt.Fprintf(tw, "denials\t%s\n", cmp.Or(strings.TrimPrefix(counts(rep.Results.Denials), ": "), "none"))
+	fmt.Fprintf(tw, "policy\tseq %d  age %s  remaining %s  signature %s\n", p.Seq, status.Seconds(p.AgeSec), status.Seconds(p.RemainingSec), p.Signature)
+	fmt.Fprintf(tw, "plans\t%d%s\n", rep.Results.Total, status.Counts(rep.Results.ByDecision))
+	fmt.Fprintf(tw, "denials\t%s\n", cmp.Or(strings.TrimPrefix(status.Counts(rep.Results.Denials), ": "), "none"))
 	if len(rep.Alerts) == 0 {
 		fmt.Fprintf(tw, "alerts\tnone firing\n")
 	}
@@ -156,18 +154,4 @@ func (d *Dev) summary(ctx context.Context, w io.Writer, started time.Time) error
 	fmt.Fprintf(tw, "apply layer\t%d consumer(s), %d plan(s) pending\n", len(rep.Group.Consumers), rep.Group.Pending)
 	fmt.Fprintln(tw, "===")
 	return tw.Flush()
-}
-
-func secs(s int64) string { return (time.Duration(s) * time.Second).String() }
-
-// counts renders ": a 1, b 2" in name order, or "" for none.
-func counts(m map[string]int64) string {
-	if len(m) == 0 {
-		return ""
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return ": " + strings.Join(parts, ", ")
 }

@@ -122,11 +122,3 @@ func isTerminal(w io.Writer) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-// cmpOr is s, or def when s is empty (the status and migrate commands use it).
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}

@@ -119,6 +119,3 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	}
 	return exitStatusOK
 }
-
-// secs and counts render as status does (dev's summary uses them too).
-var secs, counts = status.Seconds, status.Counts
