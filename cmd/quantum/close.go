@@ -4,16 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/user"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/quantumtrader/quantum/breakglass"
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/market"
-	"github.com/quantumtrader/quantum/producer"
 )
 
 func init() {
@@ -65,7 +60,7 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 	}
 	keyFile := c.FS.String("key-file", c.Env.Getenv(envKey), "`FILE` holding the "+source+" keyring line (env "+envKey+")")
 	wait := c.FS.Duration("wait", 15*time.Second, "wait this long for the results")
-	var qty, side *string
+	qty, side := new(string), new(string)
 	var all *bool
 	if flatten {
 		all = c.FS.Bool("all", false, "close every open position of the paper venue")
@@ -86,87 +81,44 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 	if *keyFile == "" {
 		return c.UsageErr("--key-file FILE (or %s) is required: closes are signed as %s", envKey, source)
 	}
-	signer, err := producer.LoadSigner(*keyFile)
+	signer, err := breakglass.LoadSigner(*keyFile, source)
 	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if signer.Source != source {
-		return c.UsageErr("%s holds the key of %s: this command signs as %s only", *keyFile, signer.Source, source)
+		return closeErr(c, err)
 	}
 	rdb, err := c.RedisBlocking()
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	k := c.Keys()
-	var orders []breakglass.Close
-	switch {
-	case flatten:
-		syms := c.Args
-		if *all {
-			syms = nil // every symbol
-		}
-		orders, err = breakglass.Positions(ctx, rdb, k, syms)
-	case !market.ValidSymbol(c.Args[0]):
-		return c.UsageErr("symbol %q: want 2-20 of A-Z and 0-9", c.Args[0])
-	default:
-		var o breakglass.Close
-		o, err = breakglass.Single(ctx, rdb, k, c.Args[0], strings.ToUpper(*side), *qty)
-		orders = []breakglass.Close{o}
+	req := breakglass.Request{Symbols: c.Args, Side: strings.ToUpper(*side), Qty: *qty}
+	if flatten && *all {
+		req.Symbols = nil // every symbol
 	}
-	if errors.Is(err, breakglass.ErrNoPosition) {
+	rep, err := breakglass.Run(ctx, breakglass.Options{Redis: rdb, Keys: c.Keys(), Signer: signer, Flatten: flatten, Wait: *wait,
+		Actor: breakglass.Actor(c.Env.Getenv), Command: c.Cmd.Name, Now: c.Env.Clock()}, req)
+	switch {
+	case errors.Is(err, breakglass.ErrNoPosition):
 		fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", c.Args[0])
 		return cli.ExitFail
-	}
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if len(orders) == 0 {
-		fmt.Fprintln(c.Env.Stdout, "nothing to close: no open position")
+	case errors.Is(err, breakglass.ErrNothingToClose):
+		fmt.Fprintln(c.Env.Stdout, err)
 		return cli.ExitOK
+	case err != nil:
+		return closeErr(c, err)
 	}
-	rep, err := breakglass.Send(ctx, breakglass.Options{Redis: rdb, Keys: k, Signer: signer, Flatten: flatten, Wait: *wait,
-		Actor: actor(c), Command: c.Cmd.Name, Now: c.Env.Clock()}, orders)
-	var bad *breakglass.PlanError
-	if errors.As(err, &bad) {
-		return c.UsageErr("%v", bad)
-	}
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	code := cli.ExitOK
 	tw := cli.Table(c.Env.Stdout)
-	for _, r := range rep.Results {
-		switch {
-		case !r.Arrived:
-			code = 3
-		case !r.Executed && code == cli.ExitOK:
-			code = cli.ExitFail
-		}
-		fmt.Fprintf(tw, "%s\t%s %s %s\t%s\tplan_id=%s filled_qty=%s\n", source, r.Side, r.Qty, r.Symbol, r.Outcome, r.PlanID, r.FilledQty)
-		if r.AuditErr != nil {
-			fmt.Fprintf(c.Env.Stderr, "quantum %s: audit of %s not written: %v\n", c.Cmd.Name, r.PlanID, r.AuditErr)
-			code = cli.ExitFail
-		}
-		if r.AlertErr != nil {
-			fmt.Fprintf(c.Env.Stderr, "quantum %s: MANUAL_EXIT alert for %s not published: %v\n", c.Cmd.Name, r.PlanID, r.AlertErr)
-			code = cli.ExitFail
-		}
-	}
+	rep.WriteText(tw, c.Env.Stderr, source, c.Cmd.Name)
 	tw.Flush()
 	if rep.WaitErr != nil {
 		return c.Errorf("%v", rep.WaitErr)
 	}
-	return code
+	return rep.ExitCode()
 }
 
-// actor names the operator: $SUDO_USER, else the user.
-func actor(c *cli.Invocation) string {
-	if u := c.Env.Getenv("SUDO_USER"); u != "" {
-		return u
+// closeErr reports err: exit 2 when it is the operator's input, else 1.
+func closeErr(c *cli.Invocation, err error) int {
+	if breakglass.IsInput(err) {
+		return c.UsageErr("%v", err)
 	}
-	if u, err := user.Current(); err == nil {
-		return u.Username
-	}
-	return strconv.Itoa(os.Getuid())
+	return c.Errorf("%v", err)
 }
