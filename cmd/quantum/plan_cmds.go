@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"maps"
-	"slices"
-	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/plan"
@@ -93,49 +91,26 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	k := c.Keys()
-	cursor, err := producer.Cursor(ctx, rdb, k)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if *minReplicas < 0 {
+	id, got, err := producer.SendAndAwait(ctx, rdb, c.Keys(), fields, *minReplicas, *wait)
+	switch {
+	case errors.Is(err, producer.ErrNegativeReplicas):
 		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
 		return cli.ExitUsage
-	}
-	var id string
-	if *minReplicas == 0 {
-		id, err = producer.Send(ctx, rdb, k, fields)
-	} else {
-		var acked int
-		id, acked, err = producer.SendConfirmed(ctx, rdb, k, fields, *minReplicas, 2*time.Second)
-		if err == nil && acked < *minReplicas {
-			fmt.Fprintf(c.Env.Stderr, "quantum plan send: sent plan_id=%s (entry %s) but only %d of %d replica(s) confirmed it within 2s: a failover may lose it\n", *planID, id, acked, *minReplicas)
-			return 3
-		}
-	}
-	if err != nil {
+	case errors.Is(err, producer.ErrUnconfirmed):
+		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
+		return 3
+	case err != nil:
 		return c.Errorf("%v", err)
-	}
-	if *wait <= 0 {
+	case got == nil:
 		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, signer.Source, id)
 		return cli.ExitOK
 	}
-	got, err := producer.Await(ctx, rdb, k, cursor, *wait, *planID)
-	if err != nil {
-		fmt.Fprintf(c.Env.Stderr, "quantum plan send: sent plan_id=%s (entry %s) but %v\n", *planID, id, err)
-		return 3
-	}
-	res := got[*planID].Map()
 	if *asJSON {
-		writeJSON(c.Env.Stdout, res)
+		writeJSON(c.Env.Stdout, got.Map())
 	} else {
-		tw := cli.Table(c.Env.Stdout)
-		for _, name := range slices.Sorted(maps.Keys(res)) {
-			fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
-		}
-		tw.Flush()
+		got.WriteText(c.Env.Stdout)
 	}
-	if r := got[*planID]; r.Passed() {
+	if got.Passed() {
 		return cli.ExitOK
 	}
 	return cli.ExitFail
