@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/applylayer"
-	"github.com/quantumtrader/quantum/exchange"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
-	"github.com/quantumtrader/quantum/policy"
 )
 
 func init() {
@@ -56,46 +52,14 @@ func runReconcile(ctx context.Context, c *cli.Invocation) int {
 	if err != nil {
 		return fail(err)
 	}
-	hist, ok := venue.(exchange.OrderHistory)
-	if !ok {
-		return fail(errors.New("this venue cannot list its recent orders"))
-	}
-	syms := secretfile.SplitList(*symbols)
-	if len(syms) == 0 {
-		store, closeStore, err := policyStore(c, nil, 0)
-		if err != nil {
-			return fail(err)
-		}
-		sp, err := store.Raw(ctx)
-		closeStore()
-		if err != nil {
-			return fail(fmt.Errorf("the live policy's universe: %w (or give --symbols)", err))
-		}
-		syms = policy.UniverseOf(sp)
-		if len(syms) == 0 {
-			return fail(errors.New("no universe in the live policy: give --symbols"))
-		}
-	}
-	alerts, err := alert.New(rdb, alert.Options{Keys: c.Keys(), Now: c.Env.Clock()})
+	rep, err := applylayer.CheckOrphans(ctx, applylayer.CheckOptions{Redis: rdb, Keys: c.Keys(), Venue: venue,
+		Symbols: secretfile.SplitList(*symbols), Since: *since, Now: c.Env.Clock(), Log: c.Logger()})
 	if err != nil {
 		return fail(err)
 	}
-	orphans, err := applylayer.Reconcile(ctx, rdb, c.Keys(), hist, syms, c.Env.Clock()().Add(-*since), alerts, c.Logger())
-	if err != nil {
-		return fail(err)
-	}
-	tw := cli.Table(c.Env.Stdout)
-	for _, o := range orphans {
-		state := "recorded before"
-		if o.New {
-			state = "new, alerted"
-		}
-		fmt.Fprintf(tw, "ORPHAN_ORDER\t%s\t%s %s\t%s filled %s\t%s\n", o.ClientOrderID, o.Symbol, o.Side, o.Status, o.FilledQty, state)
-	}
-	tw.Flush()
-	if len(orphans) > 0 {
+	rep.WriteText(c.Env.Stdout)
+	if len(rep.Found) > 0 {
 		return cli.ExitFail
 	}
-	fmt.Fprintf(c.Env.Stdout, "no orphan: every order of ours in %d symbol(s) has its record\n", len(syms))
 	return cli.ExitOK
 }
