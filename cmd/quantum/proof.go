@@ -123,29 +123,13 @@ func runProofLedger(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	defer rdb.Close()
-	n := int64(*count)
-	if n == 0 && *asJSON {
-		n = 20
-	}
-	if n == 0 {
-		entries, err := proof.Entries(ctx, rdb, c.Keys(), 1000)
-		if err != nil {
-			return c.Errorf("%v", err)
-		}
-		proof.WriteMarkdown(c.Env.Stdout, proof.Latest(entries))
-		return cli.ExitOK
-	}
-	entries, err := proof.Entries(ctx, rdb, c.Keys(), n)
+	entries, err := proof.LedgerEntries(ctx, rdb, c.Keys(), int64(*count), *asJSON)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	if *asJSON {
 		return writeJSON(c.Env.Stdout, entries)
 	}
-	if len(entries) == 0 {
-		fmt.Fprintf(c.Env.Stdout, "no proof runs on %s\n", c.Keys().ProofRuns())
-		return cli.ExitOK
-	}
-	proof.WriteRuns(c.Env.Stdout, entries)
+	proof.WriteLedger(c.Env.Stdout, c.Keys(), entries, *count == 0)
 	return cli.ExitOK
 }
