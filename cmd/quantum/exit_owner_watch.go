@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -102,18 +101,11 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	}
 
 	rep, err := w.Run(ctx)
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep.JSON(err))
-	}
-	if err != nil {
-		// Never "deduped", never "clean": the check or its alert failed.
-		fmt.Fprintf(c.Env.Stderr, "%s FAILED (exit 2): %v\n", watch.Tag, err)
+	watch.WriteRun(c.Env.Stdout, c.Env.Stderr, rep, err, *asJSON)
+	switch {
+	case err != nil:
 		return exitWatchFailed
-	}
-	if !*asJSON {
-		fmt.Fprintln(c.Env.Stdout, rep.Summary())
-	}
-	if rep.Denials > 0 {
+	case rep.Denials > 0:
 		return exitWatchDenials
 	}
 	return exitWatchClean
