@@ -4,8 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/quantumtrader/quantum/app"
@@ -80,7 +78,7 @@ func runDev(ctx context.Context, c *cli.Invocation) int {
 		return cli.ExitUsage
 	}
 	out := c.Env.Stdout
-	term := isTerminal(out)
+	term := app.IsTerminal(out)
 	if term && !c.IsSet("log-level") {
 		// The summary tells what the logs would; they would scroll it away.
 		c.G.LogLevel = "error"
@@ -111,14 +109,4 @@ func runDev(ctx context.Context, c *cli.Invocation) int {
 	}
 	d.Show(ctx, screen)
 	return cli.ExitOK
-}
-
-// isTerminal reports whether w is a character device (a terminal).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
