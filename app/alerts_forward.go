@@ -87,3 +87,12 @@ func (a *AlertsForward) Run(ctx context.Context, metricsAddr string) error {
 	NotifyStopping()
 	return nil
 }
+
+// Serve is Drain when once (the forwarded count dropped), else Run.
+func (a *AlertsForward) Serve(ctx context.Context, once bool, metricsAddr string) error {
+	if once {
+		_, err := a.Drain(ctx)
+		return err
+	}
+	return a.Run(ctx, metricsAddr)
+}

@@ -103,3 +103,24 @@ func TestWriteRuns(t *testing.T) {
 		t.Fatalf("runs table:\n%s", b.String())
 	}
 }
+
+// TestCheckRun: an unknown format and a zero or negative duration are
+// refused with the flag's name; the good options pass.
+func TestCheckRun(t *testing.T) {
+	for _, tc := range []struct {
+		format           string
+		timeout, refresh time.Duration
+		want             string
+	}{
+		{"text", time.Second, time.Minute, ""},
+		{"json", time.Second, time.Minute, ""},
+		{"xml", time.Second, time.Minute, `--format "xml"`},
+		{"tap", 0, time.Minute, "--timeout"},
+		{"junit", time.Second, -time.Minute, "--refresh-interval"},
+	} {
+		err := CheckRun(tc.format, tc.timeout, tc.refresh)
+		if (err == nil) != (tc.want == "") || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("CheckRun(%q, %v, %v) = %v, want %q", tc.format, tc.timeout, tc.refresh, err, tc.want)
+		}
+	}
+}

@@ -57,33 +57,22 @@ func runAlertsForward(ctx context.Context, c *cli.Invocation) int {
 	metricsAddr := c.FS.String("metrics-addr", cli.EnvOr(c.Env.Getenv, "QUANTUM_ALERTS_FORWARD_METRICS_ADDR", "127.0.0.1:9109"),
 		"`address` of /metrics and /healthz (port 0: any free port; empty: none) (env QUANTUM_ALERTS_FORWARD_METRICS_ADDR)")
 	once := ef.Bool("once", "QUANTUM_ALERTS_FORWARD_ONCE", false, "forward what is pending and new, then exit")
-	if code, ok := c.Parse(0); !ok {
+	if code, ok := ef.Parse(0); !ok {
 		return code
 	}
-	if !ef.Check(c.Env.Stderr) {
-		return cli.ExitUsage
-	}
-	rdb, err := c.RedisBlocking()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	fwd, err := app.NewAlertsForward(rdb, alertforward.Config{
-		Keys: c.Keys(), Group: *group, Consumer: *consumer,
-		Alertmanagers: ams, Webhooks: hooks, HTTP: &http.Client{Timeout: *timeout},
-		Now: c.Env.Clock(), Log: c.Logger(),
-		ResendInterval: *resend, ClaimIdle: *claimIdle, MaxBackoff: *maxBackoff, RetryFor: *retryFor,
+	return c.WithRedis(true, func(rdb cli.RedisClient) int {
+		fwd, err := app.NewAlertsForward(rdb, alertforward.Config{
+			Keys: c.Keys(), Group: *group, Consumer: *consumer,
+			Alertmanagers: ams, Webhooks: hooks, HTTP: &http.Client{Timeout: *timeout},
+			Now: c.Env.Clock(), Log: c.Logger(),
+			ResendInterval: *resend, ClaimIdle: *claimIdle, MaxBackoff: *maxBackoff, RetryFor: *retryFor,
+		})
+		if err != nil {
+			return c.UsageErr("%v", err)
+		}
+		if err := fwd.Serve(ctx, *once, *metricsAddr); err != nil {
+			return c.Errorf("%v", err)
+		}
+		return cli.ExitOK
 	})
-	if err != nil {
-		return c.UsageErr("%v", err)
-	}
-	if *once {
-		_, err = fwd.Drain(ctx)
-	} else {
-		err = fwd.Run(ctx, *metricsAddr)
-	}
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	return cli.ExitOK
 }

@@ -44,18 +44,15 @@ func runBenchApply(ctx context.Context, c *cli.Invocation) int {
 		}
 		defer stop()
 	}
-	rdb, err := c.RedisBlocking()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Exposure: *exposure, Log: c.Logger()})
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if *asJSON {
-		return writeJSON(c.Env.Stdout, rep)
-	}
-	rep.WriteText(c.Env.Stdout)
-	return cli.ExitOK
+	return c.WithRedis(true, func(rdb cli.RedisClient) int {
+		rep, err := bench.Apply(ctx, rdb, bench.Options{Plans: *plans, Rate: *rate, Concurrency: *conc, Replicas: *replicas, Baseline: *baseline, Exposure: *exposure, Log: c.Logger()})
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		if *asJSON {
+			return writeJSON(c.Env.Stdout, rep)
+		}
+		rep.WriteText(c.Env.Stdout)
+		return cli.ExitOK
+	})
 }

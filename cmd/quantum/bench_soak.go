@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/quantumtrader/quantum/bench"
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -42,26 +41,21 @@ func runBenchSoak(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	rdb, err := c.RedisBlocking()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	opt.Log = c.Logger()
-	opt.Progress = func(s bench.Sample) {
-		fmt.Fprintf(c.Env.Stderr, "t=%.0fs plans=%d results=%d used_memory=%d\n", s.AtSec, s.Plans, s.Results, s.UsedMemory)
-	}
-	rep, err := bench.Soak(ctx, rdb, opt)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep)
-	} else if err := rep.WriteText(c.Env.Stdout); err != nil {
-		return c.Errorf("%v", err)
-	}
-	if !rep.Flat {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return c.WithRedis(true, func(rdb cli.RedisClient) int {
+		opt.Log = c.Logger()
+		opt.Progress = bench.ProgressTo(c.Env.Stderr)
+		rep, err := bench.Soak(ctx, rdb, opt)
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		if *asJSON {
+			writeJSON(c.Env.Stdout, rep)
+		} else if err := rep.WriteText(c.Env.Stdout); err != nil {
+			return c.Errorf("%v", err)
+		}
+		if !rep.Flat {
+			return cli.ExitFail
+		}
+		return cli.ExitOK
+	})
 }

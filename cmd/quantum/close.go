@@ -85,34 +85,31 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 	if err != nil {
 		return closeErr(c, err)
 	}
-	rdb, err := c.RedisBlocking()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	req := breakglass.Request{Symbols: c.Args, Side: strings.ToUpper(*side), Qty: *qty}
-	if flatten && *all {
-		req.Symbols = nil // every symbol
-	}
-	rep, err := breakglass.Run(ctx, breakglass.Options{Redis: rdb, Keys: c.Keys(), Signer: signer, Flatten: flatten, Wait: *wait,
-		Actor: breakglass.Actor(c.Env.Getenv), Command: c.Cmd.Name, Now: c.Env.Clock()}, req)
-	switch {
-	case errors.Is(err, breakglass.ErrNoPosition):
-		fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", c.Args[0])
-		return cli.ExitFail
-	case errors.Is(err, breakglass.ErrNothingToClose):
-		fmt.Fprintln(c.Env.Stdout, err)
-		return cli.ExitOK
-	case err != nil:
-		return closeErr(c, err)
-	}
-	tw := cli.Table(c.Env.Stdout)
-	rep.WriteText(tw, c.Env.Stderr, source, c.Cmd.Name)
-	tw.Flush()
-	if rep.WaitErr != nil {
-		return c.Errorf("%v", rep.WaitErr)
-	}
-	return rep.ExitCode()
+	return c.WithRedis(true, func(rdb cli.RedisClient) int {
+		req := breakglass.Request{Symbols: c.Args, Side: strings.ToUpper(*side), Qty: *qty}
+		if flatten && *all {
+			req.Symbols = nil // every symbol
+		}
+		rep, err := breakglass.Run(ctx, breakglass.Options{Redis: rdb, Keys: c.Keys(), Signer: signer, Flatten: flatten, Wait: *wait,
+			Actor: breakglass.Actor(c.Env.Getenv), Command: c.Cmd.Name, Now: c.Env.Clock()}, req)
+		switch {
+		case errors.Is(err, breakglass.ErrNoPosition):
+			fmt.Fprintf(c.Env.Stderr, "quantum close: no open %s position on the paper venue (give --side and --qty for another venue)\n", c.Args[0])
+			return cli.ExitFail
+		case errors.Is(err, breakglass.ErrNothingToClose):
+			fmt.Fprintln(c.Env.Stdout, err)
+			return cli.ExitOK
+		case err != nil:
+			return closeErr(c, err)
+		}
+		tw := cli.Table(c.Env.Stdout)
+		rep.WriteText(tw, c.Env.Stderr, source, c.Cmd.Name)
+		tw.Flush()
+		if rep.WaitErr != nil {
+			return c.Errorf("%v", rep.WaitErr)
+		}
+		return rep.ExitCode()
+	})
 }
 
 // closeErr reports err: exit 2 when it is the operator's input, else 1.

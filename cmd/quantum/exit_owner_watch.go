@@ -58,11 +58,8 @@ func runExitOwnerWatch(ctx context.Context, c *cli.Invocation) int {
 	follow := c.FS.Bool("follow", false, "keep running: raise the alert as soon as a denial is written")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON (not with --follow)")
 	loadResultKey := resultKeyFlag(c)
-	if code, ok := c.Parse(0); !ok {
-		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed check
-	}
-	if !ef.Check(c.Env.Stderr) {
-		return exitWatchFailed
+	if code, ok := ef.Parse(0); !ok {
+		return code // 0 for --help; a usage error or a bad variable is cli.ExitUsage, the same 2 as a failed check
 	}
 	if msg := watch.LegacyTestInput(c.Env.Getenv, c.G.Prefix); msg != "" {
 		return c.UsageErr("%s", msg)

@@ -42,18 +42,15 @@ func runPaperSetPrice(ctx context.Context, c *cli.Invocation) int {
 	if err != nil {
 		return c.UsageErr("%v", err)
 	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	moved, err := paper.MoveMarks(ctx, rdb, c.Keys(), prices, func() time.Time { return applylayer.DayStart(c.Env.Clock()()) })
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if *asJSON {
-		return writeJSON(c.Env.Stdout, moved.JSON())
-	}
-	moved.WriteText(c.Env.Stdout)
-	return cli.ExitOK
+	return c.WithRedis(false, func(rdb cli.RedisClient) int {
+		moved, err := paper.MoveMarks(ctx, rdb, c.Keys(), prices, func() time.Time { return applylayer.DayStart(c.Env.Clock()()) })
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		if *asJSON {
+			return writeJSON(c.Env.Stdout, moved.JSON())
+		}
+		moved.WriteText(c.Env.Stdout)
+		return cli.ExitOK
+	})
 }

@@ -86,32 +86,29 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 		return cli.ExitUsage
 	}
 
-	rdb, err := c.RedisBlocking()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	id, got, err := producer.SendAndAwait(ctx, rdb, c.Keys(), fields, *minReplicas, *wait)
-	switch {
-	case errors.Is(err, producer.ErrNegativeReplicas):
-		fmt.Fprintln(c.Env.Stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
-		return cli.ExitUsage
-	case errors.Is(err, producer.ErrUnconfirmed):
-		fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
-		return 3
-	case err != nil:
-		return c.Errorf("%v", err)
-	case got == nil:
-		fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, signer.Source, id)
-		return cli.ExitOK
-	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, got.Map())
-	} else {
-		got.WriteText(c.Env.Stdout)
-	}
-	if got.Passed() {
-		return cli.ExitOK
-	}
-	return cli.ExitFail
+	return c.WithRedis(true, func(rdb cli.RedisClient) int {
+		id, got, err := producer.SendAndAwait(ctx, rdb, c.Keys(), fields, *minReplicas, *wait)
+		switch {
+		case errors.Is(err, producer.ErrNegativeReplicas):
+			fmt.Fprintln(c.Env.Stderr, "quantum plan send: --min-replicas / QUANTUM_MIN_REPLICAS: want a whole number, 0 or more")
+			return cli.ExitUsage
+		case errors.Is(err, producer.ErrUnconfirmed):
+			fmt.Fprintf(c.Env.Stderr, "quantum plan send: %v\n", err)
+			return 3
+		case err != nil:
+			return c.Errorf("%v", err)
+		case got == nil:
+			fmt.Fprintf(c.Env.Stdout, "sent plan_id=%s source=%s entry=%s\n", *planID, signer.Source, id)
+			return cli.ExitOK
+		}
+		if *asJSON {
+			writeJSON(c.Env.Stdout, got.Map())
+		} else {
+			got.WriteText(c.Env.Stdout)
+		}
+		if got.Passed() {
+			return cli.ExitOK
+		}
+		return cli.ExitFail
+	})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
@@ -70,17 +69,11 @@ func runProofs(ctx context.Context, c *cli.Invocation, all bool) int {
 	if all {
 		nargs = 0
 	}
-	if code, ok := c.Parse(nargs); !ok {
+	if code, ok := ef.Parse(nargs); !ok {
 		return code
 	}
-	if !ef.Check(c.Env.Stderr) {
-		return cli.ExitUsage
-	}
-	if !slices.Contains(proof.Formats, *format) {
-		return c.UsageErr("--format %q: want text, tap, junit or json", *format)
-	}
-	if *timeout <= 0 || *interval <= 0 {
-		return c.UsageErr("--timeout and --refresh-interval must be positive")
+	if err := proof.CheckRun(*format, *timeout, *interval); err != nil {
+		return c.UsageErr("%v", err)
 	}
 	proofs, err := proof.Select(all, c.Args)
 	if err != nil {
@@ -118,18 +111,15 @@ func runProofLedger(ctx context.Context, c *cli.Invocation) int {
 		fmt.Fprintf(c.Env.Stderr, "quantum proof ledger: --count %d: want N > 0\n", *count)
 		return cli.ExitUsage
 	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer rdb.Close()
-	entries, err := proof.LedgerEntries(ctx, rdb, c.Keys(), int64(*count), *asJSON)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if *asJSON {
-		return writeJSON(c.Env.Stdout, entries)
-	}
-	proof.WriteLedger(c.Env.Stdout, c.Keys(), entries, *count == 0)
-	return cli.ExitOK
+	return c.WithRedis(false, func(rdb cli.RedisClient) int {
+		entries, err := proof.LedgerEntries(ctx, rdb, c.Keys(), int64(*count), *asJSON)
+		if err != nil {
+			return c.Errorf("%v", err)
+		}
+		if *asJSON {
+			return writeJSON(c.Env.Stdout, entries)
+		}
+		proof.WriteLedger(c.Env.Stdout, c.Keys(), entries, *count == 0)
+		return cli.ExitOK
+	})
 }
