@@ -85,13 +85,9 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 // printPublished prints a published policy, as publish and refresh do.
 func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON bool) int {
 	if asJSON {
-		return writeJSON(c.Env.Stdout, map[string]any{
-			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": auditID,
-		})
+		return writeJSON(c.Env.Stdout, policystore.PublishedJSON(sp, auditID))
 	}
-	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
-		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
+	policystore.WritePublished(c.Env.Stdout, sp)
 	return cli.ExitOK
 }
 
