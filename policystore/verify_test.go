@@ -1,10 +1,13 @@
 package policystore
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/reason"
@@ -69,5 +72,44 @@ func TestPublishedOutput(t *testing.T) {
 	}
 	if j := PublishedJSON(sp, "1-0"); j["published"] != true || j["audit_entry_id"] != "1-0" || j["policy_seq"] != uint64(7) {
 		t.Fatalf("json %v", j)
+	}
+}
+
+// TestLoadVerifiedFailsClosed: no trusted key is POLICY_KEY_UNAVAILABLE
+// before any client is made; a client that cannot be made is
+// POLICY_UNAVAILABLE.
+func TestLoadVerifiedFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	dialed := false
+	dial := func() (redis.UniversalClient, error) { dialed = true; return nil, errors.New("dial refused") }
+	if _, err := LoadVerified(ctx, dial, "", "", Options{}); reason.CodeOf(err) != reason.PolicyKeyUnavailable || dialed {
+		t.Fatalf("no key: %v (dialed %v), want POLICY_KEY_UNAVAILABLE without a client", err, dialed)
+	}
+	k, err := policy.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pub, err := policy.WriteKeyPair(t.TempDir(), k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadVerified(ctx, dial, pub, "", Options{}); reason.CodeOf(err) != reason.PolicyUnavailable || !dialed {
+		t.Fatalf("no client: %v, want POLICY_UNAVAILABLE", err)
+	}
+}
+
+func TestAuditOutputOfNone(t *testing.T) {
+	if got := AuditJSON(nil); got == nil || len(got) != 0 {
+		t.Fatalf("AuditJSON(nil) = %#v, want an empty slice", got)
+	}
+	var b strings.Builder
+	WriteAuditOrNone(&b, "q:stream:policy.audit", nil)
+	if b.String() != "no audit entries at q:stream:policy.audit\n" {
+		t.Fatalf("%q", b.String())
+	}
+	b.Reset()
+	WriteAuditOrNone(&b, "k", []AuditEntry{{Result: "published", Seq: "3"}})
+	if !strings.HasPrefix(b.String(), "CREATED") || !strings.Contains(b.String(), "published") {
+		t.Fatalf("%q", b.String())
 	}
 }

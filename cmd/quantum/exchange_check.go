@@ -89,13 +89,5 @@ func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
 			}
 			return &binance.Universe{Symbols: sp.UniverseSymbols, Leverage: sp.LeverageBySymbol, Version: sp.Version, Seq: sp.Seq}, nil
 		}})
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep)
-	} else {
-		rep.WriteText(c.Env.Stdout)
-	}
-	if !rep.OK {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, rep, rep.WriteText, rep.OK)
 }

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
@@ -84,15 +84,7 @@ func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 	if err != nil {
 		return couldNotCheck(c, err)
 	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep)
-	} else {
-		rep.WriteText(c.Env.Stdout, *plans, c.Keys().ApplyPlan())
-	}
-	if !rep.Ready {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, rep, func(w io.Writer) error { return rep.WriteText(w, *plans, c.Keys().ApplyPlan()) }, rep.Ready)
 }
 
 func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
@@ -106,24 +98,9 @@ func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 		return configErr(c, err)
 	}
 	defer rdb.Close()
-	var from time.Time
-	if *since > 0 {
-		from = c.Env.Clock()().Add(-*since)
-	}
-	s, err := migrate.Summarize(ctx, rdb, c.Keys(), from)
+	s, err := migrate.SummarizePeriod(ctx, rdb, c.Keys(), c.Env.Clock()(), *since)
 	if err != nil {
 		return configErr(c, err)
 	}
-	if s.Total == 0 {
-		return configErr(c, fmt.Errorf("no shadow result on %s in the period: is apply-layer --mode shadow running?", c.Keys().ApplyShadow()))
-	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, s)
-	} else {
-		s.WriteText(c.Env.Stdout)
-	}
-	if len(s.WouldDeny) > 0 || len(s.Failed) > 0 {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, s, s.WriteText, s.Ready())
 }

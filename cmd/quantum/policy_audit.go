@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policystore"
@@ -38,15 +37,8 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		if entries == nil {
-			entries = []policystore.AuditEntry{}
-		}
-		return writeJSON(c.Env.Stdout, entries)
+		return writeJSON(c.Env.Stdout, policystore.AuditJSON(entries))
 	}
-	if len(entries) == 0 {
-		fmt.Fprintf(c.Env.Stdout, "no audit entries at %s\n", c.Keys().PolicyAudit())
-		return cli.ExitOK
-	}
-	policystore.WriteAudit(c.Env.Stdout, entries)
+	policystore.WriteAuditOrNone(c.Env.Stdout, c.Keys().PolicyAudit(), entries)
 	return cli.ExitOK
 }

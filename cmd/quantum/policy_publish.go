@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -91,23 +89,8 @@ func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON
 	return cli.ExitOK
 }
 
-func defaultActor(e *cli.Env) string {
-	user := e.Getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown-host"
-	}
-	return user + "@" + host
-}
+// defaultActor is --actor's default, USER@hostname.
+var defaultActor = cli.DefaultActor
 
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
-}
+// writeJSON prints v as indented JSON, as every --json does.
+var writeJSON = cli.WriteJSON

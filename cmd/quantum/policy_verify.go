@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/refresh"
 )
 
@@ -76,20 +73,4 @@ func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 		return cli.ExitFail
 	}
 	return cli.ExitOK
-}
-
-// loadVerified loads the live policy with the keys of pubkeys and checks it
-// against the audit trail and the rollback memory (POLICY_ROLLBACK). A
-// missing or unreadable key file fails closed like any other refusal.
-func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
-	ring, err := policystore.ReaderKeys(pubkeys, c.Env.Getenv(policy.EncodingsEnv))
-	if err != nil {
-		return nil, err
-	}
-	store, closeStore, err := policyStore(c, ring, skew)
-	if err != nil {
-		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
-	}
-	defer closeStore()
-	return store.LoadChecked(ctx)
 }
