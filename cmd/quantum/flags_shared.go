@@ -26,12 +26,7 @@ func alarmFlags(e *cli.EnvFlags) (threshold, repeat *time.Duration) {
 // key after parse, nil when none is configured.
 func resultKeyFlag(c *cli.Invocation) (load func() ([]byte, error)) {
 	path := c.FS.String("result-key", c.Env.Getenv("QUANTUM_RESULT_KEY"), "`FILE` of the apply layer's result key: results whose result_mac does not verify are ignored and reported RESULT_FORGED (env QUANTUM_RESULT_KEY)")
-	return func() ([]byte, error) {
-		if *path == "" {
-			return nil, nil
-		}
-		return plan.LoadResultKey(*path)
-	}
+	return func() ([]byte, error) { return plan.LoadResultKeyIfSet(*path) }
 }
 
 // policyStore returns a store over a new Redis client for --redis and

@@ -9,6 +9,7 @@ import (
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/migrate"
+	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
@@ -68,18 +69,11 @@ func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	trusted, err := policystore.LoadTrusted(*pubkeys, "")
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	defer rdb.Close()
-	rep, err := migrate.Check(ctx, rdb, migrate.CheckOptions{
-		Keys: c.Keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
-		LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
+	rep, err := policystore.WithTrusted(c.Redis, *pubkeys, "", func(trusted *policy.TrustedKeys, rdb cli.RedisClient) (*migrate.CheckReport, error) {
+		return migrate.Check(ctx, rdb, migrate.CheckOptions{
+			Keys: c.Keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
+			LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
+		})
 	})
 	if err != nil {
 		return couldNotCheck(c, err)

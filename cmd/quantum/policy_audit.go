@@ -27,12 +27,7 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 	if *count < 1 {
 		return configErr(c, errors.New("--count must be at least 1"))
 	}
-	store, closeStore, err := policyStore(c, nil, 0)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer closeStore()
-	entries, err := store.Audit(ctx, *count)
+	entries, err := policystore.ReadAudit(ctx, c.Redis, policystore.Options{Keys: c.Keys(), Now: c.Env.Clock()}, *count)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}

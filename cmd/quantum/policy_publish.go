@@ -60,12 +60,8 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 	if *keyPath == "" {
 		return configErr(c, errors.New("--key FILE (or QUANTUM_POLICY_KEY) is required"))
 	}
-	name := c.Args[0]
-	if name == "-" {
-		name = "stdin"
-	}
 	sp, pub, legacyDetail, err := policystore.PublishFile(ctx, policystore.FileRelease{
-		KeyPath: *keyPath, Pubkeys: *pubkeys, Name: name, Open: func() (io.ReadCloser, error) { return c.Env.Open(c.Args[0]) },
+		KeyPath: *keyPath, Pubkeys: *pubkeys, Name: c.Args[0], Open: func() (io.ReadCloser, error) { return c.Env.Open(c.Args[0]) },
 		ReplaceLegacy: *legacy, Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(),
 		Release: policystore.Release{Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor},
 	})

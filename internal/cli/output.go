@@ -10,12 +10,17 @@ import (
 // WriteJSON writes v to w as indented JSON, as every --json prints;
 // ExitFail when it cannot be written.
 func WriteJSON(w io.Writer, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
+	if err := EncodeJSON(w, v); err != nil {
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// EncodeJSON is WriteJSON returning the error.
+func EncodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // DefaultActor is who runs a command, for an audit trail: USER@hostname

@@ -17,6 +17,9 @@ func TestWriteJSON(t *testing.T) {
 	if code := WriteJSON(&b, map[string]any{"a": 1, "b": []int{}}); code != ExitOK || b.String() != "{\n  \"a\": 1,\n  \"b\": []\n}\n" {
 		t.Fatalf("exit %d, %q", code, b.String())
 	}
+	if err := EncodeJSON(failWriter{}, 1); err == nil {
+		t.Fatal("EncodeJSON to a writer that fails: no error")
+	}
 	if code := WriteJSON(failWriter{}, 1); code != ExitFail {
 		t.Fatalf("a write that fails: exit %d, want %d", code, ExitFail)
 	}
