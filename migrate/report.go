@@ -31,9 +31,15 @@ type ShadowSummary struct {
 const shadowScanLimit = 1_000_000
 
 // SummarizePeriod summarizes the shadow results of the last since before
-// now (0: everything), as `quantum migrate report` does; a period with no
-// shadow result is an error (no shadow apply layer ran).
-func SummarizePeriod(ctx context.Context, rdb redis.Cmdable, ks keys.Space, now time.Time, since time.Duration) (*ShadowSummary, error) {
+// now (0: everything) over a new client of dial (closed on return), as
+// `quantum migrate report` does; a period with no shadow result is an
+// error (no shadow apply layer ran).
+func SummarizePeriod(ctx context.Context, dial func() (redis.UniversalClient, error), ks keys.Space, now time.Time, since time.Duration) (*ShadowSummary, error) {
+	rdb, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
 	var from time.Time
 	if since > 0 {
 		from = now.Add(-since)

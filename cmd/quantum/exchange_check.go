@@ -56,11 +56,7 @@ func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 }
 
 func (b *binanceFlags) config(c *cli.Invocation) (binance.Config, error) {
-	creds, err := binance.LoadCredentials(c.Env.Getenv, b.keyFile, b.secretFile)
-	if err != nil {
-		return binance.Config{}, err
-	}
-	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.Env.Clock(), Log: c.Logger()}, nil
+	return binance.Settings{URL: b.url, KeyFile: b.keyFile, SecretFile: b.secretFile, Timeout: b.timeout}.Config(c.Env.Getenv, c.Env.Clock(), c.Logger())
 }
 
 func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {

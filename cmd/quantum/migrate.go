@@ -87,12 +87,7 @@ func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return configErr(c, err)
-	}
-	defer rdb.Close()
-	s, err := migrate.SummarizePeriod(ctx, rdb, c.Keys(), c.Env.Clock()(), *since)
+	s, err := migrate.SummarizePeriod(ctx, c.Redis, c.Keys(), c.Env.Clock()(), *since)
 	if err != nil {
 		return configErr(c, err)
 	}
