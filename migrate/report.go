@@ -30,6 +30,34 @@ type ShadowSummary struct {
 // shadowScanLimit bounds one summary's read.
 const shadowScanLimit = 1_000_000
 
+// SummarizePeriod summarizes the shadow results of the last since before
+// now (0: everything) over a new client of dial (closed on return), as
+// `quantum migrate report` does; a period with no shadow result is an
+// error (no shadow apply layer ran).
+func SummarizePeriod(ctx context.Context, dial func() (redis.UniversalClient, error), ks keys.Space, now time.Time, since time.Duration) (*ShadowSummary, error) {
+	rdb, err := dial()
+	if err != nil {
+		return nil, err
+	}
+	defer rdb.Close()
+	var from time.Time
+	if since > 0 {
+		from = now.Add(-since)
+	}
+	s, err := Summarize(ctx, rdb, ks, from)
+	if err != nil {
+		return nil, err
+	}
+	if s.Total == 0 {
+		return nil, fmt.Errorf("no shadow result on %s in the period: is apply-layer --mode shadow running?", ks.ApplyShadow())
+	}
+	return s, nil
+}
+
+// Ready says whether enforcing would have done what the shadow period's
+// producers asked: no plan would have been denied or failed.
+func (s *ShadowSummary) Ready() bool { return len(s.WouldDeny) == 0 && len(s.Failed) == 0 }
+
 // Summarize reads the shadow results written since since (0: all).
 func Summarize(ctx context.Context, rdb redis.Cmdable, ks keys.Space, since time.Time) (*ShadowSummary, error) {
 	s := &ShadowSummary{ByDecision: map[string]int{}, WouldDeny: map[string]map[string]int{}, Unsigned: map[string]int{},

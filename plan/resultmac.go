@@ -60,6 +60,15 @@ func VerifyResult(values map[string]any, key []byte) bool {
 	return hmac.Equal([]byte(got), []byte(want))
 }
 
+// LoadResultKeyIfSet is LoadResultKey, or no key (nil, nil) when path is
+// "": none is configured.
+func LoadResultKeyIfSet(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return LoadResultKey(path)
+}
+
 // LoadResultKey reads the result key: a file of mode 0600 (or stricter)
 // holding at least MinResultKeyBytes of lowercase hex, on one line
 // (`openssl rand -hex 32`). Errors never quote the file's content.

@@ -101,3 +101,23 @@ func TestLoadResultKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadResultKeyIfSet: no path is no key; a path is loaded and checked
+// as LoadResultKey does (a file others can read is refused, not skipped).
+func TestLoadResultKeyIfSet(t *testing.T) {
+	if k, err := plan.LoadResultKeyIfSet(""); k != nil || err != nil {
+		t.Fatalf("no path: %x, %v", k, err)
+	}
+	p := filepath.Join(t.TempDir(), "result.key")
+	if err := os.WriteFile(p, []byte(strings.Repeat("cd", 32)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(p, 0o644)
+	if _, err := plan.LoadResultKeyIfSet(p); err == nil {
+		t.Fatal("a world-readable key file was accepted")
+	}
+	os.Chmod(p, 0o600)
+	if k, err := plan.LoadResultKeyIfSet(p); err != nil || len(k) != 32 {
+		t.Fatalf("a good key: %d bytes, %v", len(k), err)
+	}
+}

@@ -22,7 +22,7 @@ type FileRelease struct {
 	// Pubkeys are trusted public key files, comma-separated: the signing
 	// key must be one of them; "" trusts the signing key's own.
 	Pubkeys string
-	Name    string                        // the content's name in errors ("stdin" for -)
+	Name    string                        // the content's path as given, its name in errors ("-" is named stdin)
 	Open    func() (io.ReadCloser, error) // the content JSON
 	// ReplaceLegacy moves a legacy policy key aside first (ReplaceLegacy);
 	// its seq is published unless Release.Seq is set.
@@ -56,7 +56,11 @@ func PublishFile(ctx context.Context, fr FileRelease) (sp *policy.Signed, pub *P
 	if err != nil {
 		return nil, nil, "", err
 	}
-	content, err := policy.ParseContentFile(fr.Name, f)
+	name := fr.Name
+	if name == "-" {
+		name = "stdin"
+	}
+	content, err := policy.ParseContentFile(name, f)
 	f.Close()
 	if err != nil {
 		return nil, nil, "", err

@@ -107,3 +107,22 @@ func sortedFieldNames(fields map[string]string) []string {
 	sort.Strings(rest)
 	return append(out, rest...)
 }
+
+// AuditJSON is the audit entries as `quantum policy audit --json` prints
+// them: an empty array, never null, when there is none.
+func AuditJSON(entries []AuditEntry) []AuditEntry {
+	if entries == nil {
+		return []AuditEntry{}
+	}
+	return entries
+}
+
+// WriteAuditOrNone is WriteAudit, or the line "no audit entries at KEY"
+// when there is none.
+func WriteAuditOrNone(w io.Writer, key string, entries []AuditEntry) error {
+	if len(entries) == 0 {
+		_, err := fmt.Fprintf(w, "no audit entries at %s\n", key)
+		return err
+	}
+	return WriteAudit(w, entries)
+}

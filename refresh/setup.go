@@ -168,3 +168,23 @@ func (a ReaderAlarm) Check(ctx context.Context, sp *policy.Signed, now time.Time
 	alert.LogResult(a.Log, tag, alert.TypePolicyExpiring, res, err)
 	return res
 }
+
+// Dial is Open over a new client of dial, and a function that closes the
+// client (closed at once when the Refresher cannot be made).
+func (s *Setup) Dial(dial func() (redis.UniversalClient, error)) (*Refresher, func(), error) {
+	rdb, err := dial()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := s.Open(rdb)
+	if err != nil {
+		rdb.Close()
+		return nil, nil, err
+	}
+	return r, func() { rdb.Close() }, nil
+}
+
+// RefusalJSON is a refused run as policy refresh --json prints it.
+func RefusalJSON(err error, auditID string) map[string]any {
+	return map[string]any{"published": false, "reason": reason.CodeOf(err), "error": err.Error(), "audit_entry_id": auditID}
+}

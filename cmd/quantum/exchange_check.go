@@ -56,11 +56,7 @@ func (b *binanceFlags) register(fs *flag.FlagSet, getenv func(string) string) {
 }
 
 func (b *binanceFlags) config(c *cli.Invocation) (binance.Config, error) {
-	creds, err := binance.LoadCredentials(c.Env.Getenv, b.keyFile, b.secretFile)
-	if err != nil {
-		return binance.Config{}, err
-	}
-	return binance.Config{BaseURL: binance.ResolveURL(b.url), Credentials: creds, Timeout: b.timeout, Now: c.Env.Clock(), Log: c.Logger()}, nil
+	return binance.Settings{URL: b.url, KeyFile: b.keyFile, SecretFile: b.secretFile, Timeout: b.timeout}.Config(c.Env.Getenv, c.Env.Clock(), c.Logger())
 }
 
 func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
@@ -89,13 +85,5 @@ func runExchangeCheck(ctx context.Context, c *cli.Invocation) int {
 			}
 			return &binance.Universe{Symbols: sp.UniverseSymbols, Leverage: sp.LeverageBySymbol, Version: sp.Version, Seq: sp.Seq}, nil
 		}})
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep)
-	} else {
-		rep.WriteText(c.Env.Stdout)
-	}
-	if !rep.OK {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, rep, rep.WriteText, rep.OK)
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -24,28 +26,35 @@ func alarmFlags(e *cli.EnvFlags) (threshold, repeat *time.Duration) {
 // key after parse, nil when none is configured.
 func resultKeyFlag(c *cli.Invocation) (load func() ([]byte, error)) {
 	path := c.FS.String("result-key", c.Env.Getenv("QUANTUM_RESULT_KEY"), "`FILE` of the apply layer's result key: results whose result_mac does not verify are ignored and reported RESULT_FORGED (env QUANTUM_RESULT_KEY)")
-	return func() ([]byte, error) {
-		if *path == "" {
-			return nil, nil
-		}
-		return plan.LoadResultKey(*path)
-	}
+	return func() ([]byte, error) { return plan.LoadResultKeyIfSet(*path) }
 }
 
 // policyStore returns a store over a new Redis client for --redis and
 // --prefix, trusting ring (nil for commands that only read raw fields or
 // publish-check with their own), and a function that closes the client.
 func policyStore(c *cli.Invocation, ring *policy.TrustedKeys, skew time.Duration) (*policystore.Store, func(), error) {
-	rdb, err := c.Redis()
-	if err != nil {
-		return nil, nil, err
+	return policystore.Open(c.Redis, policystore.Options{Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), ClockSkew: skew})
+}
+
+// loadVerified loads the live policy with the keys of pubkeys and checks it
+// against the audit trail and the rollback memory (POLICY_ROLLBACK). A
+// missing or unreadable key file fails closed like any other refusal.
+func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
+	return policystore.LoadVerified(ctx, c.Redis, pubkeys, c.Env.Getenv(policy.EncodingsEnv), policystore.Options{Keys: c.Keys(), Now: c.Env.Clock(), ClockSkew: skew})
+}
+
+// printReport prints a check's report as JSON (--json) or as text; exit 0
+// when ok, 1 otherwise.
+func printReport(c *cli.Invocation, asJSON bool, rep any, text func(io.Writer) error, ok bool) int {
+	if asJSON {
+		writeJSON(c.Env.Stdout, rep)
+	} else {
+		text(c.Env.Stdout)
 	}
-	store, err := policystore.New(rdb, policystore.Options{Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), ClockSkew: skew})
-	if err != nil {
-		rdb.Close()
-		return nil, nil, err
+	if !ok {
+		return cli.ExitFail
 	}
-	return store, func() { rdb.Close() }, nil
+	return cli.ExitOK
 }
 
 // couldNotCheck reports a check that could not run (Redis unreachable, an

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"fmt"
+	"io"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/secretfile"
 	"github.com/quantumtrader/quantum/migrate"
+	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
 )
 
@@ -68,31 +69,16 @@ func runMigrateCheck(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	trusted, err := policystore.LoadTrusted(*pubkeys, "")
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	defer rdb.Close()
-	rep, err := migrate.Check(ctx, rdb, migrate.CheckOptions{
-		Keys: c.Keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
-		LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
+	rep, err := policystore.WithTrusted(c.Redis, *pubkeys, "", func(trusted *policy.TrustedKeys, rdb cli.RedisClient) (*migrate.CheckReport, error) {
+		return migrate.Check(ctx, rdb, migrate.CheckOptions{
+			Keys: c.Keys(), ExitOwner: *exitOwner, BreakGlass: secretfile.SplitList(*breakGlass), PlanCount: *plans,
+			LiveWithin: *within, Trusted: trusted, ACLFile: *aclFile, Now: c.Env.Clock(),
+		})
 	})
 	if err != nil {
 		return couldNotCheck(c, err)
 	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, rep)
-	} else {
-		rep.WriteText(c.Env.Stdout, *plans, c.Keys().ApplyPlan())
-	}
-	if !rep.Ready {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, rep, func(w io.Writer) error { return rep.WriteText(w, *plans, c.Keys().ApplyPlan()) }, rep.Ready)
 }
 
 func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
@@ -101,29 +87,9 @@ func runMigrateReport(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	rdb, err := c.Redis()
+	s, err := migrate.SummarizePeriod(ctx, c.Redis, c.Keys(), c.Env.Clock()(), *since)
 	if err != nil {
 		return configErr(c, err)
 	}
-	defer rdb.Close()
-	var from time.Time
-	if *since > 0 {
-		from = c.Env.Clock()().Add(-*since)
-	}
-	s, err := migrate.Summarize(ctx, rdb, c.Keys(), from)
-	if err != nil {
-		return configErr(c, err)
-	}
-	if s.Total == 0 {
-		return configErr(c, fmt.Errorf("no shadow result on %s in the period: is apply-layer --mode shadow running?", c.Keys().ApplyShadow()))
-	}
-	if *asJSON {
-		writeJSON(c.Env.Stdout, s)
-	} else {
-		s.WriteText(c.Env.Stdout)
-	}
-	if len(s.WouldDeny) > 0 || len(s.Failed) > 0 {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
+	return printReport(c, *asJSON, s, s.WriteText, s.Ready())
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policystore"
@@ -28,25 +27,13 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 	if *count < 1 {
 		return configErr(c, errors.New("--count must be at least 1"))
 	}
-	store, closeStore, err := policyStore(c, nil, 0)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	defer closeStore()
-	entries, err := store.Audit(ctx, *count)
+	entries, err := policystore.ReadAudit(ctx, c.Redis, policystore.Options{Keys: c.Keys(), Now: c.Env.Clock()}, *count)
 	if err != nil {
 		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		if entries == nil {
-			entries = []policystore.AuditEntry{}
-		}
-		return writeJSON(c.Env.Stdout, entries)
+		return writeJSON(c.Env.Stdout, policystore.AuditJSON(entries))
 	}
-	if len(entries) == 0 {
-		fmt.Fprintf(c.Env.Stdout, "no audit entries at %s\n", c.Keys().PolicyAudit())
-		return cli.ExitOK
-	}
-	policystore.WriteAudit(c.Env.Stdout, entries)
+	policystore.WriteAuditOrNone(c.Env.Stdout, c.Keys().PolicyAudit(), entries)
 	return cli.ExitOK
 }

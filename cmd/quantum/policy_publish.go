@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
@@ -62,12 +60,8 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 	if *keyPath == "" {
 		return configErr(c, errors.New("--key FILE (or QUANTUM_POLICY_KEY) is required"))
 	}
-	name := c.Args[0]
-	if name == "-" {
-		name = "stdin"
-	}
 	sp, pub, legacyDetail, err := policystore.PublishFile(ctx, policystore.FileRelease{
-		KeyPath: *keyPath, Pubkeys: *pubkeys, Name: name, Open: func() (io.ReadCloser, error) { return c.Env.Open(c.Args[0]) },
+		KeyPath: *keyPath, Pubkeys: *pubkeys, Name: c.Args[0], Open: func() (io.ReadCloser, error) { return c.Env.Open(c.Args[0]) },
 		ReplaceLegacy: *legacy, Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(),
 		Release: policystore.Release{Seq: *seq, Validity: *validity, Generator: "quantum policy publish", Actor: *actor},
 	})
@@ -85,33 +79,14 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 // printPublished prints a published policy, as publish and refresh do.
 func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON bool) int {
 	if asJSON {
-		return writeJSON(c.Env.Stdout, map[string]any{
-			"published": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "valid_until_epoch": sp.ValidUntil, "audit_entry_id": auditID,
-		})
+		return writeJSON(c.Env.Stdout, policystore.PublishedJSON(sp, auditID))
 	}
-	fmt.Fprintf(c.Env.Stdout, "published policy_version=%s policy_seq=%d policy_hash=%s valid_until=%s key_id=%s\n",
-		sp.Version, sp.Seq, sp.Hash, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), sp.KeyID)
+	policystore.WritePublished(c.Env.Stdout, sp)
 	return cli.ExitOK
 }
 
-func defaultActor(e *cli.Env) string {
-	user := e.Getenv("USER")
-	if user == "" {
-		user = "unknown"
-	}
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown-host"
-	}
-	return user + "@" + host
-}
+// defaultActor is --actor's default, USER@hostname.
+var defaultActor = cli.DefaultActor
 
-func writeJSON(w interface{ Write([]byte) (int, error) }, v any) int {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return cli.ExitFail
-	}
-	return cli.ExitOK
-}
+// writeJSON prints v as indented JSON, as every --json does.
+var writeJSON = cli.WriteJSON

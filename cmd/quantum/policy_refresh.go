@@ -6,7 +6,6 @@ import (
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/policy"
-	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/refresh"
 )
 
@@ -92,20 +91,15 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 	if err := setup.Check(); err != nil {
 		return c.UsageErr("%v", err)
 	}
-	rdb, err := c.Redis()
+	r, closeRefresher, err := setup.Dial(c.Redis)
 	if err != nil {
 		return c.UsageErr("%v", err)
 	}
-	defer rdb.Close()
-	r, err := setup.Open(rdb)
-	if err != nil {
-		return c.UsageErr("%v", err)
-	}
+	defer closeRefresher()
 	rep, err := r.Run(ctx)
 	if err != nil {
-		code := reason.CodeOf(err)
 		if *asJSON {
-			writeJSON(c.Env.Stdout, map[string]any{"published": false, "reason": code, "error": err.Error(), "audit_entry_id": rep.AuditID})
+			writeJSON(c.Env.Stdout, refresh.RefusalJSON(err, rep.AuditID))
 		}
 		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: refused: %v\n", err)
 		return exitRefreshFailed

@@ -4,9 +4,8 @@ import (
 	"context"
 
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/internal/secretfile"
+	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/reason"
 )
 
 func init() {
@@ -29,22 +28,9 @@ func runPolicyShow(ctx context.Context, c *cli.Invocation) int {
 	if code, ok := c.Parse(0); !ok {
 		return code
 	}
-	store, closeStore, err := policyStore(c, nil, 0)
+	fields, verdict, err := policystore.Show(ctx, c.Redis, *pubkeys, c.Env.Getenv(policy.EncodingsEnv), policystore.Options{Keys: c.Keys(), Now: c.Env.Clock(), ClockSkew: policystore.DefaultClockSkew})
 	if err != nil {
 		return c.Errorf("%v", err)
-	}
-	defer closeStore()
-	fields, err := store.Raw(ctx)
-	if err != nil {
-		return c.Errorf("%v", err)
-	}
-	if len(fields) == 0 {
-		return c.Errorf("%s: no policy at %s", reason.PolicyMissing, c.Keys().PolicyCurrent())
-	}
-	verdict := policystore.Verdict{Checked: len(secretfile.SplitList(*pubkeys)) > 0}
-	if verdict.Checked {
-		verdict.Policy, verdict.Err = loadVerified(ctx, c, *pubkeys, policystore.DefaultClockSkew)
-		verdict.Now = c.Env.Clock()()
 	}
 	if *asJSON {
 		return writeJSON(c.Env.Stdout, map[string]any{"key": c.Keys().PolicyCurrent(), "fields": fields, "verified": verdict.JSON()})

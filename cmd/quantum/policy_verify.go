@@ -2,13 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/quantumtrader/quantum/internal/cli"
-	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
-	"github.com/quantumtrader/quantum/reason"
 	"github.com/quantumtrader/quantum/refresh"
 )
 
@@ -64,55 +60,17 @@ func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 		return cli.ExitFail
 	}
 	sp, err := loadVerified(ctx, c, *pubkeys, *skew)
-	now := c.Env.Clock()()
+	v := policystore.Verification{Policy: sp, Err: err, Now: c.Env.Clock()(), Alarm: *alarm}
+	if err == nil {
+		v.ExpiryAlert = string(refresh.ReaderAlarm{Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(), Threshold: *alarm, Repeat: *repeat}.Check(ctx, sp, v.Now).Outcome)
+	}
+	if *asJSON {
+		writeJSON(c.Env.Stdout, v.JSON())
+	} else {
+		v.WriteText(c.Env.Stdout)
+	}
 	if err != nil {
-		code := reason.CodeOf(err)
-		if code == "" {
-			code = reason.PolicyUnavailable
-		}
-		if *asJSON {
-			writeJSON(c.Env.Stdout, map[string]any{"ok": false, "reason": code, "error": err.Error()})
-		} else {
-			fmt.Fprintf(c.Env.Stdout, "%s %v\n", code, trimCode(err, code))
-		}
 		return cli.ExitFail
 	}
-	remaining := int64(sp.Remaining(now) / time.Second)
-	expiry := refresh.ReaderAlarm{Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(), Threshold: *alarm, Repeat: *repeat}.Check(ctx, sp, now)
-	if *asJSON {
-		writeJSON(c.Env.Stdout, map[string]any{
-			"ok": true, "policy_version": sp.Version, "policy_seq": sp.Seq, "policy_hash": sp.Hash,
-			"key_id": sp.KeyID, "trading_state": sp.TradingState, "valid_until_epoch": sp.ValidUntil,
-			"remaining_sec": remaining, "expiring": *alarm > 0 && sp.Remaining(now) < *alarm, "expiry_alert": expiry.Outcome,
-		})
-		return cli.ExitOK
-	}
-	fmt.Fprintf(c.Env.Stdout, "OK policy_version=%s policy_seq=%d policy_hash=%s key_id=%s trading_state=%s valid_until=%s remaining_sec=%d\n",
-		sp.Version, sp.Seq, sp.Hash, sp.KeyID, sp.TradingState, time.Unix(sp.ValidUntil, 0).UTC().Format(time.RFC3339), remaining)
 	return cli.ExitOK
-}
-
-// loadVerified loads the live policy with the keys of pubkeys and checks it
-// against the audit trail and the rollback memory (POLICY_ROLLBACK). A
-// missing or unreadable key file fails closed like any other refusal.
-func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew time.Duration) (*policy.Signed, error) {
-	ring, err := policystore.ReaderKeys(pubkeys, c.Env.Getenv(policy.EncodingsEnv))
-	if err != nil {
-		return nil, err
-	}
-	store, closeStore, err := policyStore(c, ring, skew)
-	if err != nil {
-		return nil, reason.Errorf(reason.PolicyUnavailable, "%w", err)
-	}
-	defer closeStore()
-	return store.LoadChecked(ctx)
-}
-
-// trimCode returns err's text without its leading "CODE: ".
-func trimCode(err error, code reason.Code) string {
-	s := err.Error()
-	if p := string(code) + ": "; len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }

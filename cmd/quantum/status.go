@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/quantumtrader/quantum/internal/cli"
 	"github.com/quantumtrader/quantum/internal/redischeck"
@@ -89,26 +88,17 @@ func runStatus(ctx context.Context, c *cli.Invocation) int {
 	if !ef.Check(c.Env.Stderr) {
 		return exitStatusUnknown
 	}
-	ring, err := policystore.LoadTrusted(*pubkeys, c.Env.Getenv(policy.EncodingsEnv))
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	rdb, err := c.Redis()
-	if err != nil {
-		return couldNotCheck(c, err)
-	}
-	defer rdb.Close()
-	rep, err := status.Collect(ctx, rdb, status.Options{
-		Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
-		ResultKey: resultKey, AllowUnsafeRedis: *allowUnsafe, MinReplicas: *minReplicas,
+	rep, err := policystore.WithTrusted(c.Redis, *pubkeys, c.Env.Getenv(policy.EncodingsEnv), func(ring *policy.TrustedKeys, rdb cli.RedisClient) (*status.Report, error) {
+		return status.Collect(ctx, rdb, status.Options{
+			Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), Window: *window, AlertLookback: *lookback, MinRemaining: *minLeft,
+			ResultKey: resultKey, AllowUnsafeRedis: *allowUnsafe, MinReplicas: *minReplicas,
+		})
 	})
 	if err != nil {
 		return couldNotCheck(c, err)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(c.Env.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := cli.EncodeJSON(c.Env.Stdout, rep); err != nil {
 			return c.Errorf("%v", err)
 		}
 	} else {

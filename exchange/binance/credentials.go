@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/quantumtrader/quantum/internal/secretfile"
 )
@@ -41,6 +42,25 @@ func NewCredentials(apiKey, secret string) (Credentials, error) {
 		return Credentials{}, errors.New("binance: the API key or secret holds white space")
 	}
 	return Credentials{APIKey: apiKey, secret: []byte(secret)}, nil
+}
+
+// Settings are the adapter's operator settings, as apply-layer's and
+// exchange check's --binance-* flags give them: the base URL or an
+// environment name (ResolveURL), the key and secret files ("": their _FILE
+// variables, or the values in the environment) and the per-request
+// timeout.
+type Settings struct {
+	URL, KeyFile, SecretFile string
+	Timeout                  time.Duration
+}
+
+// Config loads the credentials (LoadCredentials) and resolves the URL.
+func (s Settings) Config(getenv func(string) string, now func() time.Time, log *slog.Logger) (Config, error) {
+	creds, err := LoadCredentials(getenv, s.KeyFile, s.SecretFile)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{BaseURL: ResolveURL(s.URL), Credentials: creds, Timeout: s.Timeout, Now: now, Log: log}, nil
 }
 
 // LoadCredentials reads the key and the secret, each from its variable or
