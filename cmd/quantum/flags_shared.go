@@ -29,13 +29,6 @@ func resultKeyFlag(c *cli.Invocation) (load func() ([]byte, error)) {
 	return func() ([]byte, error) { return plan.LoadResultKeyIfSet(*path) }
 }
 
-// policyStore returns a store over a new Redis client for --redis and
-// --prefix, trusting ring (nil for commands that only read raw fields or
-// publish-check with their own), and a function that closes the client.
-func policyStore(c *cli.Invocation, ring *policy.TrustedKeys, skew time.Duration) (*policystore.Store, func(), error) {
-	return policystore.Open(c.Redis, policystore.Options{Keys: c.Keys(), Keyring: ring, Now: c.Env.Clock(), ClockSkew: skew})
-}
-
 // loadVerified loads the live policy with the keys of pubkeys and checks it
 // against the audit trail and the rollback memory (POLICY_ROLLBACK). A
 // missing or unreadable key file fails closed like any other refusal.
