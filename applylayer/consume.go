@@ -45,6 +45,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 		s.cfg.Log.Warn("AUTH OFF: plan sources are NOT authenticated; any Redis client can act as any source, the exit owner included. Use only while migrating producers to signed plans.")
 	}
 	nextClaim := time.Time{}
+loop:
 	for ctx.Err() == nil {
 		s.lastLoop.Store(time.Now().UnixNano())
 		s.checkStream(ctx)
@@ -66,7 +67,7 @@ func (s *Service) Run(ctx context.Context, ready func()) error {
 			s.observeLag(ctx)
 			continue
 		case err != nil && ctx.Err() != nil:
-			return nil
+			break loop // stopped during the read: end as every stop does
 		case err != nil:
 			if strings.HasPrefix(err.Error(), "NOGROUP") {
 				s.ensureGroup(ctx)
