@@ -79,7 +79,11 @@ func TestExactlyOnceAcrossTheVenueRetention(t *testing.T) {
 // reports none of the apply layer's own orders as orphans, and still finds
 // a real one inside it.
 func TestReconcileAcrossTheVenueRetention(t *testing.T) {
-	const ttl = 3 * time.Second
+	// Plan timestamps are whole seconds, so a freshness window of 1s
+	// refused a plan made late in a second (1.001s old 2 ms later: PLAN_EXPIRED
+	// once in CI); 2s holds any plan sent at once, and the record TTL is at
+	// least twice it.
+	const ttl, fresh = 4 * time.Second, 2 * time.Second
 	env := redistest.New(t)
 	w := newWorld(t, env.Client, env.Keys)
 	long, err := w.venue.WithRetention(3 * ttl)
@@ -87,7 +91,7 @@ func TestReconcileAcrossTheVenueRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.venue = long
-	w.startOn(long, func(c *applylayer.Config) { c.RecordTTL, c.Freshness = ttl, time.Second })
+	w.startOn(long, func(c *applylayer.Config) { c.RecordTTL, c.Freshness = ttl, fresh })
 	ctx := context.Background()
 	start := time.Now()
 	for time.Since(start) < 2*ttl { // plans over two record TTLs: the first ones' index entries expire
