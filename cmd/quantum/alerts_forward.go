@@ -42,7 +42,7 @@ docs/alerting.md is the operator guide.`,
 
 func runAlertsForward(ctx context.Context, c *cli.Invocation) int {
 	ef := cli.NewEnvFlags(c)
-	var ams, hooks stringList
+	var ams, hooks cli.StringList
 	ams = append(ams, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERTMANAGER_URLS"))...)
 	hooks = append(hooks, secretfile.SplitList(c.Env.Getenv("QUANTUM_ALERT_WEBHOOK_URLS"))...)
 	c.FS.Var(&ams, "alertmanager", "Alertmanager base `URL`, such as http://127.0.0.1:9093 (repeatable; env QUANTUM_ALERTMANAGER_URLS, comma-separated)")

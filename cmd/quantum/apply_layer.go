@@ -57,14 +57,11 @@ old executor.`,
 	})
 }
 
-// stringList is a repeatable flag.
-type stringList = cli.StringList
-
 // applyFlags are the flags shared by apply-layer and bench apply.
 type applyFlags struct {
 	keyring, pubkeys, exitOwner, breakGlass, auth, venue string
 	proofSource, planEncodings, resultKey                string
-	prices, steps                                        stringList
+	prices, steps                                        cli.StringList
 	group, consumer                                      string
 	batch                                                int64
 	claimIdle, freshness, recordTTL, replicaWait         time.Duration

@@ -50,7 +50,7 @@ func runBenchApply(ctx context.Context, c *cli.Invocation) int {
 			return c.Errorf("%v", err)
 		}
 		if *asJSON {
-			return writeJSON(c.Env.Stdout, rep)
+			return cli.WriteJSON(c.Env.Stdout, rep)
 		}
 		rep.WriteText(c.Env.Stdout)
 		return cli.ExitOK

@@ -49,7 +49,7 @@ func runBenchSoak(ctx context.Context, c *cli.Invocation) int {
 			return c.Errorf("%v", err)
 		}
 		if *asJSON {
-			writeJSON(c.Env.Stdout, rep)
+			cli.WriteJSON(c.Env.Stdout, rep)
 		} else if err := rep.WriteText(c.Env.Stdout); err != nil {
 			return c.Errorf("%v", err)
 		}

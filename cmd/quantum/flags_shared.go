@@ -40,7 +40,7 @@ func loadVerified(ctx context.Context, c *cli.Invocation, pubkeys string, skew t
 // when ok, 1 otherwise.
 func printReport(c *cli.Invocation, asJSON bool, rep any, text func(io.Writer) error, ok bool) int {
 	if asJSON {
-		writeJSON(c.Env.Stdout, rep)
+		cli.WriteJSON(c.Env.Stdout, rep)
 	} else {
 		text(c.Env.Stdout)
 	}

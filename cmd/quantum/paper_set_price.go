@@ -48,7 +48,7 @@ func runPaperSetPrice(ctx context.Context, c *cli.Invocation) int {
 			return c.Errorf("%v", err)
 		}
 		if *asJSON {
-			return writeJSON(c.Env.Stdout, moved.JSON())
+			return cli.WriteJSON(c.Env.Stdout, moved.JSON())
 		}
 		moved.WriteText(c.Env.Stdout)
 		return cli.ExitOK

@@ -102,7 +102,7 @@ func runPlanSend(ctx context.Context, c *cli.Invocation) int {
 			return cli.ExitOK
 		}
 		if *asJSON {
-			writeJSON(c.Env.Stdout, got.Map())
+			cli.WriteJSON(c.Env.Stdout, got.Map())
 		} else {
 			got.WriteText(c.Env.Stdout)
 		}

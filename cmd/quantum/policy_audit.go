@@ -32,7 +32,7 @@ func runPolicyAudit(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		return writeJSON(c.Env.Stdout, policystore.AuditJSON(entries))
+		return cli.WriteJSON(c.Env.Stdout, policystore.AuditJSON(entries))
 	}
 	policystore.WriteAuditOrNone(c.Env.Stdout, c.Keys().PolicyAudit(), entries)
 	return cli.ExitOK

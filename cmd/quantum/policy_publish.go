@@ -51,7 +51,7 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 	pubkeys := c.FS.String("pubkey", c.Env.Getenv("QUANTUM_POLICY_PUBKEY"), "trusted public key `FILES`, comma-separated: when set, the signing key must be one of them (env QUANTUM_POLICY_PUBKEY)")
 	validity := c.FS.Duration("validity", 2*time.Hour, "how long the policy stays valid, when FILE has no valid_until_epoch")
 	seq := c.FS.Uint64("seq", 0, "policy_seq to publish (default: the highest verified seq + 1)")
-	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
+	actor := c.FS.String("actor", cli.DefaultActor(c.Env), "who publishes, for the audit trail")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	legacy := c.FS.Bool("replace-legacy", false, "replace a legacy policy key (not a hash, or a hash that does not verify: save(), a SET of JSON) once: moved aside to policy:legacy:<time>, audited, and published over with a seq above every one seen")
 	if code, ok := c.Parse(1); !ok {
@@ -79,14 +79,8 @@ func runPolicyPublish(ctx context.Context, c *cli.Invocation) int {
 // printPublished prints a published policy, as publish and refresh do.
 func printPublished(c *cli.Invocation, sp *policy.Signed, auditID string, asJSON bool) int {
 	if asJSON {
-		return writeJSON(c.Env.Stdout, policystore.PublishedJSON(sp, auditID))
+		return cli.WriteJSON(c.Env.Stdout, policystore.PublishedJSON(sp, auditID))
 	}
 	policystore.WritePublished(c.Env.Stdout, sp)
 	return cli.ExitOK
 }
-
-// defaultActor is --actor's default, USER@hostname.
-var defaultActor = cli.DefaultActor
-
-// writeJSON prints v as indented JSON, as every --json does.
-var writeJSON = cli.WriteJSON

@@ -73,7 +73,7 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 	interval := ef.Duration("interval", "QUANTUM_POLICY_REFRESH_INTERVAL", refresh.DefaultInterval, "how often the refresh runs (the timer's OnUnitActiveSec)")
 	maxLev := ef.Int("max-leverage", "QUANTUM_POLICY_MAX_LEVERAGE", 0, fmt.Sprintf("refuse a policy with any leverage above `N` (1..%d; 0: no cap beyond %d)", policy.MaxLeverage, policy.MaxLeverage))
 	alarm, repeat := alarmFlags(ef)
-	actor := c.FS.String("actor", defaultActor(c.Env), "who publishes, for the audit trail")
+	actor := c.FS.String("actor", cli.DefaultActor(c.Env), "who publishes, for the audit trail")
 	asJSON := c.FS.Bool("json", false, "print the result as JSON")
 	if code, ok := c.Parse(0); !ok {
 		return code // 0 for --help; a usage error is cli.ExitUsage, the same 2 as a failed refresh
@@ -99,7 +99,7 @@ func runPolicyRefresh(ctx context.Context, c *cli.Invocation) int {
 	rep, err := r.Run(ctx)
 	if err != nil {
 		if *asJSON {
-			writeJSON(c.Env.Stdout, refresh.RefusalJSON(err, rep.AuditID))
+			cli.WriteJSON(c.Env.Stdout, refresh.RefusalJSON(err, rep.AuditID))
 		}
 		fmt.Fprintf(c.Env.Stderr, "quantum policy refresh: refused: %v\n", err)
 		return exitRefreshFailed

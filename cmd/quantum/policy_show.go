@@ -33,7 +33,7 @@ func runPolicyShow(ctx context.Context, c *cli.Invocation) int {
 		return c.Errorf("%v", err)
 	}
 	if *asJSON {
-		return writeJSON(c.Env.Stdout, map[string]any{"key": c.Keys().PolicyCurrent(), "fields": fields, "verified": verdict.JSON()})
+		return cli.WriteJSON(c.Env.Stdout, map[string]any{"key": c.Keys().PolicyCurrent(), "fields": fields, "verified": verdict.JSON()})
 	}
 	policystore.WriteFields(c.Env.Stdout, c.Keys().PolicyCurrent(), fields, verdict)
 	return cli.ExitOK

@@ -65,7 +65,7 @@ func runPolicyVerify(ctx context.Context, c *cli.Invocation) int {
 		v.ExpiryAlert = string(refresh.ReaderAlarm{Redis: c.Redis, Keys: c.Keys(), Now: c.Env.Clock(), Log: c.Logger(), Threshold: *alarm, Repeat: *repeat}.Check(ctx, sp, v.Now).Outcome)
 	}
 	if *asJSON {
-		writeJSON(c.Env.Stdout, v.JSON())
+		cli.WriteJSON(c.Env.Stdout, v.JSON())
 	} else {
 		v.WriteText(c.Env.Stdout)
 	}

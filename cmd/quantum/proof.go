@@ -50,7 +50,7 @@ func runProofList(ctx context.Context, c *cli.Invocation) int {
 		return code
 	}
 	if *asJSON {
-		return writeJSON(c.Env.Stdout, proof.List())
+		return cli.WriteJSON(c.Env.Stdout, proof.List())
 	}
 	proof.WriteList(c.Env.Stdout)
 	return cli.ExitOK
@@ -117,7 +117,7 @@ func runProofLedger(ctx context.Context, c *cli.Invocation) int {
 			return c.Errorf("%v", err)
 		}
 		if *asJSON {
-			return writeJSON(c.Env.Stdout, entries)
+			return cli.WriteJSON(c.Env.Stdout, entries)
 		}
 		proof.WriteLedger(c.Env.Stdout, c.Keys(), entries, *count == 0)
 		return cli.ExitOK

@@ -25,7 +25,7 @@ checkout (with "+dirty" when the tree had local changes), and the Go version.
 			bi, _ := debug.ReadBuildInfo()
 			v := versionOf(bi)
 			if *asJSON {
-				writeJSON(c.Env.Stdout, v)
+				cli.WriteJSON(c.Env.Stdout, v)
 				return cli.ExitOK
 			}
 			fmt.Fprintln(c.Env.Stdout, v.String())
