@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/quantumtrader/quantum/gate"
 	"github.com/quantumtrader/quantum/internal/redisconn"
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/status"
 	"github.com/quantumtrader/quantum/watch"
 )
@@ -130,7 +130,7 @@ func (d *Dev) summary(ctx context.Context, w io.Writer, started time.Time) error
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) // as the commands' tables
+	tw := texttable.New(w)
 	fmt.Fprintf(tw, "=== quantum dev summary %s\n", now.UTC().Format("15:04:05"))
 	fmt.Fprintf(tw, "verdict\t%s\n", d.verdict(ctx, now))
 	p := rep.Policy

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/alert"
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/policystore"
@@ -71,7 +71,7 @@ func CheckOrphans(ctx context.Context, opt CheckOptions) (*Orphans, error) {
 // WriteText writes one ORPHAN_ORDER line per orphan, or the line that
 // says every order has its record.
 func (o *Orphans) WriteText(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	for _, x := range o.Found {
 		state := "recorded before"
 		if x.New {

@@ -5,13 +5,14 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"text/tabwriter"
+
+	"github.com/quantumtrader/quantum/internal/texttable"
 )
 
 // WriteText writes the report as `quantum bench apply` prints it: one
 // aligned "name value" line per figure.
 func (r *Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintf(tw, "mode\t%s\n", r.Mode)
 	fmt.Fprintf(tw, "replicas\t%d\n", r.Replicas)
 	if r.Baseline {

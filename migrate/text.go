@@ -7,14 +7,15 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"text/tabwriter"
+
+	"github.com/quantumtrader/quantum/internal/texttable"
 )
 
 // WriteText writes the preflight as `quantum migrate check` prints it: what
 // was read (planCount asked of stream), the producers, each finding with
 // its fix, the verdict.
 func (r *CheckReport) WriteText(w io.Writer, planCount int64, stream string) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintf(tw, "plans read\t%d (last %d of %s)\n", r.PlansRead, planCount, stream)
 	for _, p := range r.Producers {
 		fmt.Fprintf(tw, "producer\t%s: %d plans, %d signed, %d unsigned, %d closes\n", p.Source, p.Plans, p.Signed, p.Unsigned, p.Closes)
@@ -36,7 +37,7 @@ func (r *CheckReport) WriteText(w io.Writer, planCount int64, stream string) err
 
 // WriteText writes the summary as `quantum migrate report` prints it.
 func (s *ShadowSummary) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintf(tw, "shadowed plans\t%d (entries %s .. %s)\n", s.Total, s.FirstEntry, s.LastEntry)
 	fmt.Fprintf(tw, "decisions\t%s\n", counts(s.ByDecision))
 	for _, code := range slices.Sorted(maps.Keys(s.WouldDeny)) {

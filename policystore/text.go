@@ -5,9 +5,9 @@ import (
 	"io"
 	"sort"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/reason"
 )
@@ -15,7 +15,7 @@ import (
 // WriteAudit writes audit entries as `quantum policy audit` prints them:
 // one aligned row each under a header, times in RFC 3339 UTC.
 func WriteAudit(w io.Writer, entries []AuditEntry) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintln(tw, "CREATED\tRESULT\tSEQ\tVERSION\tVALID_UNTIL\tLEVERAGE\tSYMBOLS\tHASH\tACTOR\tREASON\tDETAIL")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.12s\t%s\t%s\t%s\n", epochText(e.CreatedAt), e.Result, e.Seq,
@@ -70,7 +70,7 @@ func (v Verdict) remaining() time.Duration { return v.Policy.Remaining(v.Now).Tr
 // its key, every field (the six original ones first, then the rest in byte
 // order; epoch fields with their RFC 3339 time), the verdict.
 func WriteFields(w io.Writer, key string, fields map[string]string, v Verdict) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintf(tw, "key\t%s\n", key)
 	for _, name := range sortedFieldNames(fields) {
 		val := fields[name]

@@ -7,9 +7,9 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"text/tabwriter"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/keys"
 	"github.com/quantumtrader/quantum/plan"
 )
@@ -71,7 +71,7 @@ func SendAndAwait(ctx context.Context, rdb interface {
 // aligned, in byte order of the names.
 func (r Received) WriteText(w io.Writer) {
 	res := r.Map()
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	for _, name := range slices.Sorted(maps.Keys(res)) {
 		fmt.Fprintf(tw, "%s\t%s\n", name, res[name])
 	}

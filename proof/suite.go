@@ -7,10 +7,10 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/quantumtrader/quantum/internal/secretfile"
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/policy"
 	"github.com/quantumtrader/quantum/producer"
 )
@@ -119,7 +119,7 @@ func List() []Listed {
 func WriteList(w io.Writer) {
 	for _, p := range All() {
 		fmt.Fprintf(w, "%s (%d tests, %s)\n  %s\n", p.Name, len(p.Tests), p.Script, p.Purpose)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := texttable.New(w)
 		for _, t := range p.Tests {
 			fmt.Fprintf(tw, "    %s\t%s\n", t.Name, t.Doc)
 		}
@@ -129,7 +129,7 @@ func WriteList(w io.Writer) {
 
 // WriteRuns writes ledger entries as a table, newest first as given.
 func WriteRuns(w io.Writer, entries []Entry) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintln(tw, "TIME\tPROOF\tRESULT\tPASSED\tFAILED\tSKIPPED\tHOST\tVERSION\tFAILED TESTS")
 	for _, e := range entries {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", time.Unix(e.Timestamp, 0).UTC().Format(time.RFC3339), e.Proof, e.Result,

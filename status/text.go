@@ -11,13 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/policy"
 )
 
 // WriteText writes the report as `quantum status` prints it: aligned text,
 // one item per line, the attention items last.
 func WriteText(w io.Writer, r *Report) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	p := r.Policy
 	if p.Present {
 		fmt.Fprintf(tw, "policy\tversion %s  seq %d  state %s\n", p.Version, p.Seq, p.TradingState)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/quantumtrader/quantum/breakglass"
 	"github.com/quantumtrader/quantum/internal/cli"
+	"github.com/quantumtrader/quantum/internal/texttable"
 )
 
 func init() {
@@ -102,7 +103,7 @@ func runClose(ctx context.Context, c *cli.Invocation, flatten bool) int {
 		case err != nil:
 			return closeErr(c, err)
 		}
-		tw := cli.Table(c.Env.Stdout)
+		tw := texttable.New(c.Env.Stdout)
 		rep.WriteText(tw, c.Env.Stderr, source, c.Cmd.Name)
 		tw.Flush()
 		if rep.WaitErr != nil {

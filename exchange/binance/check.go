@@ -8,10 +8,10 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/quantumtrader/quantum/exchange"
+	"github.com/quantumtrader/quantum/internal/texttable"
 )
 
 // CheckOptions configures Check, `quantum exchange check`'s go-live
@@ -148,7 +148,7 @@ func Check(ctx context.Context, c *Client, opt CheckOptions) *CheckReport {
 
 // WriteText writes the checklist as aligned "PASS|FAIL name detail" lines.
 func (r *CheckReport) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	for _, l := range r.Checks {
 		verdict := "PASS"
 		if !l.OK {

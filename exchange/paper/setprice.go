@@ -6,11 +6,11 @@ import (
 	"io"
 	"maps"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/keys"
 )
 
@@ -70,7 +70,7 @@ func (m *Moved) JSON() map[string]any {
 
 // WriteText writes the marks as a table, then the day's PnL line.
 func (m *Moved) WriteText(w io.Writer) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	tw := texttable.New(w)
 	fmt.Fprintln(tw, "SYMBOL\tMARK")
 	for _, sym := range slices.Sorted(maps.Keys(m.Marks)) {
 		fmt.Fprintf(tw, "%s\t%s\n", sym, m.Marks[sym])

@@ -17,12 +17,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/quantumtrader/quantum/internal/redisconn"
+	"github.com/quantumtrader/quantum/internal/texttable"
 	"github.com/quantumtrader/quantum/keys"
 )
 
@@ -239,9 +239,6 @@ func (c *Invocation) UsageErr(format string, args ...any) int {
 	return ExitUsage
 }
 
-// Table returns a tabwriter for aligned text output.
-func Table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0) }
-
 // Run is the whole program: it parses the global options, finds the
 // command and runs it, returning the exit code.
 func Run(ctx context.Context, args []string, e *Env) int {
@@ -352,7 +349,7 @@ Run 'quantum help COMMAND' for a command's flags. Operator docs: docs/.
 func printCommands(w io.Writer, cs []*Command) {
 	sorted := append([]*Command{}, cs...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	tw := Table(w)
+	tw := texttable.New(w)
 	for _, c := range sorted {
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.Summary)
 	}
