@@ -182,7 +182,7 @@ func (s *Store) ExplainIntegrity(ctx context.Context, err error) error {
 	if d == nil {
 		return err
 	}
-	return reason.Errorf(reason.CodeOf(err), "%s; %s", trimCode(err), d)
+	return reason.Errorf(reason.CodeOf(err), "%s; %s", withoutCode(err, reason.CodeOf(err)), d)
 }
 
 // IntegrityDivergence is ExplainIntegrity's divergence: nil unless err is
@@ -206,13 +206,4 @@ func (s *Store) explain(ctx context.Context, err error) (reason.Code, *Divergenc
 		return code, nil
 	}
 	return code, d
-}
-
-// trimCode returns err's text without its leading "CODE: ".
-func trimCode(err error) string {
-	s := err.Error()
-	if p := string(reason.CodeOf(err)) + ": "; strings.HasPrefix(s, p) {
-		return s[len(p):]
-	}
-	return s
 }
